@@ -1,0 +1,103 @@
+// Backend selection: node-gpu, node (native libtensorflow), wasm (XNNPACK, ships in the package), cpu (pure JS).
+// UNLEARN_BACKEND forces one. Native packages are optional: loaded by dynamic import inside try/catch.
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { tf } from './tf.js';
+import { registerWasmTrainingKernels } from './kernels/index.js';
+
+export type BackendName = 'node-gpu' | 'node' | 'wasm' | 'cpu';
+export const BACKEND_ORDER: readonly BackendName[] = ['node-gpu', 'node', 'wasm', 'cpu'];
+
+export interface BackendInfo {
+  name: BackendName;
+  /** tf.getBackend() after selection ('tensorflow', 'wasm', 'cpu'). */
+  tfBackend: string;
+  /** tfjs version (core). */
+  version: string;
+  threads?: number;
+}
+
+let active: BackendInfo | undefined;
+let initializing: Promise<BackendInfo> | undefined;
+
+export function currentBackend(): BackendInfo | undefined {
+  return active;
+}
+
+function isBackendName(s: string): s is BackendName {
+  return (BACKEND_ORDER as readonly string[]).includes(s);
+}
+
+async function tryLoad(name: BackendName): Promise<BackendInfo> {
+  const version = tf.version_core;
+  switch (name) {
+    case 'node-gpu':
+    case 'node': {
+      const pkg = name === 'node-gpu' ? '@tensorflow/tfjs-node-gpu' : '@tensorflow/tfjs-node';
+      // A variable specifier keeps TypeScript from requiring the (optional, usually absent) package's types.
+      const spec: string = pkg;
+      await import(spec);
+      const ok = await tf.setBackend('tensorflow');
+      if (!ok) throw new Error(`${pkg} loaded but tf.setBackend('tensorflow') failed`);
+      await tf.ready();
+      return { name, tfBackend: tf.getBackend(), version };
+    }
+    case 'wasm': {
+      const wasm = await import('@tensorflow/tfjs-backend-wasm');
+      const require = createRequire(import.meta.url);
+      // The package's main entry lives in dist/, next to the .wasm binaries.
+      const distDir = path.dirname(require.resolve('@tensorflow/tfjs-backend-wasm'));
+      wasm.setWasmPaths(distDir + path.sep);
+      registerWasmTrainingKernels();
+      const ok = await tf.setBackend('wasm');
+      if (!ok) throw new Error(`tf.setBackend('wasm') failed (wasm binaries expected in ${distDir})`);
+      await tf.ready();
+      return { name, tfBackend: tf.getBackend(), version, threads: 1 };
+    }
+    case 'cpu': {
+      const ok = await tf.setBackend('cpu');
+      if (!ok) throw new Error(`tf.setBackend('cpu') failed`);
+      await tf.ready();
+      return { name, tfBackend: tf.getBackend(), version, threads: 1 };
+    }
+  }
+}
+
+/**
+ * Select and initialise the tensor backend. Env UNLEARN_BACKEND forces one (throws if it cannot load);
+ * otherwise `prefer` is tried first, then node-gpu, node, wasm, cpu. Idempotent.
+ */
+export async function initBackend(opts: { prefer?: BackendName } = {}): Promise<BackendInfo> {
+  if (active) return active;
+  if (initializing) return initializing;
+  initializing = (async () => {
+    const forced = process.env.UNLEARN_BACKEND?.trim();
+    if (forced) {
+      if (!isBackendName(forced)) {
+        throw new Error(`UNLEARN_BACKEND=${forced} is not one of ${BACKEND_ORDER.join(', ')}`);
+      }
+      try {
+        active = await tryLoad(forced);
+      } catch (e) {
+        throw new Error(`UNLEARN_BACKEND=${forced} could not be loaded: ${(e as Error).message}`);
+      }
+      return active;
+    }
+    const order = opts.prefer ? [opts.prefer, ...BACKEND_ORDER.filter((b) => b !== opts.prefer)] : [...BACKEND_ORDER];
+    const errors: string[] = [];
+    for (const name of order) {
+      try {
+        active = await tryLoad(name);
+        return active;
+      } catch (e) {
+        errors.push(`${name}: ${(e as Error).message.split('\n')[0]}`);
+      }
+    }
+    throw new Error(`no tfjs backend could be initialised:\n  ${errors.join('\n  ')}`);
+  })();
+  try {
+    return await initializing;
+  } finally {
+    initializing = undefined;
+  }
+}

@@ -1,0 +1,3 @@
+export * from './types.js';
+export * from './split.js';
+export { loadDataset } from './load.js';
