@@ -1,0 +1,230 @@
+// Writing results: idempotent upserts for sweeps, trials, metrics, curves and forget-set outputs.
+//
+// CONTRACT (also in docs/results.md). Every function takes a drizzle Postgres database (node-postgres or
+// PGlite; a transaction works too) as its first argument, validates its input (errors name the function,
+// the id and the field), and may be called again with the same key any number of times: the row is
+// replaced, never duplicated. Nothing is buffered: when the promise resolves, the rows are committed (or
+// part of the caller's transaction).
+//
+//   recordSweep(db, { id, name, config, status })
+//       upsert into `sweeps` (foundation's table) keyed by id.
+//   recordTrial(db, { id, sweepId, dataset, model, recipeKey, forgetSetKey, forgetKind, forgetFraction,
+//                     algorithm, localization, alpha, hparams, seed, isOracle, stageKeys, status, error?,
+//                     wallSeconds, epochs, paramsChangedFraction })
+//       upsert into `trials` keyed by id (the whole row is replaced; pass every field each time).
+//       - A trial is one evaluated model: an unlearned model, or the oracle (algorithm 'retrain', isOracle
+//         true). Gaps are computed against the completed oracle trial with the same
+//         (forgetSetKey, seed, recipeKey); record the oracle as its own trial (its own id) in each sweep.
+//       - status: 'pending' | 'running' | 'completed' | 'failed'. Only 'completed' trials enter leaderboards.
+//       - localization: strategy name or null (not localized); alpha: budget in [0,1] or null.
+//       - hparams: plain JSON object of the algorithm's hyperparameters (grouping key of the leaderboard:
+//         two trials with equal hparams JSON, key order irrelevant, fall in the same row).
+//       - stageKeys: { [stageKind]: stageKey } of the stages that produced this trial (e.g. 'train.original',
+//         'forgetset.select', 'localize', 'unlearn' or 'train.oracle', 'evaluate'); the dashboard reads curves
+//         and artifacts through them.
+//       - wallSeconds: wall time of the unlearning stage (for the oracle: its retraining); epochs likewise;
+//         cost relative to the oracle = wallSeconds / oracle wallSeconds. paramsChangedFraction in [0,1].
+//   recordMetrics(db, trialId, [{ split, name, value }])
+//       upsert into `metrics` keyed by (trialId, split, name); the trial must be recorded first.
+//       The leaderboard reads: ('forget','accuracy'), ('retain','accuracy'), ('test','accuracy') as
+//       fractions in [0,1], and ('forget','mia_efficacy') in [0,1]. Any other (split, name) is stored and
+//       shown in metrics_wide (e.g. 'loss' per split).
+//   recordCurve(db, stageKey, [{ epoch, name, value }])
+//       upsert into `curves` keyed by (stageKey, epoch, name): per-epoch training curves of a stage.
+//   recordForgetOutputs(db, trialId, { ids, trueProb, loss, correct })
+//       upsert into `forget_outputs` keyed by trialId: per-example outputs on the forget set, stored IN THE
+//       DATABASE as parallel arrays (ids = training-set indices; trueProb = softmax probability of the true
+//       label; loss = per-example cross-entropy; correct = argmax == label). All four the same length.
+import { sql } from 'drizzle-orm';
+import type { PgDatabase } from 'drizzle-orm/pg-core';
+import { z } from 'zod';
+import { curves, forgetOutputs, metrics, trialStatuses, trials } from './schema-results.js';
+
+/** Any drizzle Postgres database or transaction (node-postgres, PGlite). */
+export type ResultsDb = PgDatabase<any, any, any>;
+
+const finite = z.number().refine(Number.isFinite, 'expected a finite number');
+const fraction = finite.refine((v) => v >= 0 && v <= 1, 'expected a number in [0, 1]');
+const key = z.string().min(1, 'expected a non-empty string');
+
+export const sweepInput = z.object({
+  id: key,
+  name: z.string(),
+  config: z.unknown(),
+  status: key,
+});
+export type SweepRecord = z.input<typeof sweepInput>;
+
+export const trialInput = z.object({
+  id: key,
+  sweepId: key,
+  dataset: key,
+  model: key,
+  recipeKey: key,
+  forgetSetKey: key,
+  forgetKind: key,
+  forgetFraction: fraction,
+  algorithm: key,
+  localization: key.nullable(),
+  alpha: fraction.nullable(),
+  hparams: z.record(z.string(), z.unknown()),
+  seed: z.number().int(),
+  isOracle: z.boolean(),
+  stageKeys: z.record(z.string(), z.string()),
+  status: z.enum(trialStatuses),
+  error: z.string().nullable().optional(),
+  wallSeconds: finite.nonnegative().nullable(),
+  epochs: finite.nonnegative().nullable(),
+  paramsChangedFraction: fraction.nullable(),
+});
+export type TrialRecord = z.input<typeof trialInput>;
+
+export const metricInput = z.object({ split: key, name: key, value: z.number() });
+export type MetricRecord = z.input<typeof metricInput>;
+export const curvePointInput = z.object({ epoch: z.number().int().nonnegative(), name: key, value: z.number() });
+export type CurvePoint = z.input<typeof curvePointInput>;
+
+type NumberList = ArrayLike<number> & Iterable<number>;
+export interface ForgetOutputs {
+  ids: NumberList;
+  trueProb: NumberList;
+  loss: NumberList;
+  correct: ArrayLike<boolean | number> & Iterable<boolean | number>;
+}
+
+const CHUNK = 2000;
+
+function parse<T>(schema: z.ZodType<T>, value: unknown, where: string): T {
+  const r = schema.safeParse(value);
+  if (r.success) return r.data;
+  const issues = r.error.issues.map((i) => `${i.path.length ? i.path.join('.') : '(input)'}: ${i.message}`);
+  throw new Error(`${where}: invalid input: ${issues.join('; ')}`);
+}
+
+function explain(e: unknown, where: string, hint: string): Error {
+  const code = (e as { code?: string; cause?: { code?: string } })?.code ?? (e as { cause?: { code?: string } })?.cause?.code;
+  const msg = e instanceof Error ? e.message : String(e);
+  if (code === '23503') return new Error(`${where}: ${hint} (${msg})`, { cause: e });
+  if (code === '42P01') return new Error(`${where}: results tables are missing; run the migrations (npm run db:migrate) (${msg})`, { cause: e });
+  return new Error(`${where}: ${msg}`, { cause: e });
+}
+
+/** Upsert a sweep row (foundation's `sweeps` table: id, name, config, status). */
+export async function recordSweep(db: ResultsDb, sweep: SweepRecord): Promise<void> {
+  const s = parse(sweepInput, sweep, `recordSweep(${JSON.stringify((sweep as { id?: unknown })?.id)})`);
+  try {
+    await db.execute(sql`INSERT INTO sweeps (id, name, config, status)
+      VALUES (${s.id}, ${s.name}, ${JSON.stringify(s.config ?? null)}::jsonb, ${s.status})
+      ON CONFLICT (id) DO UPDATE SET name = excluded.name, config = excluded.config, status = excluded.status`);
+  } catch (e) {
+    throw explain(e, `recordSweep(${s.id})`, 'constraint violated');
+  }
+}
+
+/** Upsert a trial row keyed by id (replaces every field). */
+export async function recordTrial(db: ResultsDb, trial: TrialRecord): Promise<void> {
+  const t = parse(trialInput, trial, `recordTrial(${JSON.stringify((trial as { id?: unknown })?.id)})`);
+  const row = {
+    id: t.id, sweepId: t.sweepId, dataset: t.dataset, model: t.model, recipeKey: t.recipeKey,
+    forgetSetKey: t.forgetSetKey, forgetKind: t.forgetKind, forgetFraction: t.forgetFraction,
+    algorithm: t.algorithm, localization: t.localization, alpha: t.alpha, hparams: t.hparams, seed: t.seed,
+    isOracle: t.isOracle, stageKeys: t.stageKeys, status: t.status, error: t.error ?? null,
+    wallSeconds: t.wallSeconds, epochs: t.epochs, paramsChangedFraction: t.paramsChangedFraction,
+  };
+  const { id: _id, ...update } = row;
+  try {
+    await db.insert(trials).values(row).onConflictDoUpdate({
+      target: trials.id,
+      set: { ...update, updatedAt: sql`now()` },
+    });
+  } catch (e) {
+    throw explain(e, `recordTrial(${t.id})`, 'constraint violated');
+  }
+}
+
+/** Upsert long-form metrics of a trial keyed by (trialId, split, name). */
+export async function recordMetrics(db: ResultsDb, trialId: string, rows: MetricRecord[]): Promise<void> {
+  const where = `recordMetrics(${JSON.stringify(trialId)})`;
+  parse(key, trialId, where);
+  const list = parse(z.array(metricInput), rows, where);
+  const seen = new Set<string>();
+  for (const m of list) {
+    const k = `${m.split}\u0000${m.name}`;
+    if (seen.has(k)) throw new Error(`${where}: metric (${m.split}, ${m.name}) given twice in one call`);
+    seen.add(k);
+  }
+  if (list.length === 0) return;
+  const write = async (d: ResultsDb) => {
+    for (let i = 0; i < list.length; i += CHUNK) {
+      await d.insert(metrics)
+        .values(list.slice(i, i + CHUNK).map((m) => ({ trialId, split: m.split, name: m.name, value: m.value })))
+        .onConflictDoUpdate({
+          target: [metrics.trialId, metrics.split, metrics.name],
+          set: { value: sql`excluded.value`, recordedAt: sql`now()` },
+        });
+    }
+  };
+  try {
+    if (list.length > CHUNK) await db.transaction(async (tx) => write(tx as unknown as ResultsDb));
+    else await write(db);
+  } catch (e) {
+    throw explain(e, where, `trial ${trialId} is not recorded; call recordTrial first`);
+  }
+}
+
+/** Upsert per-epoch curve points of a stage keyed by (stageKey, epoch, name). */
+export async function recordCurve(db: ResultsDb, stageKey: string, points: CurvePoint[]): Promise<void> {
+  const where = `recordCurve(${JSON.stringify(stageKey)})`;
+  parse(key, stageKey, where);
+  const list = parse(z.array(curvePointInput), points, where);
+  const seen = new Set<string>();
+  for (const p of list) {
+    const k = `${p.epoch}\u0000${p.name}`;
+    if (seen.has(k)) throw new Error(`${where}: point (epoch ${p.epoch}, ${p.name}) given twice in one call`);
+    seen.add(k);
+  }
+  if (list.length === 0) return;
+  const write = async (d: ResultsDb) => {
+    for (let i = 0; i < list.length; i += CHUNK) {
+      await d.insert(curves)
+        .values(list.slice(i, i + CHUNK).map((p) => ({ stageKey, epoch: p.epoch, name: p.name, value: p.value })))
+        .onConflictDoUpdate({ target: [curves.stageKey, curves.epoch, curves.name], set: { value: sql`excluded.value` } });
+    }
+  };
+  try {
+    if (list.length > CHUNK) await db.transaction(async (tx) => write(tx as unknown as ResultsDb));
+    else await write(db);
+  } catch (e) {
+    throw explain(e, where, 'constraint violated');
+  }
+}
+
+/** Upsert the per-example forget-set outputs of a trial (one row, parallel arrays). */
+export async function recordForgetOutputs(db: ResultsDb, trialId: string, out: ForgetOutputs): Promise<void> {
+  const where = `recordForgetOutputs(${JSON.stringify(trialId)})`;
+  parse(key, trialId, where);
+  if (!out || typeof out !== 'object') throw new Error(`${where}: expected { ids, trueProb, loss, correct }`);
+  const n = out.ids?.length;
+  for (const f of ['ids', 'trueProb', 'loss', 'correct'] as const) {
+    if (out[f] == null || typeof out[f].length !== 'number') throw new Error(`${where}: ${f}: expected an array`);
+    if (out[f].length !== n) throw new Error(`${where}: ${f} has ${out[f].length} entries, ids has ${n}`);
+  }
+  const ids = Array.from(out.ids);
+  ids.forEach((v, i) => {
+    if (!Number.isInteger(v) || v < 0 || v > 2147483647) throw new Error(`${where}: ids[${i}]: expected a non-negative int32, got ${v}`);
+  });
+  const row = {
+    trialId, n, ids,
+    trueProb: Array.from(out.trueProb, Number),
+    loss: Array.from(out.loss, Number),
+    correct: Array.from(out.correct, (c) => Boolean(c)),
+  };
+  try {
+    await db.insert(forgetOutputs).values(row).onConflictDoUpdate({
+      target: forgetOutputs.trialId,
+      set: { n: row.n, ids: row.ids, trueProb: row.trueProb, loss: row.loss, correct: row.correct, recordedAt: sql`now()` },
+    });
+  } catch (e) {
+    throw explain(e, where, `trial ${trialId} is not recorded; call recordTrial first`);
+  }
+}
