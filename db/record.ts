@@ -114,8 +114,9 @@ export async function recordSweep(db: ResultsDb, sweep: SweepRecord): Promise<vo
   const s = parse(sweepInput, sweep, `recordSweep(${JSON.stringify((sweep as { id?: unknown })?.id)})`);
   try {
     await db.execute(sql`INSERT INTO sweeps (id, name, config, status)
-      VALUES (${s.id}, ${s.name}, ${JSON.stringify(s.config ?? null)}::jsonb, ${s.status})
-      ON CONFLICT (id) DO UPDATE SET name = excluded.name, config = excluded.config, status = excluded.status`);
+      VALUES (${s.id}, ${s.name}, ${JSON.stringify(s.config ?? {})}::jsonb, ${s.status})
+      ON CONFLICT (id) DO UPDATE SET name = excluded.name, config = excluded.config, status = excluded.status,
+        updated_at = now()`);
   } catch (e) {
     throw explain(e, `recordSweep(${s.id})`, 'constraint violated');
   }

@@ -55,3 +55,4 @@ export type Artifact = typeof artifacts.$inferSelect;
 export type NewArtifact = typeof artifacts.$inferInsert;
 
 // --- results tables (results helper): add `export * from './schema-results.js';` below ---
+export * from './schema-results.js';
