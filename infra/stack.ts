@@ -1,0 +1,943 @@
+// The local stack: Temporal, PostgreSQL and S3-compatible storage, each taken from the environment when configured
+// and started locally otherwise. Idempotent; tears down only what it started.
+// Exports:
+//   ensureStack({ profile: 'test' | 'demo', env?, stateDir?, log? }): Promise<StackInfo>
+//       StackInfo = { profile, temporal: { address, namespace, uiUrl? }, databaseUrl, s3: { endpoint, region,
+//       accessKeyId, secretAccessKey, bucket }, started: string[] ('temporal' | 'postgres' | 's3'), sources,
+//       stop(): stops only what THIS call started }.
+//       A service recorded in the state file (.stack/<profile>/state.json) that still answers is reused, never
+//       started twice. `databaseUrl` and the S3 keys are secrets: never log them (use describeStack()).
+//   stackEnv(info): the env vars (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, DATABASE_URL, S3_*) for child processes.
+//   describeStack(info): printable lines, secrets redacted.
+//   stopStack(profile, {stateDir?}): stops what the state file says `up` started (the CLI's `down`).
+//   createScratchDatabase(baseUrl, prefix): a fresh, migrated database next to baseUrl, with drop().
+//   toolPath('temporal' | 'versitygw', {build?}): the binary (TEMPORAL_CLI_PATH / VERSITYGW_PATH, PATH, the tools
+//       cache ~/.cache/unlearn-tools/<tool>-<version>/), built with `go install` when absent.
+// CLI: `npm run stack -- up|down|status|env [--profile test|demo]` (default demo). `env` prints shell exports,
+//       secrets included, for `eval "$(npm run -s stack -- env --profile test)"`.
+import { execFile, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, openSync, readFileSync, closeSync, rmSync, writeFileSync, statSync, accessSync, constants } from 'node:fs';
+import { createServer, connect as netConnect } from 'node:net';
+import { homedir } from 'node:os';
+import { delimiter, dirname, join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { promisify } from 'node:util';
+import { CreateBucketCommand, HeadBucketCommand, ListBucketsCommand, S3Client } from '@aws-sdk/client-s3';
+import pg from 'pg';
+import { parseDatabaseUrl, redactDatabaseUrl } from '../db/client.js';
+import { migrate, MigrationChangedError } from '../db/migrate.js';
+import { checkTemporal, temporalConfigFromEnv } from './temporal.js';
+
+const execFileP = promisify(execFile);
+// The pinned AWS SDK supports Node 20; its notice about future versions is noise in every command's output.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
+export type Profile = 'test' | 'demo';
+export type ServiceName = 'temporal' | 'postgres' | 's3';
+export type Source = 'env' | 'started' | 'reused';
+
+export interface StackInfo {
+  profile: Profile;
+  temporal: { address: string; namespace: string; uiUrl?: string };
+  databaseUrl: string;
+  s3: { endpoint: string; region: string; accessKeyId: string; secretAccessKey: string; bucket: string };
+  started: ServiceName[];
+  sources: Record<ServiceName, Source>;
+  stop(): Promise<void>;
+}
+
+export interface EnsureOptions {
+  profile: Profile;
+  /** Environment to read configuration from (default process.env). */
+  env?: NodeJS.ProcessEnv;
+  /** Where state, logs and data live (default <repo>/.stack/<profile>). */
+  stateDir?: string;
+  log?: (line: string) => void;
+}
+
+export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+export const TOOLS = {
+  temporal: {
+    version: 'v1.5.1',
+    dir: 'temporal-cli-v1.5.1',
+    bin: 'temporal',
+    module: 'github.com/temporalio/cli/cmd/temporal@v1.5.1',
+    envVar: 'TEMPORAL_CLI_PATH',
+  },
+  versitygw: {
+    version: 'v1.8.0',
+    dir: 'versitygw-v1.8.0',
+    bin: 'versitygw',
+    module: 'github.com/versity/versitygw/cmd/versitygw@v1.8.0',
+    envVar: 'VERSITYGW_PATH',
+  },
+} as const;
+export type ToolName = keyof typeof TOOLS;
+
+const DEMO_PORTS = { temporal: 7233, temporalUi: 8233, s3: 7070 };
+const HEALTH_TIMEOUT_MS = 60_000;
+
+// ---------------------------------------------------------------- state files
+
+interface ProcState {
+  pid: number;
+  bin: string;
+  startedAt: string;
+}
+interface StackState {
+  temporal?: ProcState & { address: string; namespace: string; uiUrl?: string };
+  s3?: ProcState & { endpoint: string; region: string; bucket: string };
+  postgres?: { clusterStartedByUs: boolean; version: string; cluster: string; port: number };
+}
+interface Secrets {
+  pgPassword?: Record<string, string>;
+  s3?: { accessKeyId: string; secretAccessKey: string };
+}
+
+function defaultStateDir(profile: Profile): string {
+  return join(REPO_ROOT, '.stack', profile);
+}
+function readJson<T>(path: string, fallback: T): T {
+  try {
+    return JSON.parse(readFileSync(path, 'utf8')) as T;
+  } catch {
+    return fallback;
+  }
+}
+function writeJson(path: string, value: unknown, mode = 0o644): void {
+  mkdirSync(dirname(path), { recursive: true });
+  writeFileSync(path, JSON.stringify(value, null, 2) + '\n', { mode });
+}
+/** Secrets live in <stateDir>/../secrets.json (mode 600), shared by the profiles of one checkout. */
+function secretsPath(stateDir: string): string {
+  return join(dirname(stateDir), 'secrets.json');
+}
+function loadSecrets(stateDir: string): Secrets {
+  return readJson<Secrets>(secretsPath(stateDir), {});
+}
+function saveSecrets(stateDir: string, s: Secrets): void {
+  writeJson(secretsPath(stateDir), s, 0o600);
+}
+
+/** A lock (exclusive file creation) so that two `up`s in one checkout never start a service twice. */
+async function withLock<T>(stateDir: string, fn: () => Promise<T>, log: (l: string) => void): Promise<T> {
+  mkdirSync(stateDir, { recursive: true });
+  const lockPath = join(stateDir, 'lock');
+  const deadline = Date.now() + 20 * 60_000; // a first run may build a tool for minutes while holding it
+  let warned = false;
+  for (;;) {
+    try {
+      const fd = openSync(lockPath, 'wx');
+      writeFileSync(fd, String(process.pid));
+      closeSync(fd);
+      break;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      const holder = Number(readFileSync(lockPath, 'utf8').trim() || '0');
+      if (!holder || !pidAlive(holder)) {
+        rmSync(lockPath, { force: true });
+        continue;
+      }
+      if (Date.now() > deadline) throw new Error(`stack: ${lockPath} is held by process ${holder} for too long.`);
+      if (!warned) log(`waiting for another stack start (pid ${holder}) holding ${lockPath}`);
+      warned = true;
+      await sleep(250);
+    }
+  }
+  try {
+    return await fn();
+  } finally {
+    rmSync(lockPath, { force: true });
+  }
+}
+
+// ---------------------------------------------------------------- processes
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    return state !== 'Z';
+  } catch {
+    return true; // no /proc: trust kill(0)
+  }
+}
+
+/** True when `pid` runs `bin` (guards against a recycled pid). */
+function pidRuns(pid: number, bin: string): boolean {
+  if (!pidAlive(pid)) return false;
+  try {
+    const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')[0] ?? '';
+    return cmd === bin || cmd.endsWith('/' + bin.split('/').pop());
+  } catch {
+    return true;
+  }
+}
+
+async function stopPid(pid: number, bin: string, name: string, log: (l: string) => void): Promise<void> {
+  if (!pidRuns(pid, bin)) return;
+  try {
+    process.kill(pid, 'SIGTERM');
+  } catch {
+    return;
+  }
+  const deadline = Date.now() + 10_000;
+  while (Date.now() < deadline) {
+    if (!pidAlive(pid)) {
+      log(`stopped ${name} (pid ${pid})`);
+      return;
+    }
+    await sleep(100);
+  }
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    /* gone */
+  }
+  log(`killed ${name} (pid ${pid}) after 10 s`);
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolveP, reject) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      const port = typeof addr === 'object' && addr ? addr.port : 0;
+      srv.close(() => resolveP(port));
+    });
+  });
+}
+
+async function portOpen(host: string, port: number, timeoutMs = 1000): Promise<boolean> {
+  return new Promise((resolveP) => {
+    const sock = netConnect({ host, port });
+    const done = (ok: boolean) => {
+      sock.destroy();
+      resolveP(ok);
+    };
+    sock.setTimeout(timeoutMs, () => done(false));
+    sock.once('connect', () => done(true));
+    sock.once('error', () => done(false));
+  });
+}
+
+function tail(path: string, lines = 15): string {
+  try {
+    return readFileSync(path, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+  } catch {
+    return '(no log)';
+  }
+}
+
+interface Spawned {
+  pid: number;
+  exited: () => string | undefined;
+}
+/** Starts a detached daemon writing to logPath; it survives this process (the state file remembers it). */
+function spawnDaemon(bin: string, args: string[], logPath: string, env: NodeJS.ProcessEnv): Spawned {
+  mkdirSync(dirname(logPath), { recursive: true });
+  const fd = openSync(logPath, 'a');
+  const child = spawn(bin, args, { detached: true, stdio: ['ignore', fd, fd], env });
+  closeSync(fd);
+  let exit: string | undefined;
+  child.on('exit', (code, signal) => {
+    exit = signal ? `killed by ${signal}` : `exited with code ${code}`;
+  });
+  child.on('error', (err) => {
+    exit = `could not start: ${err.message}`;
+  });
+  child.unref();
+  if (child.pid === undefined) throw new Error(`could not start ${bin}`);
+  return { pid: child.pid, exited: () => exit };
+}
+
+async function waitHealthy(
+  name: string,
+  proc: Spawned,
+  logPath: string,
+  check: () => Promise<void>,
+  timeoutMs = HEALTH_TIMEOUT_MS,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last = '';
+  for (;;) {
+    const exit = proc.exited();
+    if (exit) throw new Error(`${name} ${exit} during start-up. Last lines of ${logPath}:\n${tail(logPath)}`);
+    try {
+      await check();
+      return;
+    } catch (err) {
+      last = (err as Error).message;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`${name} did not become healthy within ${timeoutMs / 1000} s (last check: ${last}). Log ${logPath}:\n${tail(logPath)}`);
+    }
+    await sleep(250);
+  }
+}
+
+// ---------------------------------------------------------------- tools
+
+function toolsCacheDir(env: NodeJS.ProcessEnv): string {
+  return join(env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'unlearn-tools');
+}
+function isExecutable(p: string): boolean {
+  try {
+    accessSync(p, constants.X_OK);
+    return statSync(p).isFile();
+  } catch {
+    return false;
+  }
+}
+function onPath(bin: string, env: NodeJS.ProcessEnv): string | undefined {
+  for (const d of (env.PATH ?? '').split(delimiter)) {
+    if (d && isExecutable(join(d, bin))) return join(d, bin);
+  }
+  return undefined;
+}
+
+/** The tool's binary: $<TOOL>_PATH, then PATH, then the tools cache; built with `go install` into the cache when absent. */
+export async function toolPath(
+  name: ToolName,
+  opts: { env?: NodeJS.ProcessEnv; build?: boolean; log?: (l: string) => void } = {},
+): Promise<string> {
+  const env = opts.env ?? process.env;
+  const log = opts.log ?? (() => {});
+  const t = TOOLS[name];
+  const fromEnv = env[t.envVar];
+  if (fromEnv) {
+    if (!isExecutable(fromEnv)) throw new Error(`${t.envVar}=${fromEnv} is not an executable file.`);
+    return fromEnv;
+  }
+  const cached = join(toolsCacheDir(env), t.dir, t.bin);
+  if (isExecutable(cached)) return cached;
+  const p = onPath(t.bin, env);
+  if (p) return p;
+  if (opts.build === false) throw new Error(`${t.bin} ${t.version} not found (${t.envVar}, PATH, ${cached}).`);
+  const go = onPath('go', env) ?? (isExecutable('/usr/local/go/bin/go') ? '/usr/local/go/bin/go' : undefined);
+  if (!go) {
+    throw new Error(
+      `${t.bin} ${t.version} is not installed (looked at ${t.envVar}, PATH and ${cached}) and Go is not available to build it. ` +
+        `Fix: install Go >= 1.25 and rerun, or set ${t.envVar} to a ${t.bin} binary.`,
+    );
+  }
+  const gobin = dirname(cached);
+  mkdirSync(gobin, { recursive: true });
+  log(`building ${t.bin} ${t.version} with \`go install ${t.module}\` into ${gobin} (once; several minutes)`);
+  const t0 = Date.now();
+  try {
+    await execFileP(go, ['install', '-trimpath', '-ldflags', '-s -w', t.module], {
+      env: { ...env, GOBIN: gobin, CGO_ENABLED: '0' },
+      maxBuffer: 64 * 1024 * 1024,
+      timeout: 30 * 60_000,
+    });
+  } catch (err) {
+    const e = err as Error & { stderr?: string };
+    throw new Error(
+      `building ${t.bin} failed (go install ${t.module}): ${(e.stderr ?? e.message).slice(-2000)}\n` +
+        `Fix: check that the Go module proxy is reachable (GOPROXY) and Go >= 1.25, or set ${t.envVar}.`,
+    );
+  }
+  log(`built ${t.bin} in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+  return cached;
+}
+
+// ---------------------------------------------------------------- Temporal
+
+async function ensureTemporal(
+  profile: Profile,
+  env: NodeJS.ProcessEnv,
+  stateDir: string,
+  state: StackState,
+  log: (l: string) => void,
+): Promise<{ info: StackInfo['temporal']; source: Source }> {
+  if (env.TEMPORAL_ADDRESS) {
+    const cfg = temporalConfigFromEnv(env);
+    await checkTemporal(cfg, { timeoutMs: 5000, source: 'TEMPORAL_ADDRESS' });
+    return { info: { address: cfg.address, namespace: cfg.namespace }, source: 'env' };
+  }
+  const namespace = env.TEMPORAL_NAMESPACE?.trim() || 'default';
+  const prior = state.temporal;
+  if (prior && pidRuns(prior.pid, prior.bin)) {
+    try {
+      await checkTemporal({ address: prior.address, namespace: prior.namespace, tls: false }, { source: 'the state file' });
+      return { info: { address: prior.address, namespace: prior.namespace, uiUrl: prior.uiUrl }, source: 'reused' };
+    } catch (err) {
+      log(`temporal: pid ${prior.pid} from the state file does not answer (${(err as Error).message}); starting a new one`);
+    }
+  }
+  const bin = await toolPath('temporal', { env, log });
+  let port = profile === 'demo' ? DEMO_PORTS.temporal : await freePort();
+  if (profile === 'demo' && (await portOpen('127.0.0.1', port))) {
+    // Something already listens on the demo port: use it if it is a Temporal server, else take a free port.
+    try {
+      await checkTemporal({ address: `127.0.0.1:${port}`, namespace, tls: false }, { source: 'port 7233' });
+      log(`temporal: a server already answers on 127.0.0.1:${port} (not started by us); using it`);
+      return { info: { address: `127.0.0.1:${port}`, namespace, uiUrl: `http://127.0.0.1:${DEMO_PORTS.temporalUi}` }, source: 'reused' };
+    } catch {
+      port = await freePort();
+    }
+  }
+  const address = `127.0.0.1:${port}`;
+  const args = ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(port), '--log-level', 'warn'];
+  if (namespace !== 'default') args.push('--namespace', namespace);
+  let uiUrl: string | undefined;
+  if (profile === 'demo') {
+    const uiPort = (await portOpen('127.0.0.1', DEMO_PORTS.temporalUi)) ? await freePort() : DEMO_PORTS.temporalUi;
+    args.push('--ui-port', String(uiPort), '--db-filename', join(stateDir, 'temporal.sqlite'));
+    uiUrl = `http://127.0.0.1:${uiPort}`;
+  } else {
+    args.push('--headless'); // in-memory SQLite, no web UI
+  }
+  const logPath = join(stateDir, 'temporal.log');
+  log(`temporal: starting ${bin} ${args.join(' ')}`);
+  const proc = spawnDaemon(bin, args, logPath, env);
+  try {
+    await waitHealthy('Temporal dev server', proc, logPath, () =>
+      checkTemporal({ address, namespace, tls: false }, { timeoutMs: 2000, source: 'the started dev server' }),
+    );
+  } catch (err) {
+    await stopPid(proc.pid, bin, 'temporal', log);
+    throw new Error(
+      `Temporal: started \`${bin} server start-dev\` on ${address} but it did not answer: ${(err as Error).message}\n` +
+        'Fix: check the log above, free the port, or set TEMPORAL_ADDRESS to an existing server.',
+    );
+  }
+  state.temporal = { pid: proc.pid, bin, startedAt: new Date().toISOString(), address, namespace, uiUrl };
+  return { info: { address, namespace, uiUrl }, source: 'started' };
+}
+
+// ---------------------------------------------------------------- PostgreSQL
+
+interface Cluster {
+  version: string;
+  cluster: string;
+  port: number;
+  online: boolean;
+}
+
+async function listClusters(): Promise<Cluster[] | undefined> {
+  try {
+    const { stdout } = await execFileP('pg_lsclusters', ['-h']);
+    return stdout
+      .trim()
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => {
+        const [version, cluster, port, status] = line.split(/\s+/);
+        return { version, cluster, port: Number(port), online: status === 'online' };
+      });
+  } catch {
+    return undefined;
+  }
+}
+
+const isRoot = () => typeof process.getuid === 'function' && process.getuid() === 0;
+
+async function psqlAsPostgres(sql: string, db = 'postgres'): Promise<string> {
+  const args = isRoot() ? ['-u', 'postgres', '--', 'psql'] : [];
+  const cmd = isRoot() ? 'runuser' : 'psql';
+  const { stdout } = await execFileP(cmd, [...args, '-X', '-q', '-At', '-v', 'ON_ERROR_STOP=1', '-d', db, '-c', sql], {
+    cwd: '/',
+  });
+  return stdout.trim();
+}
+
+const ident = (s: string) => {
+  if (!/^[a-z_][a-z0-9_]*$/.test(s)) throw new Error(`bad SQL identifier ${s}`);
+  return `"${s}"`;
+};
+const literal = (s: string) => `'${s.replace(/'/g, "''")}'`;
+
+async function ensureRoleAndDb(role: string, database: string, password: string): Promise<void> {
+  const exists = await psqlAsPostgres(`SELECT 1 FROM pg_roles WHERE rolname = ${literal(role)}`);
+  const verb = exists === '1' ? 'ALTER' : 'CREATE';
+  await psqlAsPostgres(`${verb} ROLE ${ident(role)} LOGIN CREATEDB PASSWORD ${literal(password)}`);
+  const dbExists = await psqlAsPostgres(`SELECT 1 FROM pg_database WHERE datname = ${literal(database)}`);
+  if (dbExists !== '1') await psqlAsPostgres(`CREATE DATABASE ${ident(database)} OWNER ${ident(role)}`);
+}
+
+async function canConnect(url: string): Promise<boolean> {
+  const c = new pg.Client({ connectionString: url, connectionTimeoutMillis: 3000 });
+  try {
+    await c.connect();
+    await c.query('SELECT 1');
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await c.end().catch(() => {});
+  }
+}
+
+async function ensurePostgres(
+  profile: Profile,
+  env: NodeJS.ProcessEnv,
+  stateDir: string,
+  state: StackState,
+  log: (l: string) => void,
+): Promise<{ url: string; source: Source }> {
+  if (env.DATABASE_URL !== undefined) {
+    const p = parseDatabaseUrl(env.DATABASE_URL, 'DATABASE_URL');
+    if (!(await canConnect(env.DATABASE_URL))) {
+      throw new Error(
+        `PostgreSQL at DATABASE_URL=${redactDatabaseUrl(env.DATABASE_URL)} is unreachable or refuses the credentials ` +
+          `(host ${p.host}:${p.port}, database ${p.database}). Fix the URL, start that server, or unset DATABASE_URL to use a local one.`,
+      );
+    }
+    await migrate(env.DATABASE_URL, { log: (l) => log(`postgres: ${l}`) });
+    return { url: env.DATABASE_URL, source: 'env' };
+  }
+  let clusters = await listClusters();
+  if (!clusters) {
+    if (!isRoot()) {
+      throw new Error(
+        'PostgreSQL: DATABASE_URL is not set and no local server is installed (pg_lsclusters not found), and installing ' +
+          'one needs root. Fix: `sudo apt-get install postgresql`, or set DATABASE_URL to an existing server.',
+      );
+    }
+    log('postgres: installing Debian package postgresql (apt-get)');
+    try {
+      await execFileP('apt-get', ['install', '-y', '--no-install-recommends', 'postgresql'], {
+        env: { ...env, DEBIAN_FRONTEND: 'noninteractive' },
+        maxBuffer: 64 * 1024 * 1024,
+        timeout: 15 * 60_000,
+      });
+    } catch (err) {
+      throw new Error(`PostgreSQL: apt-get install postgresql failed: ${(err as Error).message.slice(-1500)}\nFix: run apt-get update, or set DATABASE_URL.`);
+    }
+    clusters = (await listClusters()) ?? [];
+  }
+  const cl = clusters.find((c) => c.cluster === 'main') ?? clusters[0];
+  if (!cl) {
+    throw new Error('PostgreSQL: installed but no cluster exists. Fix: `pg_createcluster 15 main`, or set DATABASE_URL.');
+  }
+  let startedCluster = false;
+  if (!cl.online) {
+    if (!isRoot()) {
+      throw new Error(`PostgreSQL cluster ${cl.version}/${cl.cluster} is down and starting it needs root. Fix: \`sudo pg_ctlcluster ${cl.version} ${cl.cluster} start\`, or set DATABASE_URL.`);
+    }
+    log(`postgres: starting cluster ${cl.version}/${cl.cluster} (pg_ctlcluster)`);
+    try {
+      await execFileP('pg_ctlcluster', [cl.version, cl.cluster, 'start']);
+    } catch (err) {
+      // exit code 2 = already running (another process started it meanwhile)
+      if ((err as { code?: number }).code !== 2) {
+        throw new Error(`PostgreSQL: pg_ctlcluster ${cl.version} ${cl.cluster} start failed: ${(err as Error).message}. See /var/log/postgresql/.`);
+      }
+    }
+    startedCluster = true;
+  }
+  const role = profile === 'demo' ? 'unlearn' : 'unlearn_test';
+  const database = role;
+  const secrets = loadSecrets(stateDir);
+  const fromEnv = profile === 'demo' ? env.UNLEARN_PG_PASSWORD : env.UNLEARN_TEST_PG_PASSWORD;
+  let password = fromEnv || secrets.pgPassword?.[role];
+  if (!password) {
+    password = randomBytes(18).toString('base64url');
+    secrets.pgPassword = { ...secrets.pgPassword, [role]: password };
+    saveSecrets(stateDir, secrets);
+  }
+  const url = `postgres://${role}:${encodeURIComponent(password)}@127.0.0.1:${cl.port}/${database}`;
+  const deadline = Date.now() + 30_000;
+  while (!(await canConnect(url))) {
+    try {
+      await ensureRoleAndDb(role, database, password);
+      continue;
+    } catch (err) {
+      if (Date.now() > deadline) {
+        throw new Error(
+          `PostgreSQL: cannot log in as ${role} to ${database} on 127.0.0.1:${cl.port} and creating the role failed: ${(err as Error).message}. ` +
+            'Fix: run the stack as root (it uses `runuser -u postgres psql`), or create the role yourself and set DATABASE_URL.',
+        );
+      }
+      await sleep(500); // the server may still be starting
+    }
+  }
+  try {
+    await migrate(url, { log: (l) => log(`postgres: ${l}`) });
+  } catch (err) {
+    if (!(err instanceof MigrationChangedError) || profile !== 'test') throw err;
+    log(`postgres: ${err.message.split('.')[0]}; recreating the test database ${database}`);
+    await psqlAsPostgres(`DROP DATABASE IF EXISTS ${ident(database)} WITH (FORCE)`);
+    await psqlAsPostgres(`CREATE DATABASE ${ident(database)} OWNER ${ident(role)}`);
+    await migrate(url, { log: (l) => log(`postgres: ${l}`) });
+  }
+  if (startedCluster || state.postgres?.clusterStartedByUs) {
+    state.postgres = { clusterStartedByUs: true, version: cl.version, cluster: cl.cluster, port: cl.port };
+  }
+  return { url, source: startedCluster ? 'started' : 'reused' };
+}
+
+async function stopPostgresCluster(pgs: NonNullable<StackState['postgres']>, log: (l: string) => void): Promise<void> {
+  if (!isRoot()) return;
+  // The Debian cluster is machine-wide: leave it running when other clients are connected.
+  let others = 0;
+  try {
+    others = Number(
+      await psqlAsPostgres("SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()"),
+    );
+  } catch {
+    return; // already down
+  }
+  if (others > 0) {
+    log(`postgres: leaving cluster ${pgs.version}/${pgs.cluster} running (${others} other client connection(s))`);
+    return;
+  }
+  await execFileP('pg_ctlcluster', [pgs.version, pgs.cluster, 'stop']).catch(() => {});
+  log(`stopped postgres cluster ${pgs.version}/${pgs.cluster}`);
+}
+
+// ---------------------------------------------------------------- S3
+
+function s3Client(s3: StackInfo['s3']): S3Client {
+  return new S3Client({
+    endpoint: s3.endpoint,
+    region: s3.region,
+    credentials: { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey },
+    forcePathStyle: true,
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+    maxAttempts: 1,
+  });
+}
+
+async function ensureBucket(s3: StackInfo['s3'], timeoutMs: number): Promise<void> {
+  const c = s3Client(s3);
+  try {
+    const signal = AbortSignal.timeout(timeoutMs);
+    try {
+      await c.send(new HeadBucketCommand({ Bucket: s3.bucket }), { abortSignal: signal });
+    } catch (err) {
+      const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+      if (status !== 404) throw err;
+      await c.send(new CreateBucketCommand({ Bucket: s3.bucket }), { abortSignal: signal });
+    }
+  } finally {
+    c.destroy();
+  }
+}
+
+async function ensureS3(
+  profile: Profile,
+  env: NodeJS.ProcessEnv,
+  stateDir: string,
+  state: StackState,
+  log: (l: string) => void,
+): Promise<{ info: StackInfo['s3']; source: Source }> {
+  const bucket = env.S3_BUCKET?.trim() || (profile === 'demo' ? 'unlearn' : 'unlearn-test');
+  const region = env.S3_REGION?.trim() || 'us-east-1';
+  if (env.S3_ENDPOINT) {
+    try {
+      new URL(env.S3_ENDPOINT);
+    } catch {
+      throw new Error(`S3_ENDPOINT is malformed: expected a URL like http://127.0.0.1:7070, got "${env.S3_ENDPOINT}".`);
+    }
+    if (!env.S3_ACCESS_KEY_ID || !env.S3_SECRET_ACCESS_KEY) {
+      throw new Error('S3_ENDPOINT is set but S3_ACCESS_KEY_ID and/or S3_SECRET_ACCESS_KEY are not: set both.');
+    }
+    const info = { endpoint: env.S3_ENDPOINT, region, accessKeyId: env.S3_ACCESS_KEY_ID, secretAccessKey: env.S3_SECRET_ACCESS_KEY, bucket };
+    try {
+      await ensureBucket(info, 10_000);
+    } catch (err) {
+      throw new Error(
+        `S3 at S3_ENDPOINT=${env.S3_ENDPOINT} failed: cannot find or create bucket S3_BUCKET=${bucket} ` +
+          `(${(err as Error).name}: ${(err as Error).message}). Check the endpoint, credentials and bucket.`,
+      );
+    }
+    return { info, source: 'env' };
+  }
+  const secrets = loadSecrets(stateDir);
+  if (env.S3_ACCESS_KEY_ID && env.S3_SECRET_ACCESS_KEY) {
+    secrets.s3 = { accessKeyId: env.S3_ACCESS_KEY_ID, secretAccessKey: env.S3_SECRET_ACCESS_KEY };
+  } else if (!secrets.s3) {
+    secrets.s3 = { accessKeyId: 'unlearn' + randomBytes(6).toString('hex'), secretAccessKey: randomBytes(24).toString('base64url') };
+    saveSecrets(stateDir, secrets);
+  }
+  const creds = secrets.s3;
+  const prior = state.s3;
+  if (prior && pidRuns(prior.pid, prior.bin)) {
+    const info = { endpoint: prior.endpoint, region: prior.region, bucket, ...creds };
+    try {
+      await ensureBucket(info, 5000);
+      return { info, source: 'reused' };
+    } catch (err) {
+      log(`s3: pid ${prior.pid} from the state file does not answer (${(err as Error).message}); starting a new one`);
+    }
+  }
+  const bin = await toolPath('versitygw', { env, log });
+  let port = profile === 'demo' ? DEMO_PORTS.s3 : await freePort();
+  if (await portOpen('127.0.0.1', port)) port = await freePort();
+  const endpoint = `http://127.0.0.1:${port}`;
+  const dataDir = join(stateDir, 's3');
+  mkdirSync(dataDir, { recursive: true });
+  const args = ['--port', `127.0.0.1:${port}`, '--region', region, '--quiet', 'posix', dataDir];
+  const logPath = join(stateDir, 's3.log');
+  log(`s3: starting ${bin} ${args.join(' ')}`);
+  // Root credentials go through the environment, not argv (argv is visible in ps).
+  const proc = spawnDaemon(bin, args, logPath, { ...env, ROOT_ACCESS_KEY: creds.accessKeyId, ROOT_SECRET_KEY: creds.secretAccessKey });
+  const info = { endpoint, region, bucket, ...creds };
+  try {
+    await waitHealthy('versitygw', proc, logPath, async () => {
+      const c = s3Client(info);
+      try {
+        await c.send(new ListBucketsCommand({}), { abortSignal: AbortSignal.timeout(2000) });
+      } finally {
+        c.destroy();
+      }
+    });
+    await ensureBucket(info, 10_000);
+  } catch (err) {
+    await stopPid(proc.pid, bin, 's3', log);
+    throw new Error(
+      `S3: started versitygw (POSIX backend on ${dataDir}) at ${endpoint} but it did not answer: ${(err as Error).message}\n` +
+        'Fix: the directory must be on a filesystem with extended attributes (ext4, xfs); or set S3_ENDPOINT and credentials.',
+    );
+  }
+  state.s3 = { pid: proc.pid, bin, startedAt: new Date().toISOString(), endpoint, region, bucket };
+  return { info, source: 'started' };
+}
+
+// ---------------------------------------------------------------- the stack
+
+export async function ensureStack(opts: EnsureOptions): Promise<StackInfo> {
+  const { profile } = opts;
+  if (profile !== 'test' && profile !== 'demo') throw new Error(`stack: unknown profile "${String(profile)}" (test | demo)`);
+  const env = opts.env ?? process.env;
+  const log = opts.log ?? ((l: string) => console.error(`[stack] ${l}`));
+  const stateDir = resolve(opts.stateDir ?? defaultStateDir(profile));
+  // Fail fast on malformed configuration before starting anything.
+  if (env.DATABASE_URL !== undefined) parseDatabaseUrl(env.DATABASE_URL, 'DATABASE_URL');
+  if (env.TEMPORAL_ADDRESS) temporalConfigFromEnv(env);
+
+  return withLock(
+    stateDir,
+    async () => {
+      const statePath = join(stateDir, 'state.json');
+      const state = readJson<StackState>(statePath, {});
+      const started: ServiceName[] = [];
+      const ownedNow: StackState = {};
+      const save = () => writeJson(statePath, state);
+      const stopOwned = async () => {
+        if (ownedNow.temporal) await stopPid(ownedNow.temporal.pid, ownedNow.temporal.bin, 'temporal', log);
+        if (ownedNow.s3) await stopPid(ownedNow.s3.pid, ownedNow.s3.bin, 's3', log);
+        if (ownedNow.postgres?.clusterStartedByUs) await stopPostgresCluster(ownedNow.postgres, log);
+      };
+      try {
+        const t = await step('Temporal', () => ensureTemporal(profile, env, stateDir, state, log));
+        if (t.source === 'started') {
+          started.push('temporal');
+          ownedNow.temporal = state.temporal;
+        }
+        save();
+        const p = await step('PostgreSQL', () => ensurePostgres(profile, env, stateDir, state, log));
+        if (p.source === 'started') {
+          started.push('postgres');
+          ownedNow.postgres = state.postgres;
+        }
+        save();
+        const s = await step('S3', () => ensureS3(profile, env, stateDir, state, log));
+        if (s.source === 'started') {
+          started.push('s3');
+          ownedNow.s3 = state.s3;
+        }
+        save();
+        let stopped = false;
+        return {
+          profile,
+          temporal: t.info,
+          databaseUrl: p.url,
+          s3: s.info,
+          started,
+          sources: { temporal: t.source, postgres: p.source, s3: s.source },
+          async stop() {
+            if (stopped) return;
+            stopped = true;
+            await stopOwned();
+            const cur = readJson<StackState>(statePath, {});
+            if (ownedNow.temporal && cur.temporal?.pid === ownedNow.temporal.pid) delete cur.temporal;
+            if (ownedNow.s3 && cur.s3?.pid === ownedNow.s3.pid) delete cur.s3;
+            if (ownedNow.postgres) delete cur.postgres;
+            writeJson(statePath, cur);
+          },
+        };
+      } catch (err) {
+        await stopOwned(); // a failed start leaves nothing behind
+        if (ownedNow.temporal) delete state.temporal;
+        if (ownedNow.s3) delete state.s3;
+        save();
+        throw err;
+      }
+    },
+    log,
+  );
+}
+
+async function step<T>(service: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    const msg = (err as Error).message;
+    if (msg.startsWith(service)) throw err;
+    throw new Error(`${service}: ${msg}`, { cause: err });
+  }
+}
+
+/** Stops what the state file says `up` started (the CLI's `down`). */
+export async function stopStack(profile: Profile, opts: { stateDir?: string; log?: (l: string) => void } = {}): Promise<string[]> {
+  const log = opts.log ?? ((l: string) => console.error(`[stack] ${l}`));
+  const stateDir = resolve(opts.stateDir ?? defaultStateDir(profile));
+  const statePath = join(stateDir, 'state.json');
+  return withLock(
+    stateDir,
+    async () => {
+      const state = readJson<StackState>(statePath, {});
+      const stopped: string[] = [];
+      if (state.temporal) {
+        await stopPid(state.temporal.pid, state.temporal.bin, 'temporal', log);
+        stopped.push('temporal');
+      }
+      if (state.s3) {
+        await stopPid(state.s3.pid, state.s3.bin, 's3', log);
+        stopped.push('s3');
+      }
+      if (state.postgres?.clusterStartedByUs) {
+        await stopPostgresCluster(state.postgres, log);
+        stopped.push('postgres');
+      }
+      writeJson(statePath, {});
+      return stopped;
+    },
+    log,
+  );
+}
+
+export function stackEnv(info: StackInfo): Record<string, string> {
+  return {
+    TEMPORAL_ADDRESS: info.temporal.address,
+    TEMPORAL_NAMESPACE: info.temporal.namespace,
+    DATABASE_URL: info.databaseUrl,
+    S3_ENDPOINT: info.s3.endpoint,
+    S3_REGION: info.s3.region,
+    S3_ACCESS_KEY_ID: info.s3.accessKeyId,
+    S3_SECRET_ACCESS_KEY: info.s3.secretAccessKey,
+    S3_BUCKET: info.s3.bucket,
+  };
+}
+
+export function describeStack(info: StackInfo): string[] {
+  const how = (s: ServiceName) => `[${info.sources[s]}]`;
+  return [
+    `temporal  ${info.temporal.address}  namespace ${info.temporal.namespace}` +
+      (info.temporal.uiUrl ? `  web UI ${info.temporal.uiUrl}` : '') +
+      `  ${how('temporal')}`,
+    `postgres  ${redactDatabaseUrl(info.databaseUrl)}  ${how('postgres')}`,
+    `s3        ${info.s3.endpoint}  bucket ${info.s3.bucket}  region ${info.s3.region}  ${how('s3')}`,
+  ];
+}
+
+/** A fresh database on the same server as baseUrl (whose role needs CREATEDB), migrated; drop() removes it. */
+export async function createScratchDatabase(baseUrl: string, prefix = 'scratch'): Promise<{ url: string; name: string; drop(): Promise<void> }> {
+  const name = `${prefix}_${Date.now().toString(36)}_${randomBytes(3).toString('hex')}`;
+  ident(name);
+  const admin = new pg.Client({ connectionString: baseUrl, connectionTimeoutMillis: 5000 });
+  await admin.connect();
+  try {
+    await admin.query(`CREATE DATABASE ${ident(name)}`);
+  } finally {
+    await admin.end();
+  }
+  const u = new URL(baseUrl);
+  u.pathname = '/' + name;
+  const url = u.toString();
+  await migrate(url);
+  return {
+    url,
+    name,
+    async drop() {
+      const c = new pg.Client({ connectionString: baseUrl, connectionTimeoutMillis: 5000 });
+      await c.connect();
+      try {
+        await c.query(`DROP DATABASE IF EXISTS ${ident(name)} WITH (FORCE)`);
+      } finally {
+        await c.end();
+      }
+    },
+  };
+}
+
+// ---------------------------------------------------------------- CLI
+
+async function cli(argv: string[]): Promise<number> {
+  const cmd = argv[0] ?? 'status';
+  const pi = argv.indexOf('--profile');
+  const profile = (pi >= 0 ? argv[pi + 1] : argv.find((a) => a.startsWith('--profile='))?.split('=')[1]) ?? 'demo';
+  if (profile !== 'test' && profile !== 'demo') {
+    console.error(`unknown profile "${profile}": use --profile test or --profile demo`);
+    return 2;
+  }
+  const log = (l: string) => console.error(`[stack] ${l}`);
+  switch (cmd) {
+    case 'up':
+    case 'env': {
+      const info = await ensureStack({ profile, log });
+      if (cmd === 'env') {
+        for (const [k, v] of Object.entries(stackEnv(info))) console.log(`export ${k}=${shellQuote(v)}`);
+      } else {
+        console.log(`stack (${profile}) is up; started now: ${info.started.length ? info.started.join(', ') : 'nothing'}`);
+        for (const l of describeStack(info)) console.log('  ' + l);
+        console.log(`  state: ${join(defaultStateDir(profile), 'state.json')}; secrets: ${secretsPath(defaultStateDir(profile))}`);
+        console.log(`  env for other shells: eval "$(npm run -s stack -- env --profile ${profile})"`);
+      }
+      return 0;
+    }
+    case 'down': {
+      const stopped = await stopStack(profile, { log });
+      console.log(`stack (${profile}) down; stopped: ${stopped.length ? stopped.join(', ') : 'nothing (nothing was started by up)'}`);
+      return 0;
+    }
+    case 'status': {
+      const state = readJson<StackState>(join(defaultStateDir(profile), 'state.json'), {});
+      const alive = (p?: ProcState) => (p ? (pidRuns(p.pid, p.bin) ? `running (pid ${p.pid})` : `dead (pid ${p.pid})`) : 'not started by up');
+      console.log(`stack (${profile}) state in ${defaultStateDir(profile)}:`);
+      console.log(`  temporal  ${state.temporal ? state.temporal.address + (state.temporal.uiUrl ? ' UI ' + state.temporal.uiUrl : '') + ' ' : ''}${alive(state.temporal)}`);
+      const clusters = await listClusters();
+      console.log(
+        `  postgres  ${clusters ? clusters.map((c) => `${c.version}/${c.cluster} :${c.port} ${c.online ? 'online' : 'down'}`).join(', ') : 'no local cluster'}` +
+          (state.postgres?.clusterStartedByUs ? ' (started by up)' : ''),
+      );
+      console.log(`  s3        ${state.s3 ? state.s3.endpoint + ' ' : ''}${alive(state.s3)}`);
+      for (const v of ['TEMPORAL_ADDRESS', 'DATABASE_URL', 'S3_ENDPOINT']) {
+        if (process.env[v]) console.log(`  (${v} is set in this environment: up would use it)`);
+      }
+      return 0;
+    }
+    default:
+      console.error('usage: npm run stack -- up|down|status|env [--profile test|demo]');
+      return 2;
+  }
+}
+
+function shellQuote(s: string): string {
+  return `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  cli(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (err: unknown) => {
+      console.error(`stack: ${(err as Error).message}`);
+      process.exit(1);
+    },
+  );
+}
