@@ -1,0 +1,44 @@
+// `unlearn leaderboard [--sweep ID] [--dataset NAME] [--forget-kind KIND] [--rank-by CRIT] [--format F] [--out FILE]`
+import { writeFileSync } from 'node:fs';
+import { Command, Option } from 'commander';
+import { openDb } from '../db/client.js';
+import { leaderboard, RANK_BY, type RankBy } from '../db/leaderboard.js';
+import { FORMATS, formatLeaderboard, type Format } from '../db/leaderboard-format.js';
+
+export interface FilterOptions { sweep?: string; dataset?: string; forgetKind?: string; rankBy: RankBy }
+
+export function addFilterOptions(cmd: Command): Command {
+  return cmd
+    .option('--sweep <id>', 'only trials of this sweep')
+    .option('--dataset <name>', 'only this dataset')
+    .option('--forget-kind <kind>', 'only this forget-set kind (iid, classes, memo, ...)')
+    .addOption(new Option('--rank-by <criterion>', Object.entries(RANK_BY).map(([k, v]) => `${k}: ${v.about}`).join('; '))
+      .choices(Object.keys(RANK_BY)).default('gap'));
+}
+
+/** Runs fn with an open database from DATABASE_URL and closes it; errors become a message and exit code 1. */
+export async function withDatabase<T>(fn: (h: ReturnType<typeof openDb>) => Promise<T>): Promise<T> {
+  const h = openDb(process.env.DATABASE_URL);
+  try {
+    return await fn(h);
+  } finally {
+    await h.close();
+  }
+}
+
+export function emit(text: string, out?: string): void {
+  if (out) {
+    writeFileSync(out, text);
+    process.stderr.write(`wrote ${out}\n`);
+  } else process.stdout.write(text);
+}
+
+export function register(program: Command): void {
+  addFilterOptions(program.command('leaderboard').description('leaderboard of unlearning methods: mean and 95% t-interval over seeds, gaps to the oracle'))
+    .addOption(new Option('--format <format>', 'output format').choices([...FORMATS]).default('table'))
+    .option('--out <file>', 'write to a file instead of stdout')
+    .action(async (o: FilterOptions & { format: Format; out?: string }) => {
+      const rows = await withDatabase((h) => leaderboard(h.db, { sweep: o.sweep, dataset: o.dataset, forgetKind: o.forgetKind, rankBy: o.rankBy }));
+      emit(formatLeaderboard(rows, o.format), o.out);
+    });
+}
