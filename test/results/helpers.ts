@@ -1,0 +1,125 @@
+// Test helpers for the results tests: a fresh, migrated database per test file (from DATABASE_URL, which
+// must be set: the tests fail, never skip, without it) and a seeded data set with known values.
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { openDb, type DbHandle } from '../../db/client.js';
+import { migrate } from '../../db/migrate.js';
+import { recordMetrics, recordSweep, recordTrial, type ResultsDb, type TrialRecord } from '../../db/record.js';
+
+export interface FreshDb {
+  url: string;
+  handle: DbHandle;
+  db: ResultsDb;
+  drop(): Promise<void>;
+}
+
+/**
+ * A new database named unlearn_results_<label>_<random> on DATABASE_URL's server, migrated with every
+ * db/migrations file. When the role may not create databases, a new schema in DATABASE_URL's database is used
+ * instead (search_path set through the URL). drop() removes it.
+ */
+export async function freshDatabase(label: string): Promise<FreshDb> {
+  const base = process.env.DATABASE_URL;
+  if (!base) throw new Error('DATABASE_URL is not set: the results tests need a real PostgreSQL server (npm test starts one)');
+  const name = `unlearn_results_${label}_${randomBytes(4).toString('hex')}`.toLowerCase();
+  const admin = new pg.Client({ connectionString: base, connectionTimeoutMillis: 5000 });
+  await admin.connect();
+  let url: string;
+  let cleanup: () => Promise<void>;
+  try {
+    await admin.query(`CREATE DATABASE "${name}"`);
+    const u = new URL(base);
+    u.pathname = `/${name}`;
+    url = u.toString();
+    cleanup = async () => {
+      const c = new pg.Client({ connectionString: base });
+      await c.connect();
+      try { await c.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`); } finally { await c.end(); }
+    };
+  } catch (e) {
+    if ((e as { code?: string }).code !== '42501') throw e; // not a permission problem
+    await admin.query(`CREATE SCHEMA "${name}"`);
+    const u = new URL(base);
+    u.searchParams.set('options', `-c search_path=${name}`);
+    url = u.toString();
+    cleanup = async () => {
+      const c = new pg.Client({ connectionString: base });
+      await c.connect();
+      try { await c.query(`DROP SCHEMA IF EXISTS "${name}" CASCADE`); } finally { await c.end(); }
+    };
+  } finally {
+    await admin.end();
+  }
+  await migrate(url);
+  const handle = openDb(url);
+  return {
+    url, handle, db: handle.db,
+    async drop() { await handle.close(); await cleanup(); },
+  };
+}
+
+/** mulberry32: small deterministic PRNG for seeded test data. */
+export function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export interface SeededTrial {
+  trial: TrialRecord;
+  metrics: { forget: number; retain: number; test: number; mia: number };
+}
+
+/**
+ * Seeds sweep `sweepId`: dataset 'synth' (model 'mlp'), forget kinds iid and classes (10%); an oracle
+ * ('retrain') per (forget kind, seed); methods: del (wg-channel, α 0.3), finetune (lr 0.01 and 0.1),
+ * salun (sal, α 0.5; only 2 seeds), neggrad (one seed: no interval); one failed trial (ignored).
+ * Seeds 0..4. Returns what was recorded.
+ */
+export async function seedSweep(db: ResultsDb, sweepId: string, opts: { seed?: number; dataset?: string } = {}): Promise<SeededTrial[]> {
+  const r = rng(opts.seed ?? 1);
+  const dataset = opts.dataset ?? 'synth';
+  await recordSweep(db, { id: sweepId, name: `test sweep ${sweepId}`, config: { totalTrials: 0 }, status: 'running' });
+  const out: SeededTrial[] = [];
+  const methods: { algorithm: string; localization: string | null; alpha: number | null; hparams: Record<string, unknown>; seeds: number[]; oracle?: boolean }[] = [
+    { algorithm: 'retrain', localization: null, alpha: null, hparams: {}, seeds: [0, 1, 2, 3, 4], oracle: true },
+    { algorithm: 'del', localization: 'wg-channel', alpha: 0.3, hparams: { lr: 0.015, epochs: 3 }, seeds: [0, 1, 2, 3, 4] },
+    { algorithm: 'finetune', localization: null, alpha: null, hparams: { lr: 0.01 }, seeds: [0, 1, 2, 3, 4] },
+    { algorithm: 'finetune', localization: null, alpha: null, hparams: { lr: 0.1 }, seeds: [0, 1, 2, 3, 4] },
+    { algorithm: 'salun', localization: 'sal', alpha: 0.5, hparams: { lr: 0.01 }, seeds: [0, 1] },
+    { algorithm: 'neggrad', localization: null, alpha: null, hparams: { beta: 0.95 }, seeds: [3] },
+  ];
+  for (const kind of ['iid', 'classes']) {
+    for (const m of methods) {
+      for (const seed of m.seeds) {
+        const trial: TrialRecord = {
+          id: `${sweepId}/${dataset}/${kind}/${m.algorithm}/${JSON.stringify(m.hparams)}/s${seed}`,
+          sweepId, dataset, model: 'mlp', recipeKey: `recipe-${dataset}`, forgetSetKey: `fs-${dataset}-${kind}-s${seed}`,
+          forgetKind: kind, forgetFraction: 0.1, algorithm: m.algorithm, localization: m.localization, alpha: m.alpha,
+          hparams: m.hparams, seed, isOracle: !!m.oracle, stageKeys: { unlearn: `stage-${sweepId}-${kind}-${m.algorithm}-${seed}` },
+          status: 'completed', wallSeconds: m.oracle ? 100 + 20 * r() : 5 + 30 * r(), epochs: m.oracle ? 30 : 3,
+          paramsChangedFraction: m.alpha ?? 1,
+        };
+        const metrics = { forget: 0.6 + 0.4 * r(), retain: 0.85 + 0.15 * r(), test: 0.8 + 0.15 * r(), mia: r() };
+        await recordTrial(db, trial);
+        await recordMetrics(db, trial.id, [
+          { split: 'forget', name: 'accuracy', value: metrics.forget },
+          { split: 'retain', name: 'accuracy', value: metrics.retain },
+          { split: 'test', name: 'accuracy', value: metrics.test },
+          { split: 'forget', name: 'mia_efficacy', value: metrics.mia },
+          { split: 'forget', name: 'loss', value: 3 * r() },
+        ]);
+        out.push({ trial, metrics });
+      }
+    }
+  }
+  const failed: TrialRecord = { ...out[1].trial, id: `${sweepId}/failed`, status: 'failed', error: 'out of memory', seed: 0 };
+  await recordTrial(db, failed);
+  await recordMetrics(db, failed.id, [{ split: 'forget', name: 'accuracy', value: 0 }]);
+  return out;
+}
