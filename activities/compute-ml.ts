@@ -1,0 +1,196 @@
+// The real compute: stage kinds mapped onto the ml/ library (tfjs). Pure adapters: bytes in, bytes out.
+import { initBackend } from '../ml/backend.js';
+import { loadDataset, subsetByIds, complementIds, type Dataset, type DatasetSpec } from '../ml/data/index.js';
+import { buildModel, type ModelSpec, type Model } from '../ml/models.js';
+import { train, type TrainConfig, type TrainState } from '../ml/train.js';
+import { saveCheckpoint, loadCheckpoint, applyCheckpoint, modelFromCheckpoint } from '../ml/checkpoint.js';
+import { selectForgetSet, type ForgetSetSpec } from '../ml/unlearn/forget-sets.js';
+import { localize, STRATEGIES, type Strategy } from '../ml/unlearn/localize.js';
+import { measureModel } from '../ml/unlearn/metrics.js';
+import type { Mask } from '../ml/unlearn/select.js';
+import { bytesJson, jsonBytes, InvalidConfigError, type Compute, type EvaluationOutput, type StageContext, type StageOutput } from './compute.js';
+
+interface DatasetParams { id: string; subset: { perClass?: number; testPerClass?: number; seed: number } | null; params: Record<string, unknown> }
+interface ModelParams { id: string; params: Record<string, unknown> }
+interface RecipeParams { name: string; epochs: number; batchSize: number; lr: number; momentum: number; weightDecay: number; schedule: 'cosine' | 'constant'; optimizer: 'sgd' | 'adam' }
+
+const datasets = new Map<string, Promise<Dataset>>();
+/** Datasets are loaded once per worker process (they are deterministic given the spec). */
+export function datasetFor(p: DatasetParams): Promise<Dataset> {
+  const spec = { name: p.id, perClass: p.subset?.perClass, testPerClass: p.subset?.testPerClass, seed: p.subset?.seed ?? 0, ...p.params } as DatasetSpec;
+  const k = JSON.stringify(spec);
+  let d = datasets.get(k);
+  if (!d) {
+    d = loadDataset(spec);
+    d.catch(() => datasets.delete(k));
+    datasets.set(k, d);
+  }
+  return d;
+}
+
+const modelSpec = (m: ModelParams) => ({ arch: m.id, ...m.params }) as ModelSpec;
+
+function trainConfig(r: RecipeParams, seed: number): TrainConfig {
+  if (r.optimizer !== 'sgd') throw new InvalidConfigError(`recipe ${r.name}: optimizer "${r.optimizer}" is not supported by ml/train (sgd only)`);
+  return { epochs: r.epochs, batchSize: r.batchSize, lr: r.lr, momentum: r.momentum, weightDecay: r.weightDecay, minLrFactor: r.schedule === 'constant' ? 1 : 0.01, seed };
+}
+
+function forgetIds(bytes: Uint8Array): Int32Array {
+  return Int32Array.from(bytesJson<{ ids: number[] }>(bytes).ids);
+}
+
+export function maskToBytes(mask: Mask): Uint8Array {
+  const obj: Record<string, string> = {};
+  for (const [name, m] of mask) obj[name] = Buffer.from(m.buffer, m.byteOffset, m.byteLength).toString('base64');
+  return jsonBytes({ format: 'unlearn-mask/1', mask: obj });
+}
+export function maskFromBytes(bytes: Uint8Array): Mask {
+  const { mask } = bytesJson<{ mask: Record<string, string> }>(bytes);
+  return new Map(Object.entries(mask).map(([k, v]) => [k, new Uint8Array(Buffer.from(v, 'base64'))]));
+}
+
+function checkAbort(ctx: StageContext) {
+  if (ctx.signal.aborted) throw Object.assign(new Error('cancelled'), { name: 'CancelledFailure' });
+}
+
+/** Trains with an epoch checkpoint + heartbeat after each epoch; resumes from the last saved epoch. */
+async function trainStage(ctx: StageContext, split: Dataset['train'], ds: Dataset, p: { model: ModelParams; recipe: RecipeParams; seed: number }): Promise<StageOutput> {
+  const model = buildModel(modelSpec(p.model), ds.inputShape, ds.numClasses, p.seed);
+  try {
+    const cfg = trainConfig(p.recipe, p.seed);
+    let resume: TrainState | undefined;
+    let resumedFromEpoch = 0;
+    const saved = await ctx.resume();
+    if (saved) {
+      const ckpt = loadCheckpoint(saved.bytes);
+      if (ckpt.trainState) {
+        applyCheckpoint(model, ckpt);
+        resume = ckpt.trainState;
+        resumedFromEpoch = ckpt.trainState.epochsDone;
+        ctx.log(`resuming from epoch ${resumedFromEpoch} (${saved.point.checkpointKey})`);
+      }
+    }
+    const t0 = Date.now();
+    const result = await train(model, split, cfg, {
+      resume,
+      onEpoch: async ({ state, loss, accuracy, seconds }) => {
+        checkAbort(ctx);
+        await ctx.curve([
+          { epoch: state.epochsDone, name: 'train_loss', value: loss },
+          { epoch: state.epochsDone, name: 'train_accuracy', value: accuracy },
+          { epoch: state.epochsDone, name: 'epoch_seconds', value: seconds },
+        ]);
+        if (state.epochsDone < cfg.epochs) await ctx.saveEpoch(state.epochsDone, saveCheckpoint(model, { trainState: state }));
+        ctx.heartbeat();
+      },
+    });
+    const trainSeconds = (Date.now() - t0) / 1000;
+    const bytes = saveCheckpoint(model, { meta: { stage: ctx.stage.key, kind: ctx.stage.kind, recipe: p.recipe.name, seed: p.seed, examples: split.count } });
+    return { bytes, meta: { epochs: cfg.epochs, trainSeconds, examples: split.count, finalLoss: result.history.at(-1)?.loss ?? null }, resumedFromEpoch };
+  } finally {
+    model.dispose();
+  }
+}
+
+type UnlearnFn = (args: Record<string, unknown>) => Promise<{ model?: Model; epochs?: number; paramsChangedFraction?: number; meta?: Record<string, unknown> } | void>;
+/** The unlearning library's entry point `unlearn({...})` (ml/unlearn, unlearning helper). */
+async function unlearnEntry(): Promise<UnlearnFn> {
+  const path = '../ml/unlearn/index.js';
+  const mod = (await import(path)) as { unlearn?: UnlearnFn };
+  if (typeof mod.unlearn !== 'function') throw new InvalidConfigError('ml/unlearn/index.ts does not export unlearn() yet');
+  return mod.unlearn;
+}
+
+async function run(ctx: StageContext): Promise<StageOutput> {
+  const s = ctx.stage;
+  const p = s.params as Record<string, any>;
+  const ds = await datasetFor(p.dataset as DatasetParams);
+  switch (s.kind) {
+    case 'forgetset.select': {
+      const spec = { kind: p.kind, seed: p.seed, ...(p.fraction !== null ? { fraction: p.fraction } : {}), ...(p.count !== null ? { count: p.count } : {}), ...(p.classes ? { classes: p.classes } : {}), ...p.params } as ForgetSetSpec;
+      let fs;
+      try {
+        fs = selectForgetSet(spec, { labels: ds.train.y, ids: ds.train.ids });
+      } catch (e) {
+        throw new InvalidConfigError(`forget set ${JSON.stringify(spec)}: ${(e as Error).message}`);
+      }
+      return { bytes: jsonBytes({ ids: Array.from(fs.ids), params: fs.params, trainCount: ds.train.count }), meta: { count: fs.ids.length, trainCount: ds.train.count } };
+    }
+    case 'train.original':
+      return trainStage(ctx, ds.train, ds, p as any);
+    case 'train.oracle': {
+      const ids = forgetIds(await ctx.input('forgetSet'));
+      const retain = subsetByIds(ds.train, complementIds(ds.train, ids));
+      return trainStage(ctx, retain, ds, p as any);
+    }
+    case 'localize': {
+      if (!STRATEGIES.includes(p.strategy as Strategy)) throw new InvalidConfigError(`unknown localization strategy "${p.strategy}" (known: ${STRATEGIES.join(', ')})`);
+      const model = modelFromCheckpoint(loadCheckpoint(await ctx.input('original')));
+      try {
+        const forget = subsetByIds(ds.train, forgetIds(await ctx.input('forgetSet')));
+        const r = localize({ model, forget, train: ds.train }, { strategy: p.strategy as Strategy, alpha: p.alpha, seed: p.seed });
+        return { bytes: maskToBytes(r.mask), meta: { selected: r.selected, total: r.total, seconds: r.seconds } };
+      } finally {
+        model.dispose();
+      }
+    }
+    case 'unlearn': {
+      const unlearn = await unlearnEntry();
+      const model = modelFromCheckpoint(loadCheckpoint(await ctx.input('original')));
+      const ids = forgetIds(await ctx.input('forgetSet'));
+      const forget = subsetByIds(ds.train, ids);
+      const retain = subsetByIds(ds.train, complementIds(ds.train, ids));
+      const mask = s.inputs.mask ? maskFromBytes(await ctx.input('mask')) : undefined;
+      try {
+        const t0 = Date.now();
+        const r = (await unlearn({ algorithm: p.algorithm, model, forget, retain, train: ds.train, mask, hparams: p.hparams, seed: p.seed, recipe: p.recipe,
+          onEpoch: async () => { checkAbort(ctx); ctx.heartbeat(); } })) ?? {};
+        const out = r.model ?? model;
+        const bytes = saveCheckpoint(out, { meta: { stage: s.key, algorithm: p.algorithm, hparams: p.hparams, seed: p.seed } });
+        if (r.model && r.model !== model) r.model.dispose();
+        return { bytes, meta: { epochs: r.epochs ?? null, paramsChangedFraction: r.paramsChangedFraction ?? null, unlearnSeconds: (Date.now() - t0) / 1000, ...(r.meta ?? {}) } };
+      } finally {
+        model.dispose();
+      }
+    }
+    case 'evaluate': {
+      const model = modelFromCheckpoint(loadCheckpoint(await ctx.input('model')));
+      try {
+        const ids = forgetIds(await ctx.input('forgetSet'));
+        const forget = subsetByIds(ds.train, ids);
+        const retain = subsetByIds(ds.train, complementIds(ds.train, ids));
+        const ev = measureModel(model, { forget, retain, test: ds.test }, { batchSize: p.evaluation?.batchSize });
+        const m = ev.metrics;
+        const out: EvaluationOutput = {
+          metrics: [
+            { split: 'forget', name: 'accuracy', value: m.forgetAcc },
+            { split: 'retain', name: 'accuracy', value: m.retainAcc },
+            { split: 'test', name: 'accuracy', value: m.testAcc },
+            { split: 'forget', name: 'loss', value: m.forgetLoss },
+            { split: 'test', name: 'loss', value: m.testLoss },
+            { split: 'forget', name: 'mia_efficacy', value: m.mia },
+          ],
+          counts: { train: ds.train.count, forget: forget.count, retain: retain.count, test: ds.test.count },
+        };
+        if (p.evaluation?.perExample !== false) {
+          const pe = ev.forget.perExample;
+          out.forget = { ids: Array.from(pe.ids), trueProb: Array.from(pe.trueProb), loss: Array.from(pe.loss), correct: Array.from(pe.pred, (v, i) => v === forget.y[i]) };
+        }
+        return { bytes: jsonBytes(out), meta: { forgetAcc: m.forgetAcc, testAcc: m.testAcc } };
+      } finally {
+        model.dispose();
+      }
+    }
+    default:
+      throw new InvalidConfigError(`no compute for stage kind ${s.kind}`);
+  }
+}
+
+export const mlCompute: Compute = {
+  name: 'ml',
+  async backend() {
+    const b = await initBackend();
+    return { name: b.name, device: b.name === 'node-gpu' ? 'gpu' : 'cpu', version: b.version };
+  },
+  run,
+};

@@ -1,0 +1,83 @@
+// The compute behind each stage kind. Activities (activities/stages.ts) fetch inputs, handle memoization,
+// heartbeats, checkpoints and recording; a Compute only turns input bytes into output bytes.
+// Two implementations: ml (activities/compute-ml.ts, the tfjs library) and noop (below: no math, tiny JSON
+// artifacts, for orchestration benchmarks; selected by `compute: noop` in a sweep file, part of every key).
+import type { StageSpec } from '../workflows/plan.js';
+
+export interface ResumePoint { epoch: number; checkpointKey: string }
+
+export interface StageContext {
+  stage: StageSpec;
+  sweepId: string;
+  attempt: number;
+  /** verified bytes of the input artifact in `role` */
+  input(role: string): Promise<Uint8Array>;
+  /** where a retried attempt may resume (heartbeat details, else the latest saved epoch checkpoint) */
+  resume(): Promise<{ point: ResumePoint; bytes: Uint8Array } | null>;
+  /** writes an epoch checkpoint to S3 and heartbeats {epoch, checkpointKey} */
+  saveEpoch(epoch: number, bytes: Uint8Array): Promise<void>;
+  /** heartbeat with the last details (call often inside long loops) */
+  heartbeat(): void;
+  /** aborted when the activity is cancelled */
+  signal: AbortSignal;
+  /** per-epoch curves of the stage (written to the database by the activity) */
+  curve(points: { epoch: number; name: string; value: number }[]): Promise<void>;
+  log(message: string): void;
+}
+
+export interface StageOutput {
+  bytes: Uint8Array;
+  /** stored in artifacts.metadata: e.g. { epochs, seconds, paramsChangedFraction } */
+  meta: Record<string, unknown>;
+  resumedFromEpoch?: number;
+}
+
+/** The JSON an evaluate stage writes (both computes write this shape; the record stage reads it). */
+export interface EvaluationOutput {
+  metrics: { split: string; name: string; value: number }[];
+  counts: { train: number; forget: number; retain: number; test: number };
+  forget?: { ids: number[]; trueProb: number[]; loss: number[]; correct: boolean[] };
+}
+
+export interface Compute {
+  name: string;
+  backend(): Promise<{ name: string; device: string; version: string }>;
+  run(ctx: StageContext): Promise<StageOutput>;
+}
+
+/** Raised for invalid configurations: non-retryable. */
+export class InvalidConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'InvalidConfig';
+  }
+}
+
+const enc = new TextEncoder();
+export const jsonBytes = (v: unknown) => enc.encode(JSON.stringify(v));
+export const bytesJson = <T>(b: Uint8Array): T => JSON.parse(new TextDecoder().decode(b)) as T;
+
+export const noopCompute: Compute = {
+  name: 'noop',
+  async backend() {
+    return { name: 'noop', device: 'none', version: '0' };
+  },
+  async run(ctx) {
+    const s = ctx.stage;
+    // Read every input so the orchestration cost (fetch + verify) is measured as for real stages.
+    for (const role of Object.keys(s.inputs)) await ctx.input(role);
+    if (s.kind === 'evaluate') {
+      const out: EvaluationOutput = {
+        metrics: [
+          { split: 'forget', name: 'accuracy', value: 0 },
+          { split: 'retain', name: 'accuracy', value: 0 },
+          { split: 'test', name: 'accuracy', value: 0 },
+          { split: 'forget', name: 'mia_efficacy', value: 0 },
+        ],
+        counts: { train: 10, forget: 1, retain: 9, test: 10 },
+      };
+      return { bytes: jsonBytes(out), meta: { noop: true } };
+    }
+    return { bytes: jsonBytes({ noop: true, kind: s.kind, key: s.key }), meta: { noop: true, epochs: 0 } };
+  },
+};

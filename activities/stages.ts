@@ -1,0 +1,235 @@
+// Stage activities (thin): memoization check, fetch inputs from S3, call the compute, write the artifact,
+// heartbeat {epoch, checkpointKey}, resume from the last epoch checkpoint, record rows idempotently.
+import os from 'node:os';
+import { Context, ApplicationFailure, CancelledFailure } from '@temporalio/activity';
+import { openDb, type DbHandle } from '../db/client.js';
+import { recordCurve, recordForgetOutputs, recordMetrics, recordSweep, recordTrial } from '../db/record.js';
+import { expandSweep, type StageSpec, type TrialSpec } from '../workflows/plan.js';
+import { canonicalJson, sha256Hex } from '../workflows/hash.js';
+import type { PrepareSweepInput, PrepareSweepResult, RunStageInput, StageMark, StageOutcome, SweepActivities } from './types.js';
+import { bytesJson, jsonBytes, InvalidConfigError, type Compute, type EvaluationOutput, type ResumePoint, type StageContext } from './compute.js';
+import { s3StoreFromEnv, type ObjectStore } from './store.js';
+
+export const artifactKey = (s: { kind: string; key: string }) => `stages/${s.kind}/${s.key}`;
+export const checkpointPrefix = (stageKey: string) => `checkpoints/${stageKey}/`;
+const checkpointKey = (stageKey: string, epoch: number) => `${checkpointPrefix(stageKey)}epoch-${String(epoch).padStart(4, '0')}.ckpt`;
+
+/** Trial row id: one row per (sweep, trial). */
+export const trialRowId = (sweepId: string, trialId: string) => sha256Hex(`${sweepId}\n${trialId}`).slice(0, 32);
+
+export interface ActivityDeps {
+  store: ObjectStore;
+  db: DbHandle;
+  /** compute by name: `ml` and/or `noop` (a sweep's `compute` picks one) */
+  computes: Record<string, Compute>;
+  identity: string;
+}
+
+export function defaultDeps(computes: Record<string, Compute>, queue: string): ActivityDeps {
+  return { store: s3StoreFromEnv(), db: openDb(), computes, identity: `${os.hostname()}:${process.pid}:${queue}` };
+}
+
+type ArtifactRow = { key: string; sha256: string; bytes: number; metadata: Record<string, unknown> };
+
+async function mapLimit<T, R>(items: T[], limit: number, fn: (t: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array(items.length);
+  let next = 0;
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i]);
+    }
+  }));
+  return out;
+}
+
+function errorText(e: unknown): string {
+  return e instanceof Error ? `${e.name === 'Error' ? '' : `${e.name}: `}${e.message}` : String(e);
+}
+
+export function createActivities(deps: ActivityDeps): SweepActivities {
+  const { store, db } = deps;
+  const q = (text: string, values: unknown[] = []) => db.pool.query(text, values);
+
+  async function artifactRows(keys: string[]): Promise<Map<string, ArtifactRow>> {
+    const out = new Map<string, ArtifactRow>();
+    for (let i = 0; i < keys.length; i += 2000) {
+      const r = await q('SELECT key, sha256, bytes, metadata FROM artifacts WHERE key = ANY($1::text[])', [keys.slice(i, i + 2000)]);
+      for (const row of r.rows as ArtifactRow[]) out.set(row.key, row);
+    }
+    return out;
+  }
+
+  /** Complete = artifact row exists and the object's size and recorded sha256 match it. */
+  async function verified(s: { kind: string; key: string }, row: ArtifactRow | undefined): Promise<boolean> {
+    if (!row) return false;
+    const h = await store.head(artifactKey(s));
+    return h !== null && h.bytes === Number(row.bytes) && h.sha256 === row.sha256;
+  }
+
+  async function prepareSweep({ sweepId, config }: PrepareSweepInput): Promise<PrepareSweepResult> {
+    const plan = expandSweep(config, sweepId);
+    await recordSweep(db.db, { id: sweepId, name: config.name, config, status: 'running' });
+    for (let i = 0; i < plan.stages.length; i += 500) {
+      const chunk = plan.stages.slice(i, i + 500);
+      await q(
+        `INSERT INTO stages (key, kind, params, input_keys, status)
+         SELECT k, kd, p::jsonb, string_to_array(ik, ',') , 'pending' FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS t(k, kd, p, ik)
+         ON CONFLICT (key) DO NOTHING`,
+        [chunk.map((s) => s.key), chunk.map((s) => s.kind), chunk.map((s) => JSON.stringify(s.params)), chunk.map((s) => Object.values(s.inputs).join(','))],
+      );
+      Context.current().heartbeat();
+    }
+    const rows = await artifactRows(plan.stages.map((s) => s.key));
+    const checks = await mapLimit(plan.stages.map((s, i) => ({ s, i })), 16, async ({ s, i }) => ((await verified(s, rows.get(s.key))) ? i : -1));
+    return { complete: checks.filter((i) => i >= 0), stages: plan.stages.length, trials: plan.trials.length };
+  }
+
+  async function recordStage(stage: StageSpec, read: (role: string) => Promise<Uint8Array>): Promise<{ bytes: Uint8Array; meta: Record<string, unknown> }> {
+    const p = stage.params as { sweepId: string; trial: Omit<TrialSpec, 'stages'>; model: string; stageKeys: Record<string, string> };
+    const t = p.trial;
+    const ev = bytesJson<EvaluationOutput>(await read('evaluate'));
+    const modelMeta = (await artifactRows([p.model])).get(p.model)?.metadata ?? {};
+    const id = trialRowId(p.sweepId, t.id);
+    const num = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v : null);
+    const forgetFraction = ev.counts.train > 0 ? ev.counts.forget / ev.counts.train : (t.forgetFraction ?? 0);
+    await recordTrial(db.db, {
+      id, sweepId: p.sweepId, dataset: t.dataset, model: t.model, recipeKey: t.recipeKey, forgetSetKey: p.stageKeys['forgetset.select'],
+      forgetKind: t.forgetKind, forgetFraction, algorithm: t.algorithm, localization: t.localization, alpha: t.alpha,
+      hparams: t.hparams, seed: t.seed, isOracle: t.algorithm === 'retrain', stageKeys: p.stageKeys, status: 'completed', error: null,
+      wallSeconds: num(modelMeta.seconds), epochs: num(modelMeta.epochs), paramsChangedFraction: num(modelMeta.paramsChangedFraction),
+    });
+    await recordMetrics(db.db, id, ev.metrics);
+    if (ev.forget) await recordForgetOutputs(db.db, id, ev.forget);
+    return { bytes: jsonBytes({ trialRowId: id, metrics: ev.metrics.length }), meta: { trialRowId: id } };
+  }
+
+  async function runStage({ sweepId, stage, inputKinds }: RunStageInput): Promise<StageOutcome> {
+    const ctx = Context.current();
+    const attempt = ctx.info.attempt;
+    const t0 = Date.now();
+    const s = stage;
+    // Memoization: a complete, verified artifact means the stage is not run again.
+    const existing = (await artifactRows([s.key])).get(s.key);
+    if (await verified(s, existing)) {
+      await q(`UPDATE stages SET status = 'cached' WHERE key = $1 AND status NOT IN ('done', 'cached')`, [s.key]);
+      return { key: s.key, status: 'cached', seconds: 0, attempt };
+    }
+    const computeName = String(s.params.compute ?? 'ml');
+    const compute = deps.computes[computeName];
+    if (!compute && s.kind !== 'record') {
+      throw ApplicationFailure.nonRetryable(`worker ${deps.identity} has no compute "${computeName}" (has: ${Object.keys(deps.computes).join(', ')})`, 'InvalidConfig');
+    }
+    const backend = compute ? await compute.backend() : { name: 'io', device: 'cpu', version: '' };
+    await q(
+      `INSERT INTO stages (key, kind, params, input_keys, status, attempts, worker, backend, started_at, error)
+       VALUES ($1, $2, $3::jsonb, $4::text[], 'running', $5, $6, $7, now(), NULL)
+       ON CONFLICT (key) DO UPDATE SET status = 'running', attempts = GREATEST(stages.attempts, $5), worker = $6, backend = $7, started_at = now(), error = NULL`,
+      [s.key, s.kind, JSON.stringify(s.params), Object.values(s.inputs), attempt, deps.identity, `${backend.name}/${backend.device}`],
+    );
+
+    let details: ResumePoint | undefined;
+    const heartbeat = () => ctx.heartbeat(details);
+    const ticker = setInterval(heartbeat, 1000);
+    const abort = new AbortController();
+    ctx.cancelled.catch(() => abort.abort());
+    const inputRows = await artifactRows(Object.values(s.inputs));
+    const read = async (role: string) => {
+      const key = s.inputs[role];
+      if (!key) throw new InvalidConfigError(`stage ${s.kind} ${s.key} has no input "${role}"`);
+      const row = inputRows.get(key);
+      const kind = inputKinds[role];
+      if (!row || !kind) throw new Error(`input ${role} (${key}) of stage ${s.kind} ${s.key} has no artifact yet`);
+      return store.get(artifactKey({ kind, key }), row.sha256);
+    };
+    try {
+      let out: { bytes: Uint8Array; meta: Record<string, unknown>; resumedFromEpoch?: number };
+      if (s.kind === 'record') {
+        out = await recordStage(s, read);
+      } else {
+        const sctx: StageContext = {
+          stage: s,
+          sweepId,
+          attempt,
+          input: read,
+          signal: abort.signal,
+          heartbeat,
+          log: (m) => ctx.log.info(m, { stage: s.key, kind: s.kind }),
+          async resume() {
+            const hb = ctx.info.heartbeatDetails as ResumePoint | undefined;
+            let point: ResumePoint | undefined = hb && typeof hb.epoch === 'number' && hb.epoch > 0 ? hb : undefined;
+            if (!point) {
+              const keys = (await store.list(checkpointPrefix(s.key))).sort();
+              const last = keys[keys.length - 1];
+              const m = last ? /epoch-(\d+)\.ckpt$/.exec(last) : null;
+              if (last && m) point = { epoch: Number(m[1]), checkpointKey: last };
+            }
+            if (!point) return null;
+            try {
+              return { point, bytes: await store.get(point.checkpointKey) };
+            } catch (e) {
+              ctx.log.warn(`checkpoint ${point.checkpointKey} unreadable, starting fresh: ${errorText(e)}`);
+              return null;
+            }
+          },
+          async saveEpoch(epoch, bytes) {
+            const key = checkpointKey(s.key, epoch);
+            await store.put(key, bytes, { stage: s.key, epoch: String(epoch) });
+            details = { epoch, checkpointKey: key };
+            heartbeat();
+          },
+          async curve(points) {
+            if (points.length > 0) await recordCurve(db.db, s.key, points);
+          },
+        };
+        out = await compute.run(sctx);
+      }
+      if (abort.signal.aborted) throw new CancelledFailure('stage cancelled');
+      const put = await store.put(artifactKey(s), out.bytes, { stage: s.key, kind: s.kind });
+      const seconds = (Date.now() - t0) / 1000;
+      const meta = { seconds, ...out.meta, worker: deps.identity, backend, attempt, resumedFromEpoch: out.resumedFromEpoch ?? 0 };
+      await q(
+        `INSERT INTO artifacts (key, kind, uri, sha256, bytes, metadata) VALUES ($1, $2, $3, $4, $5, $6::jsonb)
+         ON CONFLICT (key) DO UPDATE SET uri = $3, sha256 = $4, bytes = $5, metadata = $6::jsonb`,
+        [s.key, s.kind, put.uri, put.sha256, put.bytes, canonicalJson(meta)],
+      );
+      await q(`UPDATE stages SET status = 'done', wall_seconds = $2, finished_at = now(), error = NULL WHERE key = $1`, [s.key, seconds]);
+      return { key: s.key, status: 'ran', seconds, attempt, resumedFromEpoch: out.resumedFromEpoch ?? 0 };
+    } catch (e) {
+      const cancelled = abort.signal.aborted || e instanceof CancelledFailure;
+      await q(`UPDATE stages SET status = $2, error = $3, finished_at = now() WHERE key = $1 AND status <> 'done'`, [s.key, cancelled ? 'cancelled' : 'failed', errorText(e)]).catch(() => undefined);
+      if (cancelled) throw e instanceof CancelledFailure ? e : new CancelledFailure('stage cancelled');
+      if (e instanceof InvalidConfigError) throw ApplicationFailure.nonRetryable(e.message, 'InvalidConfig');
+      if (e instanceof Error && (e.name === 'DivergenceError' || e.name === 'Diverged')) throw ApplicationFailure.nonRetryable(e.message, 'Diverged');
+      throw e;
+    } finally {
+      clearInterval(ticker);
+    }
+  }
+
+  async function markStages({ sweepId, marks }: { sweepId: string; marks: StageMark[] }): Promise<void> {
+    for (const m of marks) {
+      await q(`UPDATE stages SET status = $2, error = $3 WHERE key = $1 AND status NOT IN ('done', 'cached')`, [m.key, m.status, m.error ?? null]);
+      if (m.stage && m.stage.kind === 'record') {
+        const p = m.stage.params as { sweepId: string; trial: Omit<TrialSpec, 'stages'>; stageKeys: Record<string, string> };
+        const t = p.trial;
+        const id = trialRowId(sweepId, t.id);
+        // A trial already completed keeps its row (a cancellation never erases a finished result).
+        const done = await q(`SELECT status FROM trials WHERE id = $1`, [id]);
+        if (done.rows[0]?.status === 'completed') continue;
+        await recordTrial(db.db, {
+          id, sweepId, dataset: t.dataset, model: t.model, recipeKey: t.recipeKey, forgetSetKey: p.stageKeys['forgetset.select'],
+          forgetKind: t.forgetKind, forgetFraction: t.forgetFraction ?? 0, algorithm: t.algorithm, localization: t.localization, alpha: t.alpha,
+          hparams: t.hparams, seed: t.seed, isOracle: t.algorithm === 'retrain', stageKeys: p.stageKeys, status: 'failed',
+          error: `${m.status}: ${m.error ?? ''}`, wallSeconds: null, epochs: null, paramsChangedFraction: null,
+        });
+      }
+    }
+  }
+
+  async function finishSweep({ sweepId, status }: { sweepId: string; status: string; summary: Record<string, unknown> }): Promise<void> {
+    await q(`UPDATE sweeps SET status = $2, updated_at = now() WHERE id = $1`, [sweepId, status]);
+  }
+
+  return { prepareSweep, runStage, markStages, finishSweep };
+}

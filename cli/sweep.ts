@@ -1,0 +1,181 @@
+// `unlearn sweep start FILE [--id ID]`, `sweep status ID`, `sweep watch ID`, `sweep cancel ID`.
+// Programmatic API (used by the demo, tests and bench): connectClient, startSweep, sweepProgress, watchSweep.
+import { Command } from 'commander';
+import { Client, Connection, WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type WorkflowHandle } from '@temporalio/client';
+import cliProgress from 'cli-progress';
+import Table from 'cli-table3';
+import { connectionOptions, temporalConfigFromEnv } from '../infra/temporal.js';
+import { loadSweepFile, type SweepConfig } from './sweep-file.js';
+import { queueNames } from '../workers/worker.js';
+import type { SweepWorkflow, SweepProgress, SweepResult } from '../workflows/sweep.js';
+
+export interface SweepClient { client: Client; close(): Promise<void> }
+
+export async function connectClient(): Promise<SweepClient> {
+  const cfg = temporalConfigFromEnv();
+  const connection = await Connection.connect(connectionOptions(cfg));
+  return { client: new Client({ connection, namespace: cfg.namespace }), close: () => connection.close() };
+}
+
+export interface StartResult { id: string; handle: WorkflowHandle<typeof SweepWorkflow>; started: boolean }
+
+/** Starts (or resumes: same id after it ended) a sweep. If a run with this id is still running, attaches to it. */
+export async function startSweep(client: Client, config: SweepConfig, opts: { id?: string; window?: number } = {}): Promise<StartResult> {
+  const id = opts.id ?? config.name;
+  const cfg: SweepConfig = opts.window ? { ...config, execution: { ...config.execution, window: opts.window } } : config;
+  const queues = queueNames();
+  try {
+    const handle = await client.workflow.start('SweepWorkflow', {
+      workflowId: id,
+      taskQueue: queues.io,
+      args: [{ sweepId: id, config: cfg, queues }],
+    });
+    return { id, handle: handle as WorkflowHandle<typeof SweepWorkflow>, started: true };
+  } catch (e) {
+    if (e instanceof WorkflowExecutionAlreadyStartedError) return { id, handle: client.workflow.getHandle<typeof SweepWorkflow>(id), started: false };
+    throw e;
+  }
+}
+
+export async function sweepProgress(client: Client, id: string): Promise<{ status: string; progress: SweepProgress | null }> {
+  const handle = client.workflow.getHandle<typeof SweepWorkflow>(id);
+  const desc = await handle.describe();
+  let progress: SweepProgress | null = null;
+  try {
+    progress = await handle.query<SweepProgress>('progress');
+  } catch {
+    progress = null;
+  }
+  return { status: desc.status.name, progress };
+}
+
+const fmtS = (s: number | null) => (s === null ? '?' : s < 90 ? `${s.toFixed(0)}s` : s < 5400 ? `${(s / 60).toFixed(1)}m` : `${(s / 3600).toFixed(1)}h`);
+
+export function progressTable(p: SweepProgress): string {
+  const statuses = ['pending', 'running', 'ran', 'cached', 'failed', 'skipped', 'cancelled'];
+  const t = new Table({ head: ['stage kind', ...statuses, 'total'], style: { head: [], border: [] } });
+  for (const [kind, c] of Object.entries(p.byKind)) t.push([kind, ...statuses.map((s) => c[s] ?? 0), Object.values(c).reduce((a, b) => a + b, 0)]);
+  t.push(['all', ...statuses.map((s) => p.byStatus[s] ?? 0), p.total]);
+  const lines = [
+    `sweep ${p.sweepId} (${p.name}): ${p.state}, run ${p.run}, history ${p.historyLength} events, window ${p.window}`,
+    `trials ${p.trials.done}/${p.trials.total} done, ${p.trials.failed} failed; elapsed ${fmtS(p.elapsedSeconds)}, ETA ${fmtS(p.etaSeconds)}`,
+    t.toString(),
+  ];
+  if (p.running.length > 0) lines.push(`running: ${p.running.slice(0, 8).map((r) => r.label).join('; ')}${p.running.length > 8 ? ` (+${p.running.length - 8})` : ''}`);
+  const errs = Object.values(p.errors);
+  if (errs.length > 0) lines.push(`errors (${errs.length}):`, ...errs.slice(0, 10).map((e) => `  ${e}`));
+  return lines.join('\n');
+}
+
+/** Live progress bars (one per stage kind + trials) until the sweep ends; returns the result. */
+export async function watchSweep(client: Client, id: string, opts: { intervalMs?: number; stream?: NodeJS.WriteStream } = {}): Promise<SweepResult> {
+  const handle = client.workflow.getHandle<typeof SweepWorkflow>(id);
+  const stream = opts.stream ?? process.stderr;
+  const multi = new cliProgress.MultiBar(
+    { stream, format: ' {name} |{bar}| {value}/{total} {extra}', hideCursor: true, clearOnComplete: false, forceRedraw: true, noTTYOutput: !stream.isTTY, notTTYSchedule: 10000 },
+    cliProgress.Presets.shades_classic,
+  );
+  const bars = new Map<string, cliProgress.SingleBar>();
+  const result = handle.result();
+  let done = false;
+  void result.finally(() => (done = true)).catch(() => undefined);
+  try {
+    while (!done) {
+      try {
+        const p = await handle.query<SweepProgress>('progress');
+        const trialBar = bars.get('trials') ?? multi.create(p.trials.total, 0, { name: 'trials'.padEnd(16), extra: '' });
+        bars.set('trials', trialBar);
+        trialBar.setTotal(p.trials.total);
+        trialBar.update(p.trials.done, { extra: `failed ${p.trials.failed}  ETA ${fmtS(p.etaSeconds)}  run ${p.run} history ${p.historyLength}` });
+        for (const [kind, c] of Object.entries(p.byKind)) {
+          const total = Object.values(c).reduce((a, b) => a + b, 0);
+          const finished = (c.ran ?? 0) + (c.cached ?? 0);
+          let bar = bars.get(kind);
+          if (!bar) { bar = multi.create(total, 0, { name: kind.padEnd(16), extra: '' }); bars.set(kind, bar); }
+          bar.setTotal(total);
+          bar.update(finished, { extra: `ran ${c.ran ?? 0} cached ${c.cached ?? 0} running ${c.running ?? 0} failed ${(c.failed ?? 0) + (c.skipped ?? 0)}` });
+        }
+      } catch {
+        // between runs (continue-as-new) or before the first workflow task: try again
+      }
+      await Promise.race([result.catch(() => undefined), new Promise((r) => setTimeout(r, opts.intervalMs ?? 1000))]);
+    }
+  } finally {
+    multi.stop();
+  }
+  return result;
+}
+
+function die(e: unknown): never {
+  console.error((e as Error).message ?? String(e));
+  process.exit(1);
+}
+
+export function register(program: Command): void {
+  const sweep = program.command('sweep').description('start, inspect and cancel sweeps');
+  sweep
+    .command('start <file>')
+    .description('validate a sweep file and start it (same --id again resumes: finished stages are not run again)')
+    .option('--id <id>', 'workflow id (default: the sweep name)')
+    .option('--window <n>', 'sliding window: stages running at once', (v) => Number.parseInt(v, 10))
+    .option('--watch', 'watch progress until it ends')
+    .action(async (file: string, o: { id?: string; window?: number; watch?: boolean }) => {
+      let cfg: SweepConfig;
+      try {
+        cfg = loadSweepFile(file);
+      } catch (e) {
+        die(e);
+      }
+      const c = await connectClient();
+      try {
+        const r = await startSweep(c.client, cfg, { id: o.id, window: o.window });
+        console.log(r.started ? `started sweep ${r.id} (workflow id ${r.id}, task queue ${queueNames().io})` : `sweep ${r.id} is already running: attached`);
+        if (o.watch) console.log(progressTable(await watchSweep(c.client, r.id)));
+      } finally {
+        await c.close();
+      }
+    });
+  sweep
+    .command('status <id>')
+    .description('progress of a sweep: stages by status and kind, trials done, ETA')
+    .option('--json', 'print JSON')
+    .action(async (id: string, o: { json?: boolean }) => {
+      const c = await connectClient();
+      try {
+        const s = await sweepProgress(c.client, id);
+        if (o.json) console.log(JSON.stringify(s, null, 2));
+        else console.log(`workflow ${id}: ${s.status}\n${s.progress ? progressTable(s.progress) : '(no progress available: is an io worker running?)'}`);
+      } catch (e) {
+        if (e instanceof WorkflowNotFoundError) die(`no sweep with id ${id}`);
+        throw e;
+      } finally {
+        await c.close();
+      }
+    });
+  sweep
+    .command('watch <id>')
+    .description('live progress bars until the sweep ends')
+    .action(async (id: string) => {
+      const c = await connectClient();
+      try {
+        console.log(progressTable(await watchSweep(c.client, id)));
+      } catch (e) {
+        die(e);
+      } finally {
+        await c.close();
+      }
+    });
+  sweep
+    .command('cancel <id>')
+    .description('cancel a sweep: running stages stop, finished results stay')
+    .action(async (id: string) => {
+      const c = await connectClient();
+      try {
+        const h = c.client.workflow.getHandle(id);
+        await h.cancel();
+        console.log(`cancellation requested for sweep ${id}`);
+      } finally {
+        await c.close();
+      }
+    });
+}

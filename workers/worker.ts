@@ -1,0 +1,101 @@
+// Workers: `gpu` runs the training stages (one activity per device per process: run N processes for N cores
+// or GPUs), `io` runs the SweepWorkflow, data and recording stages; `all` runs both in one process (demo).
+// Workflow code is bundled once per process. SIGINT/SIGTERM shut down gracefully (the SDK's Runtime
+// handles the signals: polling stops, running activities finish or are cancelled after the grace period).
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { NativeConnection, Worker, bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { connectionOptions, temporalConfigFromEnv } from '../infra/temporal.js';
+import { createActivities, defaultDeps } from '../activities/stages.js';
+import { noopCompute, type Compute } from '../activities/compute.js';
+
+export type QueueKind = 'gpu' | 'io' | 'all';
+
+/** Task queue names; UNLEARN_QUEUE_PREFIX isolates several deployments (or tests) on one Temporal namespace. */
+export function queueNames(env: NodeJS.ProcessEnv = process.env): { gpu: string; io: string } {
+  const prefix = env.UNLEARN_QUEUE_PREFIX ?? '';
+  return { gpu: `${prefix}gpu`, io: `${prefix}io` };
+}
+
+let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
+/** The workflow bundle, built once per process. */
+export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
+  const here = path.dirname(fileURLToPath(import.meta.url));
+  bundle ??= bundleWorkflowCode({ workflowsPath: path.join(here, '..', 'workflows', 'index.ts'), logger: { log() {}, trace() {}, debug() {}, info() {}, warn: console.warn, error: console.error } as any });
+  return bundle;
+}
+
+async function loadComputes(): Promise<Record<string, Compute>> {
+  const computes: Record<string, Compute> = { noop: noopCompute };
+  const { mlCompute } = await import('../activities/compute-ml.js');
+  computes.ml = mlCompute;
+  return computes;
+}
+
+export interface WorkerOptions {
+  queue: QueueKind;
+  /** activities run at once per worker (gpu: 1 per device) */
+  concurrency?: number;
+  /** log lines go here (default console.log) */
+  log?: (line: string) => void;
+}
+
+export interface RunningWorkers {
+  workers: Worker[];
+  info: { backend: string; device: string; version: string; queues: string[]; identity: string };
+  /** runs until shutdown() or a signal; resolves when every worker has stopped */
+  run(): Promise<void>;
+  shutdown(): void;
+}
+
+export async function createWorkers(opts: WorkerOptions): Promise<RunningWorkers> {
+  const log = opts.log ?? ((l: string) => console.log(l));
+  const names = queueNames();
+  const computes = await loadComputes();
+  const backend = await computes.ml.backend();
+  const connection = await NativeConnection.connect(connectionOptions(temporalConfigFromEnv()));
+  const namespace = temporalConfigFromEnv().namespace;
+  const workers: Worker[] = [];
+  const queues: string[] = [];
+  let identity = '';
+  if (opts.queue === 'io' || opts.queue === 'all') {
+    const deps = defaultDeps(computes, names.io);
+    identity = deps.identity;
+    workers.push(
+      await Worker.create({
+        connection, namespace, taskQueue: names.io, workflowBundle: await workflowBundle(), activities: createActivities(deps),
+        maxConcurrentActivityTaskExecutions: opts.queue === 'io' ? (opts.concurrency ?? 8) : 8,
+        identity: deps.identity, shutdownGraceTime: '10s',
+      }),
+    );
+    queues.push(names.io);
+  }
+  if (opts.queue === 'gpu' || opts.queue === 'all') {
+    const deps = defaultDeps(computes, names.gpu);
+    identity = deps.identity;
+    workers.push(
+      await Worker.create({
+        connection, namespace, taskQueue: names.gpu, activities: createActivities(deps),
+        maxConcurrentActivityTaskExecutions: opts.queue === 'gpu' ? (opts.concurrency ?? 1) : 1,
+        identity: deps.identity, shutdownGraceTime: '10s',
+      }),
+    );
+    queues.push(names.gpu);
+  }
+  const version = process.env.npm_package_version ?? '0.1.0';
+  log(`[worker ${identity}] queues=${queues.join(',')} backend=${backend.name} device=${backend.device} tfjs=${backend.version} unlearn=${version} temporal=${temporalConfigFromEnv().address}/${namespace}`);
+  return {
+    workers,
+    info: { backend: backend.name, device: backend.device, version, queues, identity },
+    async run() {
+      try {
+        await Promise.all(workers.map((w) => w.run()));
+      } finally {
+        await connection.close();
+      }
+    },
+    shutdown() {
+      for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
+    },
+  };
+}

@@ -1,0 +1,2 @@
+// Every workflow the workers register (bundled once per worker process from this file).
+export { SweepWorkflow, progressQuery } from './sweep.js';

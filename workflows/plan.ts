@@ -1,0 +1,204 @@
+// Expansion of a sweep into a stage graph with content keys. Pure and deterministic: the workflow, the CLI
+// and the tests all compute the same graph from the same config.
+//   key = sha256(canonical JSON of {kind, params, inputs (role → key), version})
+// One original per (dataset, model, recipe, seed); one forget set per (dataset, kind+params, seed); one oracle
+// per (forget set, model, recipe, seed); one mask per (original, forget set, strategy, alpha); then per trial
+// unlearn → evaluate → record. Originals and oracles are also evaluated and recorded per forget set, as the
+// reference rows `original` and `retrain` of every leaderboard.
+import type { SweepConfig } from '../cli/sweep-file.js';
+import { canonicalJson, sha256Hex } from './hash.js';
+
+export type StageKind = 'forgetset.select' | 'train.original' | 'train.oracle' | 'localize' | 'unlearn' | 'evaluate' | 'record';
+export type Queue = 'gpu' | 'io';
+
+/** Code version of each stage kind: bump it when a stage's output would change, and its keys change. */
+export const STAGE_VERSIONS: Record<StageKind, number> = {
+  'forgetset.select': 1,
+  'train.original': 1,
+  'train.oracle': 1,
+  localize: 1,
+  unlearn: 1,
+  evaluate: 1,
+  record: 1,
+};
+
+export const STAGE_QUEUES: Record<StageKind, Queue> = {
+  'forgetset.select': 'io',
+  'train.original': 'gpu',
+  'train.oracle': 'gpu',
+  localize: 'gpu',
+  unlearn: 'gpu',
+  evaluate: 'gpu',
+  record: 'io',
+};
+
+/** Stages that train (for "a rerun starts no training stage"). */
+export const TRAINING_KINDS: readonly StageKind[] = ['train.original', 'train.oracle', 'localize', 'unlearn'];
+
+export interface StageSpec {
+  key: string;
+  kind: StageKind;
+  queue: Queue;
+  version: number;
+  params: Record<string, unknown>;
+  /** role → key of the input stage */
+  inputs: Record<string, string>;
+  /** short human-readable description */
+  label: string;
+}
+
+export interface TrialSpec {
+  /** content id: hash of the trial's descriptor (without the sweep id) */
+  id: string;
+  dataset: string;
+  model: string;
+  recipe: string;
+  /** (dataset, model, recipe) identity: trials with equal recipeKey, forget set and seed share an oracle */
+  recipeKey: string;
+  forgetSet: string;
+  forgetKind: string;
+  /** configured forget fraction (null when the forget set is given by count) */
+  forgetFraction: number | null;
+  /** algorithm label; `original` and `retrain` for reference rows */
+  algorithm: string;
+  localization: string | null;
+  alpha: number | null;
+  hparams: Record<string, unknown>;
+  seed: number;
+  /** stage keys by role: original, forgetSet, oracle, mask, model (the evaluated checkpoint), evaluate, record */
+  stages: Record<string, string>;
+}
+
+export interface SweepPlan {
+  sweepId: string;
+  /** topologically ordered: every stage comes after its inputs */
+  stages: StageSpec[];
+  trials: TrialSpec[];
+}
+
+export function stageKey(kind: StageKind, params: Record<string, unknown>, inputs: Record<string, string>, version = STAGE_VERSIONS[kind]): string {
+  return sha256Hex(canonicalJson({ kind, params, inputs, version }));
+}
+
+type Scalar = number | string | boolean;
+/** Cartesian product of grid axes: {a:[1,2], b:3} → [{a:1,b:3},{a:2,b:3}], in key order. */
+export function expandGrid(grid: Record<string, Scalar | Scalar[] | undefined>): Record<string, Scalar>[] {
+  let out: Record<string, Scalar>[] = [{}];
+  for (const k of Object.keys(grid).sort()) {
+    const v = grid[k];
+    if (v === undefined) continue;
+    const values = Array.isArray(v) ? v : [v];
+    const next: Record<string, Scalar>[] = [];
+    for (const o of out) for (const x of values) next.push({ ...o, [k]: x });
+    out = next;
+  }
+  return out;
+}
+
+function forgetLabel(f: SweepConfig['grid']['forgetSets'][number]): string {
+  const parts: string[] = [f.kind];
+  if (f.classes) parts.push(`c${f.classes.join('-')}`);
+  if (f.fraction !== undefined) parts.push(`${f.fraction}`);
+  if (f.count !== undefined) parts.push(`n${f.count}`);
+  return parts.join(':');
+}
+
+export function expandSweep(cfg: SweepConfig, sweepId: string): SweepPlan {
+  const stages: StageSpec[] = [];
+  const byKey = new Map<string, StageSpec>();
+  const trials: TrialSpec[] = [];
+  const trialIds = new Set<string>();
+  const compute = cfg.compute;
+
+  const add = (kind: StageKind, params: Record<string, unknown>, inputs: Record<string, string>, label: string): string => {
+    const full = { ...params, compute };
+    const key = stageKey(kind, full, inputs);
+    if (!byKey.has(key)) {
+      const s: StageSpec = { key, kind, queue: STAGE_QUEUES[kind], version: STAGE_VERSIONS[kind], params: full, inputs, label };
+      byKey.set(key, s);
+      stages.push(s);
+    }
+    return key;
+  };
+
+  const evaluation = cfg.evaluation;
+  const addTrial = (t: Omit<TrialSpec, 'id' | 'stages'>, model: string, base: Record<string, string>, datasetParams: unknown, modelParams: unknown) => {
+    const descriptor = { ...t, model: t.model };
+    const id = sha256Hex(canonicalJson({ descriptor, model }));
+    if (trialIds.has(id)) return;
+    trialIds.add(id);
+    const evaluate = add('evaluate', { dataset: datasetParams, model: modelParams, evaluation }, { model, forgetSet: base.forgetSet }, `evaluate ${t.algorithm} ${t.forgetSet} s${t.seed}`);
+    const refs: Record<string, string> = { evaluate };
+    if (base.oracleEvaluate && t.algorithm !== 'retrain') refs.oracleEvaluate = base.oracleEvaluate;
+    const stageKeys: Record<string, string> = { 'train.original': base.original, 'forgetset.select': base.forgetSet, evaluate };
+    if (base.mask) stageKeys.localize = base.mask;
+    if (base.unlearn) stageKeys.unlearn = base.unlearn;
+    if (base.oracle) stageKeys['train.oracle'] = base.oracle;
+    const record = add('record', { sweepId, trial: { ...descriptor, id }, model, stageKeys }, refs, `record ${t.algorithm} ${t.forgetSet} s${t.seed}`);
+    trials.push({ ...t, id, stages: { ...base, model, evaluate, record } });
+    return evaluate;
+  };
+
+  for (const seed of cfg.seeds) {
+    for (const ds of cfg.grid.datasets) {
+      const dataset = { id: ds.id, subset: ds.subset ?? null, params: ds.params ?? {} };
+      for (const fsCfg of cfg.grid.forgetSets) {
+        const fsLabel = forgetLabel(fsCfg);
+        const forgetSet = add(
+          'forgetset.select',
+          { dataset, kind: fsCfg.kind, fraction: fsCfg.fraction ?? null, count: fsCfg.count ?? null, classes: fsCfg.classes ?? null, params: fsCfg.params ?? {}, seed },
+          {},
+          `forget ${ds.id} ${fsLabel} s${seed}`,
+        );
+        for (const m of cfg.grid.models) {
+          const model = { id: m.id, params: m.params ?? {} };
+          for (const recipe of cfg.grid.recipes) {
+            const original = add('train.original', { dataset, model, recipe, seed }, {}, `original ${ds.id} ${m.id} ${recipe.name} s${seed}`);
+            const recipeKey = sha256Hex(canonicalJson({ dataset, model, recipe, compute })).slice(0, 16);
+            const common = { dataset: ds.id, model: m.id, recipe: recipe.name, recipeKey, forgetSet: fsLabel, forgetKind: fsCfg.kind, forgetFraction: fsCfg.fraction ?? null, seed };
+            addTrial({ ...common, algorithm: 'original', localization: null, alpha: null, hparams: {} }, original, { original, forgetSet }, dataset, model);
+            let oracleEvaluate: string | undefined;
+            let oracle: string | undefined;
+            if (cfg.oracle) {
+              oracle = add('train.oracle', { dataset, model, recipe, seed }, { forgetSet }, `oracle ${ds.id} ${m.id} ${recipe.name} ${fsLabel} s${seed}`);
+              oracleEvaluate = addTrial({ ...common, algorithm: 'retrain', localization: null, alpha: null, hparams: {} }, oracle, { original, forgetSet, oracle }, dataset, model);
+            }
+            for (const alg of cfg.grid.algorithms) {
+              const alphas = alg.localization ? (Array.isArray(alg.localization.alpha) ? alg.localization.alpha : [alg.localization.alpha]) : [null];
+              for (const alpha of alphas) {
+                let mask: string | undefined;
+                if (alg.localization && alpha !== null) {
+                  mask = add('localize', { dataset, model, strategy: alg.localization.strategy, alpha, seed }, { original, forgetSet }, `mask ${alg.localization.strategy} α=${alpha} ${fsLabel} s${seed}`);
+                }
+                for (const hp of expandGrid(alg.hparams as Record<string, Scalar | Scalar[]>)) {
+                  const inputs: Record<string, string> = { original, forgetSet };
+                  if (mask) inputs.mask = mask;
+                  const unlearned = add('unlearn', { dataset, model, recipe, algorithm: alg.name, hparams: hp, seed }, inputs, `unlearn ${alg.label ?? alg.name} ${fsLabel} s${seed}`);
+                  const base: Record<string, string> = { original, forgetSet, unlearn: unlearned };
+                  if (mask) base.mask = mask;
+                  if (oracle) base.oracle = oracle;
+                  if (oracleEvaluate) base.oracleEvaluate = oracleEvaluate;
+                  addTrial(
+                    { ...common, algorithm: alg.label ?? alg.name, localization: alg.localization?.strategy ?? null, alpha, hparams: hp },
+                    unlearned,
+                    base,
+                    dataset,
+                    model,
+                  );
+                }
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+  return { sweepId, stages, trials };
+}
+
+/** Counts of stages by kind, for summaries. */
+export function countByKind(stages: readonly StageSpec[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const s of stages) out[s.kind] = (out[s.kind] ?? 0) + 1;
+  return out;
+}
