@@ -20,7 +20,7 @@ function randomParams(seed: number): ParamScores[] {
   });
 }
 
-test('budget is floor(alpha*P), robust to float error', () => {
+void test('budget is floor(alpha*P), robust to float error', () => {
   assert.equal(budgetCount(0.29, 100), 29);
   assert.equal(budgetCount(0.3, 10), 3);
   assert.equal(budgetCount(0.3, 7), 2);
@@ -28,7 +28,7 @@ test('budget is floor(alpha*P), robust to float error', () => {
   assert.equal(budgetCount(1, 7), 7);
 });
 
-test('parameter-level selection picks exactly floor(alpha*P) entries, all above-threshold ones, ties in fixed order', () => {
+void test('parameter-level selection picks exactly floor(alpha*P) entries, all above-threshold ones, ties in fixed order', () => {
   for (const alpha of [0.01, 0.1, 0.3, 0.5, 0.8, 0.95]) {
     const params = randomParams(1);
     const P = params.reduce((a, p) => a + p.scores.length, 0);
@@ -46,7 +46,7 @@ test('parameter-level selection picks exactly floor(alpha*P) entries, all above-
   }
 });
 
-test('channel scores: mean of top-h of each row (h = max(1, floor(0.1 rows))), 1-D kept', () => {
+void test('channel scores: mean of top-h of each row (h = max(1, floor(0.1 rows))), 1-D kept', () => {
   // dense [in=3, out=20]: rows = 20 -> h = 2; row r has entries at flat j*20+r
   const shape = [3, 20];
   const s = new Float32Array(60);
@@ -65,7 +65,7 @@ test('channel scores: mean of top-h of each row (h = max(1, floor(0.1 rows))), 1
   assert.deepEqual(Array.from(channelScores(Float32Array.from([1, 2, 3, 4]), [2, 2], 'mean')), [2, 3, 2, 3]);
 });
 
-test('channel-level masks select whole rows except at most one row at the cut-off', () => {
+void test('channel-level masks select whole rows except at most one row at the cut-off', () => {
   for (const alpha of [0.05, 0.2, 0.3, 0.5, 0.77]) {
     const params = randomParams(7).map((p) => ({ ...p, scores: channelScores(p.scores, p.shape) }));
     // force ties between channels: quantize scores
@@ -88,11 +88,11 @@ test('channel-level masks select whole rows except at most one row at the cut-of
   }
 });
 
-test('NaN scores are rejected with the parameter name', () => {
+void test('NaN scores are rejected with the parameter name', () => {
   assert.throws(() => selectTopK([{ name: 'w', shape: [2], scores: Float32Array.from([1, NaN]) }], 0.5), /NaN score in w\[1\]/);
 });
 
-test('depth strategies and random-channel control keep the budget', () => {
+void test('depth strategies and random-channel control keep the budget', () => {
   const params = randomParams(3);
   const P = params.reduce((a, p) => a + p.scores.length, 0);
   for (const which of ['deepest', 'shallowest'] as const) {
@@ -109,7 +109,7 @@ test('depth strategies and random-channel control keep the budget', () => {
   for (const [name, m] of rnd) assert.deepEqual(rnd2.get(name), m);
 });
 
-test('SVM: two-point RBF problem matches the analytic dual solution', () => {
+void test('SVM: two-point RBF problem matches the analytic dual solution', () => {
   // x = 0 (−1), x = 1 (+1), γ = 1: α1 = α2 = 1 / (1 − e^{−1}), ρ = 0 (symmetric)
   const m = trainSvm([0, 1], 1, [-1, 1], { C: 3, gamma: 1, tol: 1e-9 });
   const a = 1 / (1 - Math.exp(-1));
@@ -122,7 +122,7 @@ test('SVM: two-point RBF problem matches the analytic dual solution', () => {
   assert.ok(Math.abs(mc.alpha[0] - 1) < 1e-9 && Math.abs(mc.alpha[1] - 1) < 1e-9);
 });
 
-test('SVM: KKT conditions hold on overlapping random data and it separates shifted classes', () => {
+void test('SVM: KKT conditions hold on overlapping random data and it separates shifted classes', () => {
   const rng = new Rng(11);
   const n = 300, x: number[] = [], y: number[] = [];
   for (let i = 0; i < n; i++) { const c = i % 2 ? 1 : -1; y.push(c); x.push(c * 0.6 + rng.normal() * 0.5); }
@@ -144,7 +144,7 @@ test('SVM: KKT conditions hold on overlapping random data and it separates shift
   assert.ok(acc / n > 0.8, `train accuracy ${acc / n}`);
 });
 
-test('t quantiles match tables; meanCI', () => {
+void test('t quantiles match tables; meanCI', () => {
   assert.ok(Math.abs(tQuantile(0.975, 1) - 12.7062) < 1e-3);
   assert.ok(Math.abs(tQuantile(0.975, 2) - 4.302653) < 1e-5);
   assert.ok(Math.abs(tQuantile(0.975, 10) - 2.228139) < 1e-5);
@@ -155,7 +155,7 @@ test('t quantiles match tables; meanCI', () => {
   assert.ok(Number.isNaN(meanCI([5]).halfWidth));
 });
 
-test('forget sets: sizes, classes, memorization ranking, determinism', () => {
+void test('forget sets: sizes, classes, memorization ranking, determinism', () => {
   const n = 1000;
   const labels = Int32Array.from({ length: n }, (_, i) => i % 10);
   const ids = Int32Array.from({ length: n }, (_, i) => 5000 + i);
@@ -184,7 +184,7 @@ test('forget sets: sizes, classes, memorization ranking, determinism', () => {
   assert.throws(() => selectForgetSet({ kind: 'iid', seed: 1 } as never, { labels }), /exactly one of fraction or count/);
 });
 
-test('NeurIPS score: buckets, identical distributions score high, separated ones score 0', () => {
+void test('NeurIPS score: buckets, identical distributions score high, separated ones score 0', () => {
   assert.equal(bucketPoints(0.2, 10), 1);
   assert.equal(bucketPoints(0.7, 10), 0.5);
   assert.equal(bucketPoints(2.9, 10), 1 / 32);

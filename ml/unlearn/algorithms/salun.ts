@@ -1,0 +1,25 @@
+// SalUn (Fan et al. 2024): SalLoc mask (parameter level |Σ ∂L/∂θ| on D_f, α = 0.5 by default, no reset,
+// head NOT forced trainable) + random-label training; only masked entries are updated. Defaults: 10 epochs,
+// lr 0.01 (our choice at CPU scale).
+import { z } from 'zod';
+import { train } from '../../train.js';
+import { defineAlgorithm, sgdFields, trainConfig } from './common.js';
+import { relabelledTrain } from './random-label.js';
+
+export const SalunParams = z.object({ ...sgdFields, epochs: sgdFields.epochs.default(10), lr: sgdFields.lr.default(0.01), excludeTrue: z.boolean().default(false) });
+
+export const salun = defineAlgorithm({
+  name: 'salun',
+  description: 'Saliency-masked random-label training.',
+  schema: SalunParams,
+  defaultLocalization: { strategy: 'salloc', alpha: 0.5, reset: false, headTrainable: false },
+  async run(ctx, hp) {
+    if (!ctx.gradMask) throw new Error('salun: needs a localization mask (unlearn() supplies the default salloc, α = 0.5)');
+    const split = relabelledTrain(ctx, ctx.model.numClasses, hp.excludeTrue, ctx.seed ^ 0x5eed);
+    await train(ctx.model, split, trainConfig(hp, ctx.seed), {
+      mask: ctx.gradMask,
+      onEpoch: (i) => ctx.onEpoch?.({ epoch: i.epoch, epochs: hp.epochs, loss: i.loss, seconds: i.seconds }),
+    });
+    return { model: ctx.model, epochs: hp.epochs };
+  },
+});

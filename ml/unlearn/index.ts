@@ -1,0 +1,233 @@
+// Plain API of the unlearning library (docs/unlearning.md): unlearn() and evaluateUnlearning().
+// Everything is returned as data; nothing is printed. Pure tfjs: no Temporal, S3 or SQL.
+import { z } from 'zod';
+import { buildModel, type Model } from '../models.js';
+import type { Split } from '../data/types.js';
+import { subsetByIds, complementIds } from '../data/split.js';
+import { evaluate, predictLogits, type EvalResult } from '../eval.js';
+import { getAlgorithm, parseHparams, type AlgorithmName } from './registry.js';
+import { localize, toParamMask, STRATEGIES, type Strategy, type CritMemOptions } from './localize.js';
+import type { Mask } from './select.js';
+import { measureModel, gapsToOracle, tugOfWar, paramsChanged, snapshotParams, type ModelMetrics, type Gaps, type MiaOptions } from './metrics.js';
+import { logitScaledConfidence } from './neurips.js';
+import type { EpochReport } from './algorithms/common.js';
+
+export * from './select.js';
+export * from './forget-sets.js';
+export * from './localize.js';
+export * from './metrics.js';
+export * from './neurips.js';
+export * from './stats.js';
+export * from './svm.js';
+export * from './registry.js';
+export type { EpochReport, AlgoContext, AlgoOutput, Algorithm } from './algorithms/common.js';
+export { fisherDiagonal } from './algorithms/ssd.js';
+
+export const LocalizationSpec = z.object({
+  strategy: z.enum(STRATEGIES),
+  alpha: z.number().min(0).max(1),
+  /** Reset the masked entries to a fresh seeded init before the algorithm runs (DEL: true). */
+  reset: z.boolean().default(false),
+  /** Keep the whole classifier head trainable in addition to the mask (DEL: true). */
+  headTrainable: z.boolean().default(true),
+  /** Seed of the fresh init used by the reset (default: derived from the run seed; always recorded). */
+  resetSeed: z.number().int().optional(),
+  batchSize: z.number().int().positive().default(128),
+  channelAggregate: z.enum(['topk', 'mean']).default('topk'),
+  /** Seed for 'random-channel'. */
+  maskSeed: z.number().int().optional(),
+  critmem: z.object({ maxExamples: z.number().int().positive().optional(), maxIterations: z.number().int().positive().optional() }).optional(),
+});
+export type LocalizationSpec = z.input<typeof LocalizationSpec>;
+
+export interface UnlearnArgs {
+  /** θ_o. Not modified: the algorithm works on a copy. */
+  model: Model;
+  /** Reference/teacher model (SCRUB); default: `model`. */
+  original?: Model;
+  data: { train: Split; test: Split };
+  /** Stable example ids (split.ids) of D_f. */
+  forgetIds: ArrayLike<number>;
+  algorithm: AlgorithmName | string;
+  hparams?: Record<string, unknown>;
+  /** Run localized: mask by strategy (or a precomputed `mask`), optional reset, gradients masked. */
+  localization?: LocalizationSpec & { mask?: Mask };
+  seed: number;
+  onEpoch?: (e: EpochReport) => void | Promise<void>;
+  /** Compute accuracies + MIA efficacy of the result (default true). */
+  evaluate?: boolean | MiaOptions;
+}
+
+export interface PerExampleForget {
+  ids: Int32Array;
+  trueProb: Float32Array;
+  loss: Float32Array;
+  margin: Float32Array;
+  pred: Int32Array;
+  /** log p_true − log(1 − p_true) (NeurIPS 2023 confidence). */
+  logitConfidence: Float64Array;
+}
+
+export interface UnlearnResult {
+  model: Model;
+  algorithm: string;
+  hparams: Record<string, unknown>;
+  seed: number;
+  localization?: { strategy: Strategy; alpha: number; reset: boolean; headTrainable: boolean; resetSeed?: number; selected: number; total: number; seconds: number; params: Record<string, unknown> };
+  mask?: Mask;
+  cost: { seconds: number; localizeSeconds: number; epochs: number; changed: number; totalParams: number; fractionChanged: number };
+  metrics?: ModelMetrics;
+  perExample: { forget: PerExampleForget };
+  notes?: Record<string, unknown>;
+}
+
+/** A new model with the same spec and a copy of all weights and buffers. */
+export function cloneModel(model: Model): Model {
+  const m = buildModel(model.spec, model.inputShape, model.numClasses, model.seed);
+  const w = model.getWeights();
+  try {
+    m.setWeights(w);
+  } finally {
+    for (const t of w.values()) t.dispose();
+  }
+  return m;
+}
+
+/** θ ← (1−m)·θ + m·θ_init with θ_init = model.freshInit(seed) (the layer's default initializers). */
+export function resetMasked(model: Model, mask: Mask, seed: number): void {
+  const init = model.freshInit(seed);
+  try {
+    const upd = new Map<string, { shape: number[]; data: Float32Array }>();
+    for (const p of model.params()) {
+      const m = mask.get(p.name);
+      if (!m) continue;
+      const t = init.get(p.name);
+      if (!t) throw new Error(`resetMasked: freshInit has no tensor for ${p.name}`);
+      const fresh = t.dataSync() as Float32Array;
+      const w = Float32Array.from(p.variable.dataSync() as Float32Array);
+      let any = false;
+      for (let i = 0; i < w.length; i++) if (m[i]) { w[i] = fresh[i]; any = true; }
+      if (any) upd.set(p.name, { shape: p.variable.shape.slice(), data: w });
+    }
+    model.setWeights(upd);
+  } finally {
+    for (const t of init.values()) t.dispose();
+  }
+}
+
+function deriveSeed(seed: number, label: string): number {
+  let h = (seed ^ 0x811c9dc5) >>> 0;
+  for (let i = 0; i < label.length; i++) h = Math.imul(h ^ label.charCodeAt(i), 0x01000193) >>> 0;
+  return h & 0x7fffffff;
+}
+
+function perExampleForget(model: Model, forget: Split, r: EvalResult): PerExampleForget {
+  const logits = predictLogits(model, forget);
+  return { ...r.perExample, logitConfidence: logitScaledConfidence(logits, forget.y, model.numClasses) };
+}
+
+export function forgetRetainSplits(train: Split, forgetIds: ArrayLike<number>): { forget: Split; retain: Split } {
+  if (forgetIds.length === 0) throw new Error('forgetIds is empty');
+  const forget = subsetByIds(train, forgetIds);
+  const retain = subsetByIds(train, complementIds(train, forgetIds));
+  return { forget, retain };
+}
+
+export async function unlearn(args: UnlearnArgs): Promise<UnlearnResult> {
+  const algo = getAlgorithm(args.algorithm);
+  const hparams = parseHparams(args.algorithm, args.hparams);
+  const { forget, retain } = forgetRetainSplits(args.data.train, args.forgetIds);
+  const original = args.original ?? args.model;
+  const t0 = performance.now();
+  const work = cloneModel(args.model);
+  let mask: Mask | undefined;
+  let gradMask: Map<string, Float32Array> | undefined;
+  let locOut: UnlearnResult['localization'];
+  const locIn = args.localization ?? algo.defaultLocalization;
+  let localizeSeconds = 0;
+  if (locIn) {
+    const loc = LocalizationSpec.parse(locIn);
+    const given = (locIn as { mask?: Mask }).mask;
+    const tl = performance.now();
+    let lr: { mask: Mask; selected: number; total: number; params: Record<string, unknown> };
+    if (given) {
+      let selected = 0;
+      for (const m of given.values()) for (let i = 0; i < m.length; i++) selected += m[i];
+      lr = { mask: given, selected, total: work.numParams(), params: { given: true } };
+    } else {
+      lr = localize({ model: work, forget, train: args.data.train }, {
+        strategy: loc.strategy, alpha: loc.alpha, batchSize: loc.batchSize, channelAggregate: loc.channelAggregate,
+        seed: loc.maskSeed ?? deriveSeed(args.seed, 'mask'), critmem: loc.critmem as CritMemOptions | undefined,
+      });
+    }
+    mask = lr.mask;
+    let resetSeed: number | undefined;
+    if (loc.reset) {
+      resetSeed = loc.resetSeed ?? deriveSeed(args.seed, 'reset');
+      resetMasked(work, mask, resetSeed);
+    }
+    gradMask = toParamMask(mask, work, loc.headTrainable ? work.headParamNames : []);
+    localizeSeconds = (performance.now() - tl) / 1000;
+    locOut = { strategy: loc.strategy, alpha: loc.alpha, reset: loc.reset, headTrainable: loc.headTrainable, resetSeed, selected: lr.selected, total: lr.total, seconds: localizeSeconds, params: lr.params };
+  }
+  const before = snapshotParams(args.model);
+  const out = await algo.run({ model: work, original, train: args.data.train, test: args.data.test, forget, retain, seed: args.seed, gradMask, onEpoch: args.onEpoch }, hparams);
+  if (out.model !== work) work.dispose();
+  const seconds = (performance.now() - t0) / 1000;
+  const ch = paramsChanged(before, snapshotParams(out.model));
+  let metrics: ModelMetrics | undefined;
+  let fr: EvalResult;
+  if (args.evaluate !== false) {
+    const m = measureModel(out.model, { forget, retain, test: args.data.test }, typeof args.evaluate === 'object' ? args.evaluate : { seed: args.seed });
+    metrics = m.metrics;
+    fr = m.forget;
+  } else fr = evaluate(out.model, forget);
+  return {
+    model: out.model,
+    algorithm: algo.name,
+    hparams,
+    seed: args.seed,
+    localization: locOut,
+    mask,
+    cost: { seconds, localizeSeconds, epochs: out.epochs, changed: ch.changed, totalParams: ch.total, fractionChanged: ch.fraction },
+    metrics,
+    perExample: { forget: perExampleForget(out.model, forget, fr) },
+    notes: out.notes,
+  };
+}
+
+export interface EvaluateUnlearningArgs {
+  unlearned: Model;
+  /** The oracle model, or its already measured metrics (one oracle serves every algorithm). */
+  oracle: Model | ModelMetrics;
+  data: { train: Split; test: Split };
+  forgetIds: ArrayLike<number>;
+  mia?: MiaOptions;
+}
+
+export interface UnlearningEvaluation {
+  unlearned: ModelMetrics;
+  oracle: ModelMetrics;
+  /** Δ = oracle − unlearned. */
+  gaps: Gaps;
+  tugOfWar: number;
+  perExample: { forget: PerExampleForget };
+}
+
+function isModel(x: Model | ModelMetrics): x is Model {
+  return typeof (x as Model).logits === 'function';
+}
+
+export function evaluateUnlearning(args: EvaluateUnlearningArgs): UnlearningEvaluation {
+  const { forget, retain } = forgetRetainSplits(args.data.train, args.forgetIds);
+  const splits = { forget, retain, test: args.data.test };
+  const u = measureModel(args.unlearned, splits, args.mia);
+  const o = isModel(args.oracle) ? measureModel(args.oracle, splits, args.mia).metrics : args.oracle;
+  return {
+    unlearned: u.metrics,
+    oracle: o,
+    gaps: gapsToOracle(u.metrics, o),
+    tugOfWar: tugOfWar(u.metrics, o),
+    perExample: { forget: perExampleForget(args.unlearned, forget, u.forget) },
+  };
+}
