@@ -1,0 +1,87 @@
+// The stack entry point: a second start starts nothing; bad configuration fails fast, naming the variable.
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { ensureStack } from '../../infra/stack.js';
+import { requireEnv } from './env.js';
+
+const quiet = () => {};
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+void test('a stack start when everything already runs starts nothing twice', { timeout: 120_000 }, async () => {
+  const { DATABASE_URL } = requireEnv('DATABASE_URL');
+  // A private state dir: Temporal and S3 come up locally (their env vars are left out); PostgreSQL from the env.
+  const stateDir = mkdtempSync(join(tmpdir(), 'stack-test-'));
+  const env = { PATH: process.env.PATH, HOME: process.env.HOME, XDG_CACHE_HOME: process.env.XDG_CACHE_HOME, DATABASE_URL };
+  const first = await ensureStack({ profile: 'test', env, stateDir, log: quiet });
+  try {
+    assert.deepEqual(first.started.sort(), ['s3', 'temporal']);
+    assert.equal(first.sources.postgres, 'env');
+    const second = await ensureStack({ profile: 'test', env, stateDir, log: quiet });
+    assert.deepEqual(second.started, [], 'the second start must start nothing');
+    assert.deepEqual(second.sources, { temporal: 'reused', postgres: 'env', s3: 'reused' });
+    assert.equal(second.temporal.address, first.temporal.address);
+    assert.equal(second.s3.endpoint, first.s3.endpoint);
+    assert.equal(second.s3.accessKeyId, first.s3.accessKeyId);
+    await second.stop(); // started nothing, so stops nothing
+    const third = await ensureStack({ profile: 'test', env, stateDir, log: quiet });
+    assert.deepEqual(third.started, [], 'stop() of a start that started nothing must leave the services running');
+  } finally {
+    const { readFileSync } = await import('node:fs');
+    const state = JSON.parse(readFileSync(join(stateDir, 'state.json'), 'utf8')) as { temporal?: { pid: number }; s3?: { pid: number } };
+    await first.stop();
+    for (const p of [state.temporal?.pid, state.s3?.pid]) {
+      if (p !== undefined) assert.equal(pidAlive(p), false, `process ${p} should be stopped by the start that started it`);
+    }
+    rmSync(stateDir, { recursive: true, force: true });
+  }
+});
+
+async function closedPort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+void test('an unreachable TEMPORAL_ADDRESS fails fast with a message naming it', { timeout: 30_000 }, async () => {
+  const address = `127.0.0.1:${await closedPort()}`;
+  const stateDir = mkdtempSync(join(tmpdir(), 'stack-bad-'));
+  const t0 = Date.now();
+  try {
+    await assert.rejects(
+      () => ensureStack({ profile: 'test', env: { PATH: process.env.PATH, TEMPORAL_ADDRESS: address }, stateDir, log: quiet }),
+      (err: Error) => err.message.includes(`TEMPORAL_ADDRESS=${address}`) && /unreachable/.test(err.message),
+    );
+  } finally {
+    rmSync(stateDir, { recursive: true, force: true });
+  }
+  assert.ok(Date.now() - t0 < 15_000, `took ${Date.now() - t0} ms`);
+});
+
+void test('a malformed DATABASE_URL fails fast with a message naming it, before anything starts', async () => {
+  const stateDir = mkdtempSync(join(tmpdir(), 'stack-bad-'));
+  const t0 = Date.now();
+  try {
+    await assert.rejects(
+      () => ensureStack({ profile: 'test', env: { PATH: process.env.PATH, DATABASE_URL: 'postgres//user:pw@localhost/db' }, stateDir, log: quiet }),
+      (err: Error) => /DATABASE_URL is malformed/.test(err.message) && !err.message.includes(':pw@'),
+    );
+  } finally {
+    rmSync(stateDir, { recursive: true, force: true });
+  }
+  assert.ok(Date.now() - t0 < 2_000, `took ${Date.now() - t0} ms`);
+});
