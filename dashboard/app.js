@@ -106,7 +106,7 @@ async function loadLeaderboard() {
 async function loadSweeps() {
   const sweeps = await api('/api/sweeps');
   $('#sweeps tbody').innerHTML = sweeps.map((s) => {
-    const total = s.planned ?? s.trials;
+    const total = s.planned || s.trials;
     const done = s.completed + s.failed;
     const frac = total > 0 ? Math.min(1, done / total) : 0;
     return `<tr class="sweep-row" data-sweep="${esc(s.id)}"><td class="text">${esc(s.id)}</td><td class="text">${esc(s.name)}</td><td class="text">${esc(s.status)}</td>` +

@@ -121,5 +121,6 @@ export async function seedSweep(db: ResultsDb, sweepId: string, opts: { seed?: n
   const failed: TrialRecord = { ...out[1].trial, id: `${sweepId}/failed`, status: 'failed', error: 'out of memory', seed: 0 };
   await recordTrial(db, failed);
   await recordMetrics(db, failed.id, [{ split: 'forget', name: 'accuracy', value: 0 }]);
+  await recordSweep(db, { id: sweepId, name: `test sweep ${sweepId}`, config: { totalTrials: out.length + 1 }, status: 'completed' });
   return out;
 }
