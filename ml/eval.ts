@@ -1,17 +1,84 @@
+// Evaluation over every example of a split (the last partial batch included), inference mode.
+import { tf } from './tf.js';
 import type { Model } from './models.js';
 import type { Split } from './data/types.js';
+import { batchPositions, gatherBatch } from './data/split.js';
+
+export interface PerExample {
+  /** Stable example ids, in split order. */
+  ids: Int32Array;
+  /** Cross-entropy (natural log). */
+  loss: Float32Array;
+  /** Softmax probability of the true class. */
+  trueProb: Float32Array;
+  /** logit[true] − max over other classes of logit. */
+  margin: Float32Array;
+  pred: Int32Array;
+}
 
 export interface EvalResult {
   accuracy: number;
+  /** Mean per-example loss. */
   loss: number;
   count: number;
-  perExample: { ids: Int32Array; loss: Float32Array; trueProb: Float32Array; margin: Float32Array; pred: Int32Array };
+  perExample: PerExample;
+}
+
+/** Logits of every example, eval mode, row-major count × numClasses. */
+export function predictLogits(model: Model, split: Split, opts: { batchSize?: number } = {}): Float32Array {
+  const k = model.numClasses;
+  const out = new Float32Array(split.count * k);
+  let offset = 0;
+  for (const positions of batchPositions(split.count, opts.batchSize ?? 256)) {
+    const z = tf.tidy(() => {
+      const { x } = gatherBatch(split, positions);
+      return model.logits(x, false);
+    });
+    out.set(z.dataSync() as Float32Array, offset);
+    offset += positions.length * k;
+    z.dispose();
+  }
+  return out;
 }
 
 export function evaluate(model: Model, split: Split, opts: { batchSize?: number } = {}): EvalResult {
-  throw new Error(`evaluate(${model.spec.arch}, ${split.count}, ${opts.batchSize}): not implemented yet`);
-}
-
-export function predictLogits(model: Model, split: Split, opts: { batchSize?: number } = {}): Float32Array {
-  throw new Error(`predictLogits(${model.spec.arch}, ${split.count}, ${opts.batchSize}): not implemented yet`);
+  const n = split.count;
+  const k = model.numClasses;
+  const logits = predictLogits(model, split, opts);
+  const loss = new Float32Array(n);
+  const trueProb = new Float32Array(n);
+  const margin = new Float32Array(n);
+  const pred = new Int32Array(n);
+  let hits = 0;
+  let lossSum = 0;
+  for (let i = 0; i < n; i++) {
+    const row = logits.subarray(i * k, (i + 1) * k);
+    const y = split.y[i];
+    if (y < 0 || y >= k) throw new Error(`evaluate: label ${y} of example id ${split.ids[i]} outside 0..${k - 1}`);
+    let max = -Infinity;
+    let arg = 0;
+    let otherMax = -Infinity;
+    for (let c = 0; c < k; c++) {
+      if (row[c] > max) {
+        max = row[c];
+        arg = c;
+      }
+      if (c !== y && row[c] > otherMax) otherMax = row[c];
+    }
+    let sum = 0;
+    for (let c = 0; c < k; c++) sum += Math.exp(row[c] - max);
+    const logp = row[y] - max - Math.log(sum);
+    loss[i] = -logp;
+    trueProb[i] = Math.exp(logp);
+    margin[i] = row[y] - otherMax;
+    pred[i] = arg;
+    if (arg === y) hits++;
+    lossSum += -logp;
+  }
+  return {
+    accuracy: n > 0 ? hits / n : NaN,
+    loss: n > 0 ? lossSum / n : NaN,
+    count: n,
+    perExample: { ids: Int32Array.from(split.ids), loss, trueProb, margin, pred },
+  };
 }

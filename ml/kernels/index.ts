@@ -1,8 +1,11 @@
 // Training kernels the WebAssembly backend lacks (or has slow versions of), registered for 'wasm'.
+// Must run after '@tensorflow/tfjs-backend-wasm' is imported (its kernels are what these build on).
+import { registerConvKernels } from './conv.js';
+
 let registered = false;
 
 export function registerWasmTrainingKernels(): void {
   if (registered) return;
   registered = true;
-  // filled in by ml/kernels/*.ts
+  registerConvKernels();
 }

@@ -4,7 +4,9 @@ import { z } from 'zod';
 import { tf } from '../../tf.js';
 import type { Model } from '../../models.js';
 import type { Split } from '../../data/types.js';
-import { Sgd, DivergenceError, type ParamMask, type TrainConfig } from '../../train.js';
+import { Sgd, DivergenceError, crossEntropy, lrAt, type ParamMask, type TrainConfig } from '../../train.js';
+import { Rng } from '../../rng.js';
+import { batchPositions, gatherBatch } from '../../data/split.js';
 
 export interface EpochReport {
   epoch: number;
@@ -92,4 +94,50 @@ export function distillKL(studentLogits: tf.Tensor2D, teacherLogits: tf.Tensor2D
 
 export function optimizer(hp: { momentum: number; weightDecay: number }, mask?: ParamMask): Sgd {
   return new Sgd({ momentum: hp.momentum, weightDecay: hp.weightDecay, mask });
+}
+
+/**
+ * The epoch loop used by the unlearning algorithms (docs/ml-api.md's "custom loops" path: the core's Sgd,
+ * lrAt, batchPositions and gatherBatch). Per epoch e: lr = lrAt(hp, e) (cosine to minLrFactor·lr), a fresh
+ * permutation of `split` from Rng(seed), last partial batch kept, training-mode forward (BN batch stats,
+ * running stats updated). The optimizer step runs outside any tf.tidy, so the Sgd's cached mask tensors live
+ * for the whole run. `loss` defaults to mean cross-entropy; `beforeEpoch(e)` lets a loss depend on the epoch.
+ */
+export async function trainLoop(
+  model: Model,
+  split: Split,
+  hp: { epochs: number; lr: number; batchSize: number; momentum: number; weightDecay: number; minLrFactor: number },
+  opts: {
+    seed: number;
+    mask?: ParamMask;
+    loss?: (logits: tf.Tensor2D, labels: tf.Tensor1D) => tf.Scalar;
+    beforeEpoch?: (epoch: number) => void;
+    onEpoch?: (e: EpochReport) => void | Promise<void>;
+  },
+): Promise<void> {
+  const rng = new Rng(opts.seed);
+  const sgd = optimizer(hp, opts.mask);
+  const lossOf = opts.loss ?? ((l: tf.Tensor2D, y: tf.Tensor1D) => crossEntropy(l, y));
+  let step = 0;
+  try {
+    for (let epoch = 0; epoch < hp.epochs; epoch++) {
+      opts.beforeEpoch?.(epoch);
+      const t0 = performance.now();
+      const lr = lrAt(hp, epoch);
+      let sum = 0, nb = 0;
+      for (const pos of batchPositions(split.count, hp.batchSize, rng)) {
+        const b = gatherBatch(split, pos);
+        try {
+          sum += sgdStep(model, sgd, () => lossOf(model.logits(b.x, true), b.y), lr, { epoch, step: step++ });
+        } finally {
+          b.x.dispose();
+          b.y.dispose();
+        }
+        nb++;
+      }
+      await opts.onEpoch?.({ epoch, epochs: hp.epochs, loss: sum / nb, seconds: (performance.now() - t0) / 1000 });
+    }
+  } finally {
+    sgd.dispose();
+  }
 }

@@ -4,8 +4,7 @@
 // classifier head, weight decay 0 (enforced) so unmasked non-head entries stay bit-identical.
 // Defaults from the released CIFAR-10 settings: lr 0.015, 30 epochs, batch 128, momentum 0.9, cosine to 0.01·lr.
 import { z } from 'zod';
-import { train } from '../../train.js';
-import { defineAlgorithm, sgdFields, trainConfig } from './common.js';
+import { defineAlgorithm, sgdFields, trainLoop } from './common.js';
 
 export const DelParams = z.object({
   ...sgdFields,
@@ -21,10 +20,7 @@ export const del = defineAlgorithm({
   defaultLocalization: { strategy: 'wg-channel', alpha: 0.3, reset: true, headTrainable: true },
   async run(ctx, hp) {
     if (!ctx.gradMask) throw new Error('del: needs a localization mask (unlearn() supplies the default wg-channel, α = 0.3)');
-    await train(ctx.model, ctx.retain, trainConfig(hp, ctx.seed), {
-      mask: ctx.gradMask,
-      onEpoch: (i) => ctx.onEpoch?.({ epoch: i.epoch, epochs: hp.epochs, loss: i.loss, seconds: i.seconds }),
-    });
+    await trainLoop(ctx.model, ctx.retain, hp, { seed: ctx.seed, mask: ctx.gradMask, onEpoch: ctx.onEpoch });
     return { model: ctx.model, epochs: hp.epochs };
   },
 });

@@ -1,8 +1,7 @@
 // Finetune: cross-entropy on D_r from θ_o, all parameters (or the localized mask), per-epoch cosine lr.
 // Defaults (our choice at CPU scale; method.md gives none): 10 epochs, lr 0.01, batch 128, momentum 0.9, wd 0.
 import { z } from 'zod';
-import { train } from '../../train.js';
-import { defineAlgorithm, sgdFields, trainConfig } from './common.js';
+import { defineAlgorithm, sgdFields, trainLoop } from './common.js';
 
 export const FinetuneParams = z.object({ ...sgdFields, epochs: sgdFields.epochs.default(10), lr: sgdFields.lr.default(0.01) });
 
@@ -11,10 +10,7 @@ export const finetune = defineAlgorithm({
   description: 'Cross-entropy finetuning on the retain set.',
   schema: FinetuneParams,
   async run(ctx, hp) {
-    await train(ctx.model, ctx.retain, trainConfig(hp, ctx.seed), {
-      mask: ctx.gradMask,
-      onEpoch: (i) => ctx.onEpoch?.({ epoch: i.epoch, epochs: hp.epochs, loss: i.loss, seconds: i.seconds }),
-    });
+    await trainLoop(ctx.model, ctx.retain, hp, { seed: ctx.seed, mask: ctx.gradMask, onEpoch: ctx.onEpoch });
     return { model: ctx.model, epochs: hp.epochs };
   },
 });

@@ -2,8 +2,8 @@
 // the epoch (0-based) and T the number of epochs, γ₀ = 7e-5 (method.md). Defaults otherwise: 10 epochs, lr 0.01.
 import { z } from 'zod';
 import { tf } from '../../tf.js';
-import { train, crossEntropy } from '../../train.js';
-import { defineAlgorithm, sgdFields, trainConfig } from './common.js';
+import { crossEntropy } from '../../train.js';
+import { defineAlgorithm, sgdFields, trainLoop } from './common.js';
 
 export const L1SparseParams = z.object({ ...sgdFields, epochs: sgdFields.epochs.default(10), lr: sgdFields.lr.default(0.01), gamma0: z.number().min(0).default(7e-5) });
 
@@ -14,17 +14,16 @@ export const l1Sparse = defineAlgorithm({
   async run(ctx, hp) {
     let epoch = 0;
     const vars = ctx.model.params().map((p) => p.variable);
-    await train(ctx.model, ctx.retain, trainConfig(hp, ctx.seed), {
+    await trainLoop(ctx.model, ctx.retain, hp, {
+      seed: ctx.seed,
       mask: ctx.gradMask,
+      beforeEpoch: (e) => { epoch = e; },
       loss: (logits, labels) => {
         const gamma = hp.gamma0 * (1 - epoch / hp.epochs);
         const l1 = tf.addN(vars.map((v) => tf.sum(tf.abs(v)))) as tf.Scalar;
         return tf.add(crossEntropy(logits, labels), tf.mul(gamma, l1)) as tf.Scalar;
       },
-      onEpoch: (i) => {
-        epoch = i.epoch + 1;
-        return ctx.onEpoch?.({ epoch: i.epoch, epochs: hp.epochs, loss: i.loss, seconds: i.seconds });
-      },
+      onEpoch: ctx.onEpoch,
     });
     return { model: ctx.model, epochs: hp.epochs };
   },

@@ -2,11 +2,10 @@
 // `excludeTrue` from the other classes only), then CE training on D_f(relabelled) ∪ D_r, i.e. on the whole
 // training split with the forget labels replaced. Defaults (our choice): 10 epochs, lr 0.01.
 import { z } from 'zod';
-import { train } from '../../train.js';
 import { Rng } from '../../rng.js';
 import type { Split } from '../../data/types.js';
 import { positionsOfIds } from '../../data/split.js';
-import { defineAlgorithm, sgdFields, trainConfig, type AlgoContext } from './common.js';
+import { defineAlgorithm, sgdFields, trainLoop, type AlgoContext } from './common.js';
 
 export const RandomLabelParams = z.object({ ...sgdFields, epochs: sgdFields.epochs.default(10), lr: sgdFields.lr.default(0.01), excludeTrue: z.boolean().default(false) });
 
@@ -30,10 +29,7 @@ export const randomLabel = defineAlgorithm({
   schema: RandomLabelParams,
   async run(ctx, hp) {
     const split = relabelledTrain(ctx, ctx.model.numClasses, hp.excludeTrue, ctx.seed ^ 0x5eed);
-    await train(ctx.model, split, trainConfig(hp, ctx.seed), {
-      mask: ctx.gradMask,
-      onEpoch: (i) => ctx.onEpoch?.({ epoch: i.epoch, epochs: hp.epochs, loss: i.loss, seconds: i.seconds }),
-    });
+    await trainLoop(ctx.model, split, hp, { seed: ctx.seed, mask: ctx.gradMask, onEpoch: ctx.onEpoch });
     return { model: ctx.model, epochs: hp.epochs };
   },
 });

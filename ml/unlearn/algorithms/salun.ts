@@ -2,8 +2,7 @@
 // head NOT forced trainable) + random-label training; only masked entries are updated. Defaults: 10 epochs,
 // lr 0.01 (our choice at CPU scale).
 import { z } from 'zod';
-import { train } from '../../train.js';
-import { defineAlgorithm, sgdFields, trainConfig } from './common.js';
+import { defineAlgorithm, sgdFields, trainLoop } from './common.js';
 import { relabelledTrain } from './random-label.js';
 
 export const SalunParams = z.object({ ...sgdFields, epochs: sgdFields.epochs.default(10), lr: sgdFields.lr.default(0.01), excludeTrue: z.boolean().default(false) });
@@ -16,10 +15,7 @@ export const salun = defineAlgorithm({
   async run(ctx, hp) {
     if (!ctx.gradMask) throw new Error('salun: needs a localization mask (unlearn() supplies the default salloc, α = 0.5)');
     const split = relabelledTrain(ctx, ctx.model.numClasses, hp.excludeTrue, ctx.seed ^ 0x5eed);
-    await train(ctx.model, split, trainConfig(hp, ctx.seed), {
-      mask: ctx.gradMask,
-      onEpoch: (i) => ctx.onEpoch?.({ epoch: i.epoch, epochs: hp.epochs, loss: i.loss, seconds: i.seconds }),
-    });
+    await trainLoop(ctx.model, split, hp, { seed: ctx.seed, mask: ctx.gradMask, onEpoch: ctx.onEpoch });
     return { model: ctx.model, epochs: hp.epochs };
   },
 });

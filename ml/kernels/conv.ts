@@ -1,0 +1,221 @@
+// Convolution gradient kernels for the WebAssembly backend, composed from kernels it already has, so they
+// run on XNNPACK's fast Conv2D instead of a missing (Conv2DBackpropFilter) or slow naive
+// (Conv2DBackpropInput) implementation.
+import { tf } from '../tf.js';
+
+type TensorInfo = tf.TensorInfo;
+type Backend = { disposeData(dataId: object, force?: boolean): boolean };
+type KernelFn = (args: { inputs: Record<string, TensorInfo>; backend: unknown; attrs?: Record<string, unknown> }) => TensorInfo | TensorInfo[];
+
+function kernel(name: string): KernelFn {
+  const k = tf.getKernel(name, 'wasm');
+  if (!k) throw new Error(`wasm backend has no ${name} kernel to build on`);
+  return k.kernelFunc as unknown as KernelFn;
+}
+
+/** Runs backend kernels directly, disposing every intermediate on exit except the returned one. */
+class Ops {
+  private readonly temps: TensorInfo[] = [];
+  constructor(private readonly backend: Backend) {}
+  private run(name: string, inputs: Record<string, TensorInfo>, attrs: Record<string, unknown>): TensorInfo {
+    const out = kernel(name)({ inputs, backend: this.backend, attrs }) as TensorInfo;
+    this.temps.push(out);
+    return out;
+  }
+  transpose(x: TensorInfo, perm: number[]): TensorInfo {
+    return this.run('Transpose', { x }, { perm });
+  }
+  reverse(x: TensorInfo, dims: number[]): TensorInfo {
+    return this.run('Reverse', { x }, { dims });
+  }
+  reshape(x: TensorInfo, shape: number[]): TensorInfo {
+    return this.run('Reshape', { x }, { shape });
+  }
+  pad(x: TensorInfo, paddings: Array<[number, number]>): TensorInfo {
+    return this.run('PadV2', { x }, { paddings, constantValue: 0 });
+  }
+  slice(x: TensorInfo, begin: number[], size: number[]): TensorInfo {
+    return this.run('Slice', { x }, { begin, size });
+  }
+  conv2d(x: TensorInfo, filter: TensorInfo, strides: [number, number], pad: unknown, dilations: [number, number]): TensorInfo {
+    return this.run('Conv2D', { x, filter }, { strides, pad, dilations, dataFormat: 'NHWC', dimRoundingMode: undefined });
+  }
+  batchMatMul(a: TensorInfo, b: TensorInfo, transposeA: boolean, transposeB: boolean): TensorInfo {
+    return this.run('BatchMatMul', { a, b }, { transposeA, transposeB });
+  }
+  /** Dispose all intermediates except `keep`. */
+  finish(keep: TensorInfo): TensorInfo {
+    for (const t of this.temps) if (t !== keep) this.backend.disposeData(t.dataId);
+    return keep;
+  }
+}
+
+interface ConvGeom {
+  batch: number;
+  inH: number;
+  inW: number;
+  inC: number;
+  outH: number;
+  outW: number;
+  outC: number;
+  kh: number;
+  kw: number;
+  sh: number;
+  sw: number;
+  top: number;
+  left: number;
+  bottom: number;
+  right: number;
+}
+
+function geometry(
+  xShape: [number, number, number, number],
+  filterShape: [number, number, number, number],
+  attrs: { strides: number | [number, number]; pad: unknown; dimRoundingMode?: unknown; dataFormat?: string },
+): ConvGeom {
+  if (attrs.dataFormat && attrs.dataFormat !== 'NHWC') throw new Error(`wasm conv gradient: only NHWC is supported, got ${attrs.dataFormat}`);
+  const info = tf.backend_util.computeConv2DInfo(
+    xShape,
+    filterShape,
+    attrs.strides,
+    1,
+    attrs.pad as 'same',
+    attrs.dimRoundingMode as 'floor' | undefined,
+  );
+  return {
+    batch: info.batchSize,
+    inH: info.inHeight,
+    inW: info.inWidth,
+    inC: info.inChannels,
+    outH: info.outHeight,
+    outW: info.outWidth,
+    outC: info.outChannels,
+    kh: info.filterHeight,
+    kw: info.filterWidth,
+    sh: info.strideHeight,
+    sw: info.strideWidth,
+    top: info.padInfo.top,
+    left: info.padInfo.left,
+    bottom: info.padInfo.bottom,
+    right: info.padInfo.right,
+  };
+}
+
+/**
+ * dW[a,b,ci,co] = Σ_{n,i,j} xpad[n, i·s+a, j·s+b, ci] · dy[n,i,j,co].
+ * 1×1 stride-1 unpadded: one matmul xᵀ·dy. Otherwise a Conv2D with input channels in the batch's place,
+ * the batch as the contraction axis and dy as a dilated filter (dilation = stride).
+ */
+export function conv2dBackpropFilterWasm(args: { inputs: Record<string, TensorInfo>; backend: unknown; attrs?: Record<string, unknown> }): TensorInfo {
+  const { x, dy } = args.inputs;
+  const attrs = args.attrs as { strides: number | [number, number]; pad: unknown; dimRoundingMode?: unknown; dataFormat?: string; filterShape: [number, number, number, number] };
+  const g = geometry(x.shape as [number, number, number, number], attrs.filterShape, attrs);
+  const ops = new Ops(args.backend as Backend);
+  convKernelStats.backpropFilter++;
+  if (g.kh === 1 && g.kw === 1 && g.sh === 1 && g.sw === 1 && g.top === 0 && g.left === 0) {
+    const m = g.batch * g.inH * g.inW;
+    const xs = ops.reshape(x, [1, m, g.inC]);
+    const ds = ops.reshape(dy, [1, m, g.outC]);
+    const w = ops.batchMatMul(xs, ds, true, false);
+    return ops.finish(ops.reshape(w, [1, 1, g.inC, g.outC]));
+  }
+  // Pad x so that the dilated dy "filter" sweeps exactly kh × kw positions.
+  const needH = (g.outH - 1) * g.sh + g.kh;
+  const needW = (g.outW - 1) * g.sw + g.kw;
+  let xp = x;
+  const padBottom = needH - g.inH - g.top;
+  const padRight = needW - g.inW - g.left;
+  if (g.top !== 0 || g.left !== 0 || padBottom !== 0 || padRight !== 0) {
+    // Negative bottom/right: rows the forward pass never read; crop them.
+    const cropH = Math.min(g.inH, needH - g.top);
+    const cropW = Math.min(g.inW, needW - g.left);
+    if (cropH !== g.inH || cropW !== g.inW) xp = ops.slice(xp, [0, 0, 0, 0], [g.batch, cropH, cropW, g.inC]);
+    xp = ops.pad(xp, [
+      [0, 0],
+      [g.top, Math.max(0, padBottom)],
+      [g.left, Math.max(0, padRight)],
+      [0, 0],
+    ]);
+  }
+  const xt = ops.transpose(xp, [3, 1, 2, 0]); // [inC, H', W', N]
+  const dyt = ops.transpose(dy, [1, 2, 0, 3]); // [outH, outW, N, outC]
+  const out = ops.conv2d(xt, dyt, [1, 1], 'valid', [g.sh, g.sw]); // [inC, kh, kw, outC]
+  return ops.finish(ops.transpose(out, [1, 2, 0, 3]));
+}
+
+let originalBackpropInput: KernelFn | undefined;
+
+/** Call counters (tests assert the fast paths run). */
+export const convKernelStats = { backpropInput: 0, backpropInputFallback: 0, backpropFilter: 0 };
+
+/**
+ * dx = Conv2D(dilate(dy, stride), rot180(W) with in/out swapped), with explicit padding
+ * (kh−1−top above, inH+top−((outH−1)·s+1) below). Dilation by the stride is a 6-D pad.
+ */
+export function conv2dBackpropInputWasm(args: { inputs: Record<string, TensorInfo>; backend: unknown; attrs?: Record<string, unknown> }): TensorInfo {
+  const { dy, filter } = args.inputs;
+  const attrs = args.attrs as { strides: number | [number, number]; pad: unknown; dimRoundingMode?: unknown; dataFormat?: string; inputShape: [number, number, number, number] };
+  const g = geometry(attrs.inputShape, filter.shape as [number, number, number, number], attrs);
+  const padTop = g.kh - 1 - g.top;
+  const padLeft = g.kw - 1 - g.left;
+  const padBottom = g.inH + g.top - ((g.outH - 1) * g.sh + 1);
+  const padRight = g.inW + g.left - ((g.outW - 1) * g.sw + 1);
+  if (padTop < 0 || padLeft < 0 || padBottom < 0 || padRight < 0) {
+    if (!originalBackpropInput) throw new Error('conv2dBackpropInputWasm: unsupported padding and no original kernel');
+    convKernelStats.backpropInputFallback++;
+    return originalBackpropInput(args) as TensorInfo;
+  }
+  const ops = new Ops(args.backend as Backend);
+  convKernelStats.backpropInput++;
+  if (g.kh === 1 && g.kw === 1 && g.sh === 1 && g.sw === 1) {
+    const m = g.batch * g.outH * g.outW;
+    const ds = ops.reshape(dy, [1, m, g.outC]);
+    const w = ops.reshape(filter, [1, g.inC, g.outC]);
+    const dx = ops.batchMatMul(ds, w, false, true);
+    return ops.finish(ops.reshape(dx, attrs.inputShape));
+  }
+  let d = dy;
+  let bottom = padBottom;
+  let right = padRight;
+  if (g.sh > 1 || g.sw > 1) {
+    const r6 = ops.reshape(dy, [g.batch, g.outH, 1, g.outW, 1, g.outC]);
+    const p6 = ops.pad(r6, [
+      [0, 0],
+      [0, 0],
+      [0, g.sh - 1],
+      [0, 0],
+      [0, g.sw - 1],
+      [0, 0],
+    ]);
+    d = ops.reshape(p6, [g.batch, g.outH * g.sh, g.outW * g.sw, g.outC]);
+    // the 6-D pad added (s−1) trailing zeros: take them off the explicit padding, crop if it goes negative
+    bottom -= g.sh - 1;
+    right -= g.sw - 1;
+    if (bottom < 0 || right < 0) {
+      d = ops.slice(d, [0, 0, 0, 0], [g.batch, g.outH * g.sh + Math.min(0, bottom), g.outW * g.sw + Math.min(0, right), g.outC]);
+      bottom = Math.max(0, bottom);
+      right = Math.max(0, right);
+    }
+  }
+  const rot = ops.reverse(filter, [0, 1]);
+  const wt = ops.transpose(rot, [0, 1, 3, 2]); // [kh, kw, outC, inC]
+  const pad = [
+    [0, 0],
+    [padTop, bottom],
+    [padLeft, right],
+    [0, 0],
+  ];
+  return ops.finish(ops.conv2d(d, wt, [1, 1], pad, [1, 1]));
+}
+
+export function registerConvKernels(): void {
+  const orig = tf.getKernel('Conv2DBackpropInput', 'wasm');
+  if (orig && !originalBackpropInput) originalBackpropInput = orig.kernelFunc as unknown as KernelFn;
+  for (const [name, fn] of [
+    ['Conv2DBackpropFilter', conv2dBackpropFilterWasm],
+    ['Conv2DBackpropInput', conv2dBackpropInputWasm],
+  ] as const) {
+    if (tf.getKernel(name, 'wasm')) tf.unregisterKernel(name, 'wasm');
+    tf.registerKernel({ kernelName: name, backendName: 'wasm', kernelFunc: fn as unknown as tf.KernelFunc });
+  }
+}

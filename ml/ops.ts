@@ -1,0 +1,113 @@
+// Fused-gradient building blocks. Hand-written backward passes avoid tfjs-core's generic gradients, which
+// tile broadcast tensors (batch norm) and run several extra full-size passes; on the WebAssembly backend
+// those dominated a ResNet step.
+import { tf } from './tf.js';
+
+function reductionAxes(rank: number): number[] {
+  return Array.from({ length: rank - 1 }, (_, i) => i);
+}
+
+/**
+ * Batch normalisation with batch statistics (training mode). When `running` is given its variables are
+ * updated in place (PyTorch semantics: r ← (1-m)·r + m·batch, unbiased variance for the running estimate).
+ */
+export function batchNormTrain<T extends tf.Tensor>(
+  x: T,
+  gamma: tf.Tensor,
+  beta: tf.Tensor,
+  eps: number,
+  running?: { mean: tf.Variable; variance: tf.Variable; momentum: number },
+): T {
+  const axes = reductionAxes(x.rank);
+  const n = x.size / x.shape[x.rank - 1];
+  const f = tf.customGrad((...args: unknown[]) => {
+    const [xi, g, b] = args as tf.Tensor[];
+    const save = args[3] as (ts: tf.Tensor[]) => void;
+    const mean = tf.mean(xi, axes);
+    const xc = tf.sub(xi, mean);
+    const variance = tf.mean(tf.square(xc), axes);
+    const rstd = tf.rsqrt(tf.add(variance, eps));
+    const scale = tf.mul(g, rstd);
+    const y = tf.add(tf.mul(xc, scale), b);
+    if (running) {
+      const m = running.momentum;
+      running.mean.assign(tf.add(tf.mul(running.mean, 1 - m), tf.mul(mean, m)));
+      const unbiased = n > 1 ? tf.mul(variance, n / (n - 1)) : variance;
+      running.variance.assign(tf.add(tf.mul(running.variance, 1 - m), tf.mul(unbiased, m)));
+    }
+    save([xc, rstd, scale]);
+    return {
+      value: y,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [xcS, rstdS, scaleS] = saved;
+        const dbeta = tf.sum(dy, axes);
+        const sumDyXc = tf.sum(tf.mul(dy, xcS), axes);
+        const dgamma = tf.mul(sumDyXc, rstdS);
+        // dx = scale·(dy − mean(dy) − xhat·mean(dy·xhat)) = scale·dy + xc·k + c
+        const k = tf.mul(tf.neg(tf.mul(scaleS, tf.square(rstdS))), tf.div(sumDyXc, n));
+        const c = tf.neg(tf.mul(scaleS, tf.div(dbeta, n)));
+        const dx = tf.add(tf.add(tf.mul(dy, scaleS), tf.mul(xcS, k)), c);
+        return [dx, dgamma, dbeta];
+      },
+    };
+  });
+  return f(x, gamma, beta) as T;
+}
+
+/** Batch normalisation with running statistics (inference mode); differentiable by autodiff. */
+export function batchNormInfer<T extends tf.Tensor>(x: T, mean: tf.Tensor, variance: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, eps: number): T {
+  return tf.tidy(() => {
+    const scale = tf.mul(gamma, tf.rsqrt(tf.add(variance, eps)));
+    const shift = tf.sub(beta, tf.mul(mean, scale));
+    return tf.add(tf.mul(x, scale), shift) as T;
+  });
+}
+
+/** Layer normalisation over the last axis. */
+export function layerNorm<T extends tf.Tensor>(x: T, gamma: tf.Tensor, beta: tf.Tensor, eps: number): T {
+  return tf.tidy(() => {
+    const axis = x.rank - 1;
+    const mean = tf.mean(x, axis, true);
+    const xc = tf.sub(x, mean);
+    const variance = tf.mean(tf.square(xc), axis, true);
+    return tf.add(tf.mul(tf.mul(xc, tf.rsqrt(tf.add(variance, eps))), gamma), beta) as T;
+  });
+}
+
+/** Exact GELU: 0.5·x·(1 + erf(x/√2)). */
+export function gelu<T extends tf.Tensor>(x: T): T {
+  return tf.tidy(() => tf.mul(tf.mul(x, 0.5), tf.add(tf.erf(tf.mul(x, Math.SQRT1_2)), 1)) as T);
+}
+
+/** Per-example cross-entropy (natural log) of logits [n, k] against int32 labels [n]. */
+export function perExampleCrossEntropy(logits: tf.Tensor2D, labels: tf.Tensor1D): tf.Tensor1D {
+  return tf.tidy(() => {
+    const logp = tf.sub(logits, tf.logSumExp(logits, 1, true));
+    const oh = tf.oneHot(tf.cast(labels, 'int32'), logits.shape[1]);
+    return tf.neg(tf.sum(tf.mul(logp, oh), 1)) as tf.Tensor1D;
+  });
+}
+
+/** Mean cross-entropy with a fused gradient (softmax − onehot)/n. */
+export function crossEntropy(logits: tf.Tensor2D, labels: tf.Tensor1D): tf.Scalar {
+  const n = logits.shape[0];
+  const k = logits.shape[1];
+  const oh = tf.oneHot(tf.cast(labels, 'int32'), k);
+  const f = tf.customGrad((...args: unknown[]) => {
+    const [z, o] = args as tf.Tensor[];
+    const save = args[2] as (ts: tf.Tensor[]) => void;
+    const logp = tf.sub(z, tf.logSumExp(z, 1, true));
+    const loss = tf.div(tf.neg(tf.sum(tf.mul(logp, o))), n) as tf.Scalar;
+    save([logp, o]);
+    return {
+      value: loss,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [lp, oo] = saved;
+        return [tf.mul(tf.sub(tf.exp(lp), oo), tf.div(dy, n)), tf.zerosLike(oo)];
+      },
+    };
+  });
+  const out = f(logits, oh) as tf.Scalar;
+  oh.dispose();
+  return out;
+}
