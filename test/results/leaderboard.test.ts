@@ -12,6 +12,7 @@ import { freshDatabase, seedSweep, type FreshDb, type SeededTrial } from './help
 import { leaderboard, MEASURES, type LeaderboardRow } from '../../db/leaderboard.js';
 import { formatReport, methodLabel, tradeoffSvg } from '../../db/leaderboard-format.js';
 import { meanCi95, tQuantile } from '../../db/tdist.js';
+import { recordMetrics, recordTrial } from '../../db/record.js';
 
 const run = promisify(execFile);
 const entry = fileURLToPath(new URL('./cli-entry.ts', import.meta.url));
@@ -87,6 +88,45 @@ describe('leaderboard', () => {
       const del = rows.find((r) => r.algorithm === 'del' && r.forget_kind === 'iid')!;
       assert.equal(del.n_trials, 5);
     }
+  });
+
+  test('the maintained aggregate equals the direct aggregation after writes, oracle changes, deletes, concurrency', async () => {
+    const compare = async (what: string) => {
+      for (const [sw, ds, fk] of [[null, null, null], ['sweep-a', null, null], ['sweep-b', 'synth2', 'iid'], [null, 'synth', 'classes']]) {
+        const q = (fn: string) => f.handle.pool.query(`SELECT * FROM ${fn}($1, $2, $3) ORDER BY dataset, forget_kind, algorithm, hparams::text, is_oracle`, [sw, ds, fk]);
+        const [agg, live] = [(await q('leaderboard_for')).rows, (await q('leaderboard_live_for')).rows];
+        assert.equal(agg.length, live.length, `${what}: row count (${sw}, ${ds}, ${fk})`);
+        agg.forEach((a, i) => {
+          for (const [k, v] of Object.entries(live[i])) {
+            if (typeof v === 'number') close(a[k], v, `${what}: ${k}`);
+            else assert.deepEqual(a[k], v, `${what}: ${k}`);
+          }
+        });
+      }
+    };
+    await compare('after seeding');
+    const oracle = seededA.find((s) => s.trial.isOracle && s.trial.forgetKind === 'iid' && s.trial.seed === 2)!;
+    await recordMetrics(f.db, oracle.trial.id, [{ split: 'forget', name: 'accuracy', value: 0.123 }]);
+    await compare('after an oracle metric changed');
+    const del = seededA.find((s) => s.trial.algorithm === 'del' && s.trial.forgetKind === 'iid' && s.trial.seed === 1)!;
+    await recordTrial(f.db, { ...del.trial, status: 'failed', error: 'x' });
+    await compare('after a trial failed');
+    await f.handle.pool.query('DELETE FROM trials WHERE id = $1', [seededA.find((s) => s.trial.algorithm === 'neggrad')!.trial.id]);
+    await compare('after a trial was deleted');
+    const same = seededA.filter((s) => s.trial.algorithm === 'finetune' && s.trial.forgetKind === 'classes');
+    await Promise.all(same.map((s, i) => recordMetrics(f.db, s.trial.id, [{ split: 'test', name: 'accuracy', value: 0.5 + i / 100 }])));
+    await compare('after concurrent writes to one configuration');
+    // restore the seeded state for the other tests
+    await recordMetrics(f.db, oracle.trial.id, [{ split: 'forget', name: 'accuracy', value: oracle.metrics.forget }]);
+    await recordTrial(f.db, del.trial);
+    await Promise.all(same.map((s) => recordMetrics(f.db, s.trial.id, [{ split: 'test', name: 'accuracy', value: s.metrics.test }])));
+    const neg = seededA.find((s) => s.trial.algorithm === 'neggrad')!;
+    await recordTrial(f.db, neg.trial);
+    await recordMetrics(f.db, neg.trial.id, [
+      { split: 'forget', name: 'accuracy', value: neg.metrics.forget }, { split: 'retain', name: 'accuracy', value: neg.metrics.retain },
+      { split: 'test', name: 'accuracy', value: neg.metrics.test }, { split: 'forget', name: 'mia_efficacy', value: neg.metrics.mia },
+    ]);
+    await compare('after restoring');
   });
 
   test('filters by sweep, dataset and forget kind', async () => {

@@ -1,0 +1,139 @@
+// `npm run bench -- results-db`: leaderboard query latency (median, p95) at 10k, 100k and 1M metric rows on
+// PostgreSQL (DATABASE_URL; a scratch database is created on its server and dropped afterwards), with the
+// EXPLAIN ANALYZE plan of each query. Target: p95 < 100 ms at 1M rows.
+// Env: RESULTS_BENCH_SIZES (default "10000,100000,1000000"), RESULTS_BENCH_RUNS (default 30).
+// Prints JSON to stdout and writes bench/results/results-db-<timestamp>.json.
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import { migrate } from '../db/migrate.js';
+import { openDb, redactDatabaseUrl } from '../db/client.js';
+import { leaderboard, type LeaderboardFilter } from '../db/leaderboard.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const base = process.env.DATABASE_URL;
+if (!base) {
+  console.error('results-db bench: DATABASE_URL is not set (a PostgreSQL server where the role may create databases)');
+  process.exit(2);
+}
+const sizes = (process.env.RESULTS_BENCH_SIZES ?? '10000,100000,1000000').split(',').map(Number);
+const RUNS = Number(process.env.RESULTS_BENCH_RUNS ?? 30);
+const METRICS_PER_TRIAL = 7; // accuracy ×3 splits, loss ×3 splits, forget MIA efficacy
+const CONFIGS = 48; // per (dataset, forget kind): 1 oracle + 47 method configurations (algorithm × localization × α × lr)
+
+function quantile(sorted: number[], q: number): number {
+  const pos = (sorted.length - 1) * q;
+  const lo = Math.floor(pos), hi = Math.ceil(pos);
+  return sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo);
+}
+
+/** Seeds `trials` trials with 7 metrics each, set-based in SQL. Layout: sweep × dataset(2) × kind(3) × config(48) × seed(5). */
+async function seed(client: pg.Client, trials: number): Promise<void> {
+  await client.query(`
+    INSERT INTO sweeps (id, name, config, status)
+    SELECT 'bench-sweep-' || s, 'bench ' || s, '{}'::jsonb, 'completed'
+      FROM generate_series(0, ($1::int - 1) / (2 * 3 * ${CONFIGS} * 5)) s`, [trials]);
+  await client.query(`
+    INSERT INTO trials (id, sweep_id, dataset, model, recipe_key, forget_set_key, forget_kind, forget_fraction, algorithm,
+                        localization, alpha, hparams, seed, is_oracle, stage_keys, status, wall_seconds, epochs, params_changed_fraction)
+    SELECT 'bench-' || i, 'bench-sweep-' || sw, (ARRAY['cifar10', 'svhn'])[ds + 1], 'resnet18', 'recipe-' || ds,
+           'fs-' || sw || '-' || ds || '-' || k || '-' || sd, (ARRAY['iid', 'classes', 'memo'])[k + 1], 0.1,
+           CASE WHEN c = 0 THEN 'retrain' ELSE (ARRAY['del', 'finetune', 'neggrad', 'l1sparse', 'randlabel', 'salun', 'ssd', 'scrub'])[c % 8 + 1] END,
+           CASE WHEN c = 0 OR c % 2 = 0 THEN NULL ELSE (ARRAY['wg-channel', 'salloc', 'magnitude'])[c % 3 + 1] END,
+           CASE WHEN c = 0 OR c % 2 = 0 THEN NULL ELSE (ARRAY[0.1, 0.3, 0.5])[(c / 3) % 3 + 1] END,
+           CASE WHEN c = 0 THEN '{}'::jsonb ELSE jsonb_build_object('lr', (ARRAY[0.001, 0.01, 0.1])[(c / 8) % 3 + 1], 'epochs', 5) END,
+           sd, c = 0, jsonb_build_object('unlearn', 'stage-' || i), 'completed',
+           CASE WHEN c = 0 THEN 100 + 10 * random() ELSE 5 + 30 * random() END, CASE WHEN c = 0 THEN 30 ELSE 5 END,
+           CASE WHEN c = 0 THEN 1 ELSE random() END
+      FROM (SELECT i, i % 5 AS sd, (i / 5) % ${CONFIGS} AS c, (i / (5 * ${CONFIGS})) % 3 AS k,
+                   (i / (15 * ${CONFIGS})) % 2 AS ds, i / (30 * ${CONFIGS}) AS sw
+              FROM generate_series(0, $1::int - 1) i) g`, [trials]);
+  await client.query(`
+    INSERT INTO metrics (trial_id, split, name, value)
+    SELECT t.id, m.split, m.name, CASE WHEN m.name = 'loss' THEN 3 * random() ELSE 0.5 + 0.5 * random() END
+      FROM trials t CROSS JOIN (VALUES ('forget', 'accuracy'), ('retain', 'accuracy'), ('test', 'accuracy'),
+                                       ('forget', 'mia_efficacy'), ('forget', 'loss'), ('retain', 'loss'), ('test', 'loss')) m(split, name)`);
+  await client.query('VACUUM ANALYZE trials');
+  await client.query('VACUUM ANALYZE metrics');
+}
+
+interface QueryResult { name: string; filter: LeaderboardFilter; rows: number; runs: number; median_ms: number; p95_ms: number; min_ms: number; max_ms: number; plan: string }
+
+const started = new Date();
+const report = {
+  bench: 'results-db',
+  started_at: started.toISOString(),
+  machine: { cpu: os.cpus()[0]?.model ?? 'unknown', cores: os.cpus().length, memory_gib: +(os.totalmem() / 2 ** 30).toFixed(1), loadavg_at_start: os.loadavg() },
+  note: 'shared machine: other engineers run CPU-heavy jobs on the same cores; see loadavg_at_start',
+  backend: 'postgresql',
+  database: redactDatabaseUrl(base),
+  server_version: '',
+  runs_per_query: RUNS,
+  sizes: [] as { metric_rows: number; trials: number; seed_seconds: number; queries: QueryResult[] }[],
+};
+
+for (const size of sizes) {
+  const name = `unlearn_results_bench_${randomBytes(4).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: base });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE "${name}"`);
+  const u = new URL(base);
+  u.pathname = `/${name}`;
+  const url = u.toString();
+  try {
+    await migrate(url);
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    report.server_version = (await client.query('SHOW server_version')).rows[0].server_version as string;
+    const trials = Math.round(size / METRICS_PER_TRIAL);
+    const t0 = performance.now();
+    await seed(client, trials);
+    const seedSeconds = (performance.now() - t0) / 1000;
+    const metricRows = Number((await client.query('SELECT count(*) AS n FROM metrics')).rows[0].n);
+    console.error(`[results-db] ${metricRows} metric rows (${trials} trials) seeded in ${seedSeconds.toFixed(1)} s`);
+    const h = openDb(url);
+    const queries: QueryResult[] = [];
+    const cases: [string, LeaderboardFilter][] = [
+      ['all sweeps (unfiltered)', {}],
+      ['one sweep', { sweep: 'bench-sweep-0' }],
+      ['dataset + forget kind', { dataset: 'cifar10', forgetKind: 'classes' }],
+    ];
+    for (const [label, filter] of cases) {
+      for (let i = 0; i < 3; i++) await leaderboard(h.db, filter); // warm-up
+      const times: number[] = [];
+      let rows = 0;
+      for (let i = 0; i < RUNS; i++) {
+        const s = performance.now();
+        rows = (await leaderboard(h.db, filter)).length;
+        times.push(performance.now() - s);
+      }
+      times.sort((a, b) => a - b);
+      const plan = (await client.query(
+        `EXPLAIN (ANALYZE, BUFFERS) SELECT CASE WHEN l.is_oracle THEN NULL ELSE rank() OVER (PARTITION BY l.dataset, l.model, l.forget_kind, l.forget_fraction, l.is_oracle ORDER BY gap_mean) END AS rank, l.* FROM leaderboard_for($1, $2, $3) l ORDER BY l.dataset, l.model, l.forget_kind, l.forget_fraction, l.is_oracle, rank`,
+        [filter.sweep ?? null, filter.dataset ?? null, filter.forgetKind ?? null])).rows.map((r: Record<string, string>) => r['QUERY PLAN']).join('\n');
+      const q: QueryResult = {
+        name: label, filter, rows, runs: RUNS,
+        median_ms: +quantile(times, 0.5).toFixed(2), p95_ms: +quantile(times, 0.95).toFixed(2),
+        min_ms: +times[0].toFixed(2), max_ms: +times[times.length - 1].toFixed(2), plan,
+      };
+      queries.push(q);
+      console.error(`[results-db] ${metricRows} rows, ${label}: ${rows} leaderboard rows, median ${q.median_ms} ms, p95 ${q.p95_ms} ms`);
+    }
+    await h.close();
+    await client.end();
+    report.sizes.push({ metric_rows: metricRows, trials, seed_seconds: +seedSeconds.toFixed(1), queries });
+  } finally {
+    await admin.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+    await admin.end();
+  }
+}
+
+const out = JSON.stringify(report, null, 2);
+mkdirSync(path.join(here, 'results'), { recursive: true });
+const file = path.join(here, 'results', `results-db-${started.toISOString().replace(/[:.]/g, '-')}.json`);
+writeFileSync(file, out + '\n');
+console.log(out);
+console.error(`[results-db] wrote ${file}`);
