@@ -5,7 +5,8 @@
 // γ = 'auto' = 1 for one feature, as SalUn's sklearn SVC; ./svm.ts is the same SMO solver as libsvm) is
 // trained with retain examples as members (+1; a seeded sample as many as |D_test|) and test examples as
 // non-members (−1). MIA efficacy = fraction of D_f predicted non-member. Cost cap (documented choice):
-// at most `maxPerClass` (default 2000) of each class are used to train the attack, seeded subsample.
+// at most `maxPerClass` (default 2000) of each class are used to train the attack, seeded subsample; the two
+// classes are balanced (min of |D_r|, |D_test|, maxPerClass each).
 import type { Model } from '../models.js';
 import type { Split } from '../data/types.js';
 import { evaluate, type EvalResult } from '../eval.js';
@@ -33,8 +34,10 @@ export interface MiaAttack {
 export function trainMiaAttack(retainTrueProb: ArrayLike<number>, testTrueProb: ArrayLike<number>, opts: MiaOptions = {}): MiaAttack {
   const rng = new Rng(opts.seed ?? 0);
   const cap = opts.maxPerClass ?? 2000;
-  const nNon = Math.min(testTrueProb.length, cap);
-  const nMem = Math.min(retainTrueProb.length, nNon);
+  // Balanced: as many members as non-members (SalUn: |D_test| retain examples); when the retain set is
+  // smaller than the test set, the non-members are subsampled instead.
+  const nNon = Math.min(testTrueProb.length, retainTrueProb.length, cap);
+  const nMem = nNon;
   if (nMem < 1 || nNon < 1) throw new Error(`trainMiaAttack: need retain and test examples (got ${retainTrueProb.length}, ${testTrueProb.length})`);
   const memIdx = rng.permutation(retainTrueProb.length).subarray(0, nMem);
   const nonIdx = testTrueProb.length > nNon ? rng.permutation(testTrueProb.length).subarray(0, nNon) : Int32Array.from({ length: nNon }, (_, i) => i);
