@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { initBackend } from '../../ml/backend.js';
 import { loadDataset } from '../../ml/data/load.js';
 import type { Dataset } from '../../ml/data/types.js';
-import { buildModel, type Model } from '../../ml/models.js';
+import { buildModel, type Model, type ModelSpec } from '../../ml/models.js';
 import { train, type TrainConfig } from '../../ml/train.js';
 import { evaluate } from '../../ml/eval.js';
 import { subsetByIds } from '../../ml/data/split.js';
@@ -15,7 +15,7 @@ import {
   forgetRetainSplits, trainMiaAttack, selectForgetSet, memorizationFromLearningSpeed, type ModelMetrics,
 } from '../../ml/unlearn/index.js';
 
-const SPEC = { arch: 'cnn', channels: [8, 16], dense: 32 } as const;
+const SPEC: ModelSpec = { arch: 'cnn', channels: [8, 16], dense: 32 };
 const RECIPE: TrainConfig = { epochs: 30, batchSize: 32, lr: 0.05, momentum: 0.9, weightDecay: 0, seed: 1 };
 let ds: Dataset;
 let original: Model;
