@@ -1,7 +1,9 @@
 // The real compute: stage kinds mapped onto the ml/ library (tfjs). Pure adapters: bytes in, bytes out.
 import { initBackend } from '../ml/backend.js';
 import { loadDataset, subsetByIds, complementIds, type Dataset, type DatasetSpec } from '../ml/data/index.js';
-import { buildModel, type ModelSpec, type Model } from '../ml/models.js';
+import { buildModel, type ModelSpec } from '../ml/models.js';
+import { unlearn } from '../ml/unlearn/index.js';
+import { getAlgorithm } from '../ml/unlearn/registry.js';
 import { train, type TrainConfig, type TrainState } from '../ml/train.js';
 import { saveCheckpoint, loadCheckpoint, applyCheckpoint, modelFromCheckpoint } from '../ml/checkpoint.js';
 import { selectForgetSet, type ForgetSetSpec } from '../ml/unlearn/forget-sets.js';
@@ -92,15 +94,6 @@ async function trainStage(ctx: StageContext, split: Dataset['train'], ds: Datase
   }
 }
 
-type UnlearnFn = (args: Record<string, unknown>) => Promise<{ model?: Model; epochs?: number; paramsChangedFraction?: number; meta?: Record<string, unknown> } | void>;
-/** The unlearning library's entry point `unlearn({...})` (ml/unlearn, unlearning helper). */
-async function unlearnEntry(): Promise<UnlearnFn> {
-  const path = '../ml/unlearn/index.js';
-  const mod = (await import(path)) as { unlearn?: UnlearnFn };
-  if (typeof mod.unlearn !== 'function') throw new InvalidConfigError('ml/unlearn/index.ts does not export unlearn() yet');
-  return mod.unlearn;
-}
-
 async function run(ctx: StageContext): Promise<StageOutput> {
   const s = ctx.stage;
   const p = s.params as Record<string, any>;
@@ -135,22 +128,40 @@ async function run(ctx: StageContext): Promise<StageOutput> {
       }
     }
     case 'unlearn': {
-      const unlearn = await unlearnEntry();
       const model = modelFromCheckpoint(loadCheckpoint(await ctx.input('original')));
       const ids = forgetIds(await ctx.input('forgetSet'));
-      const forget = subsetByIds(ds.train, ids);
-      const retain = subsetByIds(ds.train, complementIds(ds.train, ids));
       const mask = s.inputs.mask ? maskFromBytes(await ctx.input('mask')) : undefined;
+      let algo;
       try {
-        const t0 = Date.now();
-        const r = (await unlearn({ algorithm: p.algorithm, model, forget, retain, train: ds.train, mask, hparams: p.hparams, seed: p.seed, recipe: p.recipe,
-          onEpoch: async () => { checkAbort(ctx); ctx.heartbeat(); } })) ?? {};
-        const out = r.model ?? model;
-        const bytes = saveCheckpoint(out, { meta: { stage: s.key, algorithm: p.algorithm, hparams: p.hparams, seed: p.seed } });
-        if (r.model && r.model !== model) r.model.dispose();
-        return { bytes, meta: { epochs: r.epochs ?? null, paramsChangedFraction: r.paramsChangedFraction ?? null, unlearnSeconds: (Date.now() - t0) / 1000, ...(r.meta ?? {}) } };
+        algo = getAlgorithm(p.algorithm);
+      } catch (e) {
+        throw new InvalidConfigError((e as Error).message);
+      }
+      const localization = mask
+        ? { ...(algo.defaultLocalization ?? { reset: false, headTrainable: true }), strategy: p.maskStrategy ?? algo.defaultLocalization?.strategy ?? 'wg-channel', alpha: p.maskAlpha ?? 0, mask }
+        : undefined;
+      let r;
+      try {
+        r = await unlearn({
+          model, data: { train: ds.train, test: ds.test }, forgetIds: ids, algorithm: p.algorithm, hparams: p.hparams, seed: p.seed,
+          localization: localization as any, evaluate: false,
+          onEpoch: async (e) => {
+            checkAbort(ctx);
+            await ctx.curve([{ epoch: e.epoch, name: 'unlearn_loss', value: e.loss }]);
+            ctx.heartbeat();
+          },
+        });
+      } catch (e) {
+        if (e instanceof Error && /invalid hyperparameters|unknown unlearning algorithm/.test(e.message)) throw new InvalidConfigError(e.message);
+        throw e;
       } finally {
         model.dispose();
+      }
+      try {
+        const bytes = saveCheckpoint(r.model, { meta: { stage: s.key, algorithm: p.algorithm, hparams: r.hparams, seed: p.seed, localization: r.localization ?? null } });
+        return { bytes, meta: { epochs: r.cost.epochs, paramsChangedFraction: r.cost.fractionChanged, unlearnSeconds: r.cost.seconds, localizeSeconds: r.cost.localizeSeconds } };
+      } finally {
+        r.model.dispose();
       }
     }
     case 'evaluate': {

@@ -3,6 +3,9 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { parseDocument } from 'yaml';
+import { expandGrid } from '../workflows/plan.js';
+
+type Scalar = number | string | boolean;
 
 const ident = z.string().min(1).regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'expected a name of letters, digits, ".", "_" or "-"');
 const scalar = z.union([z.number(), z.string(), z.boolean()]);
@@ -64,6 +67,8 @@ export const SweepSchema = z.strictObject({
   description: z.string().optional(),
   /** `ml` runs the real tfjs library; `noop` runs every stage with no compute (orchestration benchmarks). */
   compute: z.enum(['ml', 'noop']).default('ml'),
+  /** Part of every stage key: a new value recomputes everything (fresh cache), equal values share stages. */
+  cacheNamespace: z.string().min(1).optional(),
   seeds: z.array(z.number().int().nonnegative()).min(1),
   grid: z.strictObject({
     datasets: z.array(DatasetSchema).min(1),
@@ -131,13 +136,17 @@ export interface NameRegistries {
   forgetSets?: readonly string[];
   algorithms?: readonly string[];
   localizations?: readonly string[];
+  /** validates one expanded hyperparameter combination of an algorithm: [path inside hparams, message][] */
+  hparams?: (algorithm: string, combo: Record<string, unknown>) => [string, string][];
+  /** the algorithm's own localization when the sweep gives none (e.g. DEL: wg-channel, α 0.3) */
+  defaultLocalization?: (algorithm: string) => { strategy: string; alpha: number } | undefined;
 }
 
 /** Validates sweep text (YAML or JSON). Throws SweepFileError naming the file, the path and the problem. */
 export function parseSweep(text: string, file: string, registries: NameRegistries = {}): SweepConfig {
-  const doc = parseDocument(text, { prettyErrors: false, uniqueKeys: true });
+  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
   if (doc.errors.length > 0) {
-    throw new SweepFileError(file, doc.errors.map((e) => `${e.linePos ? `line ${e.linePos[0].line}: ` : ''}${e.message.split('\n')[0]}`));
+    throw new SweepFileError(file, doc.errors.map((e) => `${e.linePos ? `line ${e.linePos[0].line}: ` : ''}${e.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '')}`));
   }
   let raw: unknown;
   try {
@@ -162,7 +171,21 @@ export function parseSweep(text: string, file: string, registries: NameRegistrie
   });
   cfg.grid.algorithms.forEach((a, i) => {
     check(registries.algorithms, a.name, `grid.algorithms[${i}].name`, 'algorithm');
+    if (!a.localization && registries.defaultLocalization) {
+      const d = registries.defaultLocalization(a.name);
+      if (d) a.localization = { strategy: d.strategy, alpha: d.alpha };
+    }
     if (a.localization) check(registries.localizations, a.localization.strategy, `grid.algorithms[${i}].localization.strategy`, 'localization strategy');
+    if (registries.hparams && (!registries.algorithms || registries.algorithms.includes(a.name))) {
+      const seenMsg = new Set<string>();
+      for (const combo of expandGrid(a.hparams as Record<string, Scalar | Scalar[]>)) {
+        for (const [path, message] of registries.hparams(a.name, combo)) {
+          const m = `grid.algorithms[${i}].hparams${path ? `.${path}` : ''}: ${message}`;
+          if (!seenMsg.has(m)) problems.push(m);
+          seenMsg.add(m);
+        }
+      }
+    }
   });
   const seen = new Set<string>();
   cfg.grid.recipes.forEach((r, i) => {

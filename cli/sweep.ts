@@ -5,7 +5,8 @@ import { Client, Connection, WorkflowExecutionAlreadyStartedError, WorkflowNotFo
 import cliProgress from 'cli-progress';
 import Table from 'cli-table3';
 import { connectionOptions, temporalConfigFromEnv } from '../infra/temporal.js';
-import { loadSweepFile, type SweepConfig } from './sweep-file.js';
+import type { SweepConfig } from './sweep-file.js';
+import { loadSweep } from './sweep-registries.js';
 import { queueNames } from '../workers/worker.js';
 import type { SweepWorkflow, SweepProgress, SweepResult } from '../workflows/sweep.js';
 
@@ -122,7 +123,7 @@ export function register(program: Command): void {
     .action(async (file: string, o: { id?: string; window?: number; watch?: boolean }) => {
       let cfg: SweepConfig;
       try {
-        cfg = loadSweepFile(file);
+        cfg = loadSweep(file);
       } catch (e) {
         die(e);
       }

@@ -111,7 +111,8 @@ export function expandSweep(cfg: SweepConfig, sweepId: string): SweepPlan {
   const compute = cfg.compute;
 
   const add = (kind: StageKind, params: Record<string, unknown>, inputs: Record<string, string>, label: string): string => {
-    const full = { ...params, compute };
+    const full: Record<string, unknown> = { ...params, compute };
+    if (cfg.cacheNamespace) full.cacheNamespace = cfg.cacheNamespace;
     const key = stageKey(kind, full, inputs);
     if (!byKey.has(key)) {
       const s: StageSpec = { key, kind, queue: STAGE_QUEUES[kind], version: STAGE_VERSIONS[kind], params: full, inputs, label };
@@ -154,7 +155,7 @@ export function expandSweep(cfg: SweepConfig, sweepId: string): SweepPlan {
           const model = { id: m.id, params: m.params ?? {} };
           for (const recipe of cfg.grid.recipes) {
             const original = add('train.original', { dataset, model, recipe, seed }, {}, `original ${ds.id} ${m.id} ${recipe.name} s${seed}`);
-            const recipeKey = sha256Hex(canonicalJson({ dataset, model, recipe, compute })).slice(0, 16);
+            const recipeKey = sha256Hex(canonicalJson({ dataset, model, recipe, compute, ns: cfg.cacheNamespace ?? null })).slice(0, 16);
             const common = { dataset: ds.id, model: m.id, recipe: recipe.name, recipeKey, forgetSet: fsLabel, forgetKind: fsCfg.kind, forgetFraction: fsCfg.fraction ?? null, seed };
             addTrial({ ...common, algorithm: 'original', localization: null, alpha: null, hparams: {} }, original, { original, forgetSet }, dataset, model);
             let oracleEvaluate: string | undefined;
@@ -173,7 +174,9 @@ export function expandSweep(cfg: SweepConfig, sweepId: string): SweepPlan {
                 for (const hp of expandGrid(alg.hparams as Record<string, Scalar | Scalar[]>)) {
                   const inputs: Record<string, string> = { original, forgetSet };
                   if (mask) inputs.mask = mask;
-                  const unlearned = add('unlearn', { dataset, model, recipe, algorithm: alg.name, hparams: hp, seed }, inputs, `unlearn ${alg.label ?? alg.name} ${fsLabel} s${seed}`);
+                  const uparams: Record<string, unknown> = { dataset, model, recipe, algorithm: alg.name, hparams: hp, seed };
+                  if (mask && alg.localization) Object.assign(uparams, { maskStrategy: alg.localization.strategy, maskAlpha: alpha });
+                  const unlearned = add('unlearn', uparams, inputs, `unlearn ${alg.label ?? alg.name} ${fsLabel} s${seed}`);
                   const base: Record<string, string> = { original, forgetSet, unlearn: unlearned };
                   if (mask) base.mask = mask;
                   if (oracle) base.oracle = oracle;

@@ -1,0 +1,39 @@
+// Names and parameter schemas from the ml/ registries, so a sweep file is checked against what the workers
+// can run (unknown algorithm, bad hyperparameter) before anything starts. Fills each algorithm's default
+// localization (DEL: wg-channel α 0.3, SalUn: salloc α 0.5) so masks become shared stages.
+import { ALGORITHM_NAMES, getAlgorithm } from '../ml/unlearn/registry.js';
+import { STRATEGIES } from '../ml/unlearn/localize.js';
+import { loadSweepFile, parseSweep, type NameRegistries, type SweepConfig } from './sweep-file.js';
+
+export const DATASETS = ['synthetic', 'mnist', 'fashion-mnist', 'cifar10', 'svhn'] as const;
+export const MODELS = ['mlp', 'cnn', 'resnet', 'vit'] as const;
+export const FORGET_KINDS = ['iid', 'classes'] as const;
+
+export function mlRegistries(): NameRegistries {
+  return {
+    datasets: DATASETS,
+    models: MODELS,
+    forgetSets: FORGET_KINDS,
+    // 'retrain' is the oracle stage, not an algorithm to list
+    algorithms: ALGORITHM_NAMES.filter((n) => n !== 'retrain'),
+    localizations: STRATEGIES,
+    hparams(algorithm, combo) {
+      const r = getAlgorithm(algorithm).schema.safeParse(combo);
+      if (r.success) return [];
+      return r.error.issues.map((i: { path: PropertyKey[]; message: string }) => [i.path.map(String).join('.'), i.message.replace(/^Invalid input: /, '')] as [string, string]);
+    },
+    defaultLocalization(algorithm) {
+      const d = getAlgorithm(algorithm).defaultLocalization;
+      return d ? { strategy: d.strategy, alpha: d.alpha } : undefined;
+    },
+  };
+}
+
+/** Loads and validates a sweep file against the ml/ registries. */
+export function loadSweep(file: string): SweepConfig {
+  return loadSweepFile(file, mlRegistries());
+}
+
+export function parseSweepText(text: string, file: string): SweepConfig {
+  return parseSweep(text, file, mlRegistries());
+}
