@@ -7,13 +7,13 @@ import { canonicalJson, sha256Hex } from '../../workflows/hash.js';
 import { expandSweep, expandGrid, TRAINING_KINDS, countByKind } from '../../workflows/plan.js';
 import { parseSweep, SweepFileError, loadSweepFile, type SweepConfig } from '../../cli/sweep-file.js';
 
-test('pure sha256 equals node:crypto on ASCII, unicode and block boundaries', () => {
+void test('pure sha256 equals node:crypto on ASCII, unicode and block boundaries', () => {
   for (const s of ['', 'abc', 'α→β 🚀', 'x'.repeat(55), 'y'.repeat(56), 'z'.repeat(64), 'w'.repeat(1000)]) {
     assert.equal(sha256Hex(s), createHash('sha256').update(s, 'utf8').digest('hex'), s.slice(0, 10));
   }
 });
 
-test('canonicalJson ignores key order and undefined, keeps array order', () => {
+void test('canonicalJson ignores key order and undefined, keeps array order', () => {
   assert.equal(canonicalJson({ b: 1, a: { d: [2, 1], c: undefined } }), canonicalJson({ a: { d: [2, 1] }, b: 1 }));
   assert.notEqual(canonicalJson({ a: [1, 2] }), canonicalJson({ a: [2, 1] }));
   assert.throws(() => canonicalJson({ a: NaN }), /non-finite/);
@@ -45,7 +45,7 @@ function problems(text: string, file = 'sweeps/x.yaml'): string {
   assert.fail('expected a SweepFileError');
 }
 
-test('sweep file errors name the file, the path and the problem', () => {
+void test('sweep file errors name the file, the path and the problem', () => {
   const bad = base.replace('beta: 0.95 }', 'beta: 0.95, lr: fast }').replace('{ lr: 0.05, epochs: 1, beta', '{ epochs: 1, beta');
   assert.match(problems(bad), /^sweeps\/x\.yaml: grid\.algorithms\[2\]\.hparams\.lr: expected number, received string$/m);
   assert.match(problems(base.replace('epochs: 2,', 'epochs: -2,')), /sweeps\/x\.yaml: grid\.recipes\[0\]\.epochs: .*>0|too small/);
@@ -56,26 +56,26 @@ test('sweep file errors name the file, the path and the problem', () => {
   assert.equal(parseSweep(base, 'a.yaml').name, 't', 'a valid file parses');
 });
 
-test('YAML alias bombs are refused (maxAliasCount)', () => {
+void test('YAML alias bombs are refused (maxAliasCount)', () => {
   let bomb = 'a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n';
   for (let i = 1; i < 8; i++) bomb += `a${i}: &a${i} [${Array(10).fill(`*a${i - 1}`).join(', ')}]\n`;
   assert.match(problems(bomb), /sweeps\/x\.yaml: \(root\): .*[Ee]xcessive alias count/);
 });
 
-test('JSON sweep files are accepted and registries check names', () => {
+void test('JSON sweep files are accepted and registries check names', () => {
   const cfg = parseSweep(JSON.stringify({ name: 'j', seeds: [0], grid: { datasets: [{ id: 'synthetic' }], models: [{ id: 'mlp' }], recipes: [{ name: 'r', epochs: 1, batchSize: 8, lr: 0.1 }], forgetSets: [{ kind: 'iid', count: 5 }], algorithms: [{ name: 'finetune' }] } }), 'x.json');
   assert.equal(cfg.execution.window, 8);
   assert.equal(cfg.compute, 'ml');
   assert.throws(() => parseSweep(base, 'x.yaml', { algorithms: ['del', 'finetune'] }), /x\.yaml: grid\.algorithms\[2\]\.name: unknown algorithm "neggrad-plus"/);
 });
 
-test('example sweeps in sweeps/ validate', () => {
+void test('example sweeps in sweeps/ validate', () => {
   for (const f of ['sweeps/demo.yaml', 'sweeps/synthetic-test.yaml', 'sweeps/cifar10-resnet18-paper.yaml', 'sweeps/noop-small.yaml']) loadSweepFile(f);
 });
 
 const cfgOf = (text: string): SweepConfig => parseSweep(text, 't.yaml');
 
-test('expansion shares originals, forget sets, oracles and masks; one unlearn/evaluate/record per trial', () => {
+void test('expansion shares originals, forget sets, oracles and masks; one unlearn/evaluate/record per trial', () => {
   const plan = expandSweep(cfgOf(base), 's1');
   const c = countByKind(plan.stages);
   assert.deepEqual(c, { 'forgetset.select': 4, 'train.original': 2, 'train.oracle': 4, localize: 4, unlearn: 12, evaluate: 20, record: 20 });
@@ -92,14 +92,14 @@ test('expansion shares originals, forget sets, oracles and masks; one unlearn/ev
   assert.deepEqual(expandSweep(cfgOf(base), 's1').stages.map((s) => s.key), plan.stages.map((s) => s.key));
 });
 
-test('a second localized algorithm with the same strategy and α shares the mask', () => {
+void test('a second localized algorithm with the same strategy and α shares the mask', () => {
   const two = base.replace('    - { name: finetune', '    - { name: salun-like, localization: { strategy: wg-channel, alpha: 0.3 }, hparams: { lr: 0.01 } }\n    - { name: finetune');
   const c = countByKind(expandSweep(cfgOf(two), 's').stages);
   assert.equal(c.localize, 4);
   assert.equal(c.unlearn, 16);
 });
 
-test('adding an algorithm adds only its own stages; another sweep id changes only record keys', () => {
+void test('adding an algorithm adds only its own stages; another sweep id changes only record keys', () => {
   const a = expandSweep(cfgOf(base), 's1');
   const more = base + '    - { name: l1-sparse, hparams: { lr: 0.05, epochs: 1 } }\n';
   const b = expandSweep(cfgOf(more), 's1');
@@ -117,7 +117,7 @@ test('adding an algorithm adds only its own stages; another sweep id changes onl
   assert.ok(TRAINING_KINDS.includes('train.original'));
 });
 
-test('hyperparameter grids expand as a cartesian product', () => {
+void test('hyperparameter grids expand as a cartesian product', () => {
   assert.deepEqual(expandGrid({ lr: [0.1, 0.2], epochs: 3, b: [true, false] }), [
     { b: true, epochs: 3, lr: 0.1 }, { b: true, epochs: 3, lr: 0.2 }, { b: false, epochs: 3, lr: 0.1 }, { b: false, epochs: 3, lr: 0.2 },
   ]);

@@ -51,7 +51,7 @@ async function metricCounts(sweepId: string) {
             FROM trials t LEFT JOIN metrics m ON m.trial_id = t.id WHERE t.sweep_id = $1 GROUP BY t.id, t.algorithm, t.status`, [sweepId]);
 }
 
-test('a sweep of 2 forget sets x 3 algorithms x 2 seeds completes with every trial\'s metrics; a rerun trains nothing; a new algorithm runs only its stages', async () => {
+void test('a sweep of 2 forget sets x 3 algorithms x 2 seeds completes with every trial\'s metrics; a rerun trains nothing; a new algorithm runs only its stages', async () => {
   const ns = `${env.ns}-main`;
   const id = `${ns}-sweep`;
   const cfg = config('', ns);
@@ -90,7 +90,7 @@ test('a sweep of 2 forget sets x 3 algorithms x 2 seeds completes with every tri
   assert.ok(rows3.every((r) => r.metrics === 6 && r.distinct_metrics === 6));
 });
 
-test('SIGKILL of the gpu worker mid-training: a new worker resumes from a saved epoch; a diverging trial fails alone', async () => {
+void test('SIGKILL of the gpu worker mid-training: a new worker resumes from a saved epoch; a diverging trial fails alone', async () => {
   const ns = `${env.ns}-kill`;
   const id = `${ns}-sweep`;
   const cfg = parseSweepText(`
@@ -141,7 +141,7 @@ execution: { window: 2, heartbeatTimeoutS: 4, maxAttempts: 5, retryInitialS: 1 }
   assert.ok(counts.filter((x) => x.status === 'completed').every((x) => x.metrics === 6));
 });
 
-test('cancelling mid-sweep stops running stages and keeps finished results', async () => {
+void test('cancelling mid-sweep stops running stages and keeps finished results', async () => {
   const ns = `${env.ns}-cancel`;
   const id = `${ns}-sweep`;
   const cfg = config('', ns);
@@ -171,7 +171,7 @@ test('cancelling mid-sweep stops running stages and keeps finished results', asy
   assert.ok((r.byStatus.cached ?? 0) >= by.done);
 });
 
-test('a malformed sweep file is rejected before anything starts, naming the file and the path', async () => {
+void test('a malformed sweep file is rejected before anything starts, naming the file and the path', async () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'sweep-'));
   const file = path.join(dir, 'bad.yaml');
   writeFileSync(file, baseText.replace('{ lr: 0.02, epochs: 2, batchSize: 32, beta: 0.95 }', '{ lr: fast, epochs: 2, batchSize: 32, beta: 0.95 }'));
