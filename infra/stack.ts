@@ -1,12 +1,15 @@
 // The local stack: Temporal, PostgreSQL and S3-compatible storage, each taken from the environment when configured
 // and started locally otherwise. Idempotent; tears down only what it started.
 // Exports:
-//   ensureStack({ profile: 'test' | 'demo', env?, stateDir?, log? }): Promise<StackInfo>
+//   ensureStack({ profile: 'test' | 'demo', env?, stateDir?, log?, pin? }): Promise<StackInfo>
 //       StackInfo = { profile, temporal: { address, namespace, uiUrl? }, databaseUrl, s3: { endpoint, region,
-//       accessKeyId, secretAccessKey, bucket }, started: string[] ('temporal' | 'postgres' | 's3'), sources,
-//       stop(): stops only what THIS call started }.
+//       accessKeyId, secretAccessKey, bucket }, started: string[] ('temporal' | 'postgres' | 's3': what THIS call
+//       started), sources, stop() }.
 //       A service recorded in the state file (.stack/<profile>/state.json) that still answers is reused, never
-//       started twice. `databaseUrl` and the S3 keys are secrets: never log them (use describeStack()).
+//       started twice. Each call holds the Temporal/S3 processes it started or reused; stop() releases the hold and
+//       stops a process only when no other live holder remains and `stack up` did not pin it (so two test runs in
+//       one checkout never pull services from under each other). Services from the environment are never stopped.
+//       `databaseUrl` and the S3 keys are secrets: never log them (use describeStack()).
 //   stackEnv(info): the env vars (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, DATABASE_URL, S3_*) for child processes.
 //   describeStack(info): printable lines, secrets redacted.
 //   stopStack(profile, {stateDir?}): stops what the state file says `up` started (the CLI's `down`).
@@ -54,6 +57,8 @@ export interface EnsureOptions {
   /** Where state, logs and data live (default <repo>/.stack/<profile>). */
   stateDir?: string;
   log?: (line: string) => void;
+  /** Keep what this call starts or reuses running until `stack down` (the CLI's `up`); default false. */
+  pin?: boolean;
 }
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -84,6 +89,13 @@ interface ProcState {
   pid: number;
   bin: string;
   startedAt: string;
+  /** Tokens `<pid>:<random>` of the ensureStack calls using this process; the last one to stop() stops it. */
+  holders?: string[];
+  /** Set by `stack up`: the process runs until `stack down`, whoever else uses it. */
+  pinned?: boolean;
+}
+function livingHolders(p: ProcState): string[] {
+  return (p.holders ?? []).filter((h) => pidAlive(Number(h.split(':')[0])));
 }
 interface StackState {
   temporal?: ProcState & { address: string; namespace: string; uiUrl?: string };
@@ -550,10 +562,17 @@ async function ensurePostgres(
   }
   const url = `postgres://${role}:${encodeURIComponent(password)}@127.0.0.1:${cl.port}/${database}`;
   const deadline = Date.now() + 30_000;
+  let roleEnsured = false;
   while (!(await canConnect(url))) {
+    if (roleEnsured) {
+      throw new Error(
+        `PostgreSQL: role ${role} and database ${database} exist on 127.0.0.1:${cl.port} but a password login over TCP fails. ` +
+          `Fix: allow password (scram-sha-256/md5) logins from 127.0.0.1 in pg_hba.conf of cluster ${cl.version}/${cl.cluster}, or set DATABASE_URL.`,
+      );
+    }
     try {
       await ensureRoleAndDb(role, database, password);
-      continue;
+      roleEnsured = true;
     } catch (err) {
       if (Date.now() > deadline) {
         throw new Error(
@@ -727,11 +746,18 @@ export async function ensureStack(opts: EnsureOptions): Promise<StackInfo> {
       const state = readJson<StackState>(statePath, {});
       const started: ServiceName[] = [];
       const ownedNow: StackState = {};
+      const token = `${process.pid}:${randomBytes(4).toString('hex')}`;
       const save = () => writeJson(statePath, state);
       const stopOwned = async () => {
         if (ownedNow.temporal) await stopPid(ownedNow.temporal.pid, ownedNow.temporal.bin, 'temporal', log);
         if (ownedNow.s3) await stopPid(ownedNow.s3.pid, ownedNow.s3.bin, 's3', log);
         if (ownedNow.postgres?.clusterStartedByUs) await stopPostgresCluster(ownedNow.postgres, log);
+      };
+      /** Registers this call as a user of a process the state file records (started now or reused). */
+      const hold = (p: ProcState | undefined) => {
+        if (!p) return;
+        p.holders = [...livingHolders(p), token];
+        if (opts.pin) p.pinned = true;
       };
       try {
         const t = await step('Temporal', () => ensureTemporal(profile, env, stateDir, state, log));
@@ -739,6 +765,7 @@ export async function ensureStack(opts: EnsureOptions): Promise<StackInfo> {
           started.push('temporal');
           ownedNow.temporal = state.temporal;
         }
+        if (t.source !== 'env' && state.temporal?.address === t.info.address) hold(state.temporal);
         save();
         const p = await step('PostgreSQL', () => ensurePostgres(profile, env, stateDir, state, log));
         if (p.source === 'started') {
@@ -751,6 +778,7 @@ export async function ensureStack(opts: EnsureOptions): Promise<StackInfo> {
           started.push('s3');
           ownedNow.s3 = state.s3;
         }
+        if (s.source !== 'env' && state.s3?.endpoint === s.info.endpoint) hold(state.s3);
         save();
         let stopped = false;
         return {
@@ -763,12 +791,29 @@ export async function ensureStack(opts: EnsureOptions): Promise<StackInfo> {
           async stop() {
             if (stopped) return;
             stopped = true;
-            await stopOwned();
-            const cur = readJson<StackState>(statePath, {});
-            if (ownedNow.temporal && cur.temporal?.pid === ownedNow.temporal.pid) delete cur.temporal;
-            if (ownedNow.s3 && cur.s3?.pid === ownedNow.s3.pid) delete cur.s3;
-            if (ownedNow.postgres) delete cur.postgres;
-            writeJson(statePath, cur);
+            await withLock(
+              stateDir,
+              async () => {
+                const cur = readJson<StackState>(statePath, {});
+                for (const name of ['temporal', 's3'] as const) {
+                  const proc = cur[name];
+                  if (!proc?.holders?.includes(token)) continue;
+                  proc.holders = livingHolders(proc).filter((h) => h !== token);
+                  if (proc.pinned || proc.holders.length > 0) {
+                    log(`${name}: left running (${proc.pinned ? 'kept by `stack up` until `stack down`' : `${proc.holders.length} other user(s)`})`);
+                    continue;
+                  }
+                  await stopPid(proc.pid, proc.bin, name, log);
+                  delete cur[name];
+                }
+                if (ownedNow.postgres?.clusterStartedByUs) {
+                  await stopPostgresCluster(ownedNow.postgres, log);
+                  delete cur.postgres;
+                }
+                writeJson(statePath, cur);
+              },
+              log,
+            );
           },
         };
       } catch (err) {
@@ -890,7 +935,7 @@ async function cli(argv: string[]): Promise<number> {
   switch (cmd) {
     case 'up':
     case 'env': {
-      const info = await ensureStack({ profile, log });
+      const info = await ensureStack({ profile, log, pin: true });
       if (cmd === 'env') {
         for (const [k, v] of Object.entries(stackEnv(info))) console.log(`export ${k}=${shellQuote(v)}`);
       } else {

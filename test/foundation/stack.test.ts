@@ -1,6 +1,6 @@
 // The stack entry point: a second start starts nothing; bad configuration fails fast, naming the variable.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,31 +19,40 @@ function pidAlive(pid: number): boolean {
   }
 }
 
-void test('a stack start when everything already runs starts nothing twice', { timeout: 120_000 }, async () => {
+void test('a stack start when everything already runs starts nothing twice; the last user stops it', { timeout: 120_000 }, async () => {
   const { DATABASE_URL } = requireEnv('DATABASE_URL');
   // A private state dir: Temporal and S3 come up locally (their env vars are left out); PostgreSQL from the env.
   const stateDir = mkdtempSync(join(tmpdir(), 'stack-test-'));
   const env = { PATH: process.env.PATH, HOME: process.env.HOME, XDG_CACHE_HOME: process.env.XDG_CACHE_HOME, DATABASE_URL };
+  const pids = () => {
+    const st = JSON.parse(readFileSync(join(stateDir, 'state.json'), 'utf8')) as { temporal?: { pid: number }; s3?: { pid: number } };
+    return [st.temporal?.pid, st.s3?.pid];
+  };
   const first = await ensureStack({ profile: 'test', env, stateDir, log: quiet });
+  let procs: (number | undefined)[] = [];
   try {
-    assert.deepEqual(first.started.sort(), ['s3', 'temporal']);
+    assert.deepEqual(first.started.slice().sort(), ['s3', 'temporal']);
     assert.equal(first.sources.postgres, 'env');
+    procs = pids();
+    assert.ok(procs.every((p) => p !== undefined && pidAlive(p)), 'state file must record the started processes');
     const second = await ensureStack({ profile: 'test', env, stateDir, log: quiet });
     assert.deepEqual(second.started, [], 'the second start must start nothing');
     assert.deepEqual(second.sources, { temporal: 'reused', postgres: 'env', s3: 'reused' });
     assert.equal(second.temporal.address, first.temporal.address);
     assert.equal(second.s3.endpoint, first.s3.endpoint);
     assert.equal(second.s3.accessKeyId, first.s3.accessKeyId);
-    await second.stop(); // started nothing, so stops nothing
-    const third = await ensureStack({ profile: 'test', env, stateDir, log: quiet });
-    assert.deepEqual(third.started, [], 'stop() of a start that started nothing must leave the services running');
-  } finally {
-    const { readFileSync } = await import('node:fs');
-    const state = JSON.parse(readFileSync(join(stateDir, 'state.json'), 'utf8')) as { temporal?: { pid: number }; s3?: { pid: number } };
+    assert.deepEqual(pids(), procs, 'no new processes');
+    // The starter stops first while the second still uses the services: they must stay up for it.
     await first.stop();
-    for (const p of [state.temporal?.pid, state.s3?.pid]) {
-      if (p !== undefined) assert.equal(pidAlive(p), false, `process ${p} should be stopped by the start that started it`);
-    }
+    assert.ok(procs.every((p) => pidAlive(p!)), 'services must keep running while another user holds them');
+    const third = await ensureStack({ profile: 'test', env, stateDir, log: quiet });
+    assert.deepEqual(third.started, []);
+    await third.stop();
+    await second.stop(); // the last user: stops them
+    for (const p of procs) assert.equal(pidAlive(p!), false, `process ${p} should be stopped by the last user`);
+  } finally {
+    await first.stop();
+    for (const p of procs) if (p !== undefined && pidAlive(p)) process.kill(p, 'SIGKILL');
     rmSync(stateDir, { recursive: true, force: true });
   }
 });
