@@ -20,7 +20,7 @@
 //       secrets included, for `eval "$(npm run -s stack -- env --profile test)"`.
 import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, openSync, readFileSync, closeSync, rmSync, writeFileSync, statSync, accessSync, constants } from 'node:fs';
+import { mkdirSync, openSync, renameSync, readFileSync, closeSync, rmSync, writeFileSync, statSync, accessSync, constants } from 'node:fs';
 import { createServer, connect as netConnect } from 'node:net';
 import { homedir } from 'node:os';
 import { delimiter, dirname, join, resolve } from 'node:path';
@@ -344,22 +344,28 @@ export async function toolPath(
     );
   }
   const gobin = dirname(cached);
-  mkdirSync(gobin, { recursive: true });
+  // Build into a temporary folder and rename: an interrupted build never leaves a half-written binary in the cache.
+  const tmpBin = `${gobin}.tmp.${process.pid}`;
+  mkdirSync(tmpBin, { recursive: true });
   log(`building ${t.bin} ${t.version} with \`go install ${t.module}\` into ${gobin} (once; several minutes)`);
   const t0 = Date.now();
   try {
     await execFileP(go, ['install', '-trimpath', '-ldflags', '-s -w', t.module], {
-      env: { ...env, GOBIN: gobin, CGO_ENABLED: '0' },
+      env: { ...env, GOBIN: tmpBin, CGO_ENABLED: '0' },
       maxBuffer: 64 * 1024 * 1024,
       timeout: 30 * 60_000,
     });
   } catch (err) {
+    rmSync(tmpBin, { recursive: true, force: true });
     const e = err as Error & { stderr?: string };
     throw new Error(
       `building ${t.bin} failed (go install ${t.module}): ${(e.stderr ?? e.message).slice(-2000)}\n` +
         `Fix: check that the Go module proxy is reachable (GOPROXY) and Go >= 1.25, or set ${t.envVar}.`,
     );
   }
+  mkdirSync(gobin, { recursive: true });
+  renameSync(join(tmpBin, t.bin), cached);
+  rmSync(tmpBin, { recursive: true, force: true });
   log(`built ${t.bin} in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
   return cached;
 }
