@@ -12,6 +12,7 @@ import pg from 'pg';
 import { migrate } from '../db/migrate.js';
 import { openDb, redactDatabaseUrl } from '../db/client.js';
 import { leaderboard, type LeaderboardFilter } from '../db/leaderboard.js';
+import { recordMetrics, recordTrial } from '../db/record.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const base = process.env.DATABASE_URL;
@@ -60,6 +61,7 @@ async function seed(client: pg.Client, trials: number): Promise<void> {
   await client.query('VACUUM ANALYZE metrics');
 }
 
+interface WriteResult { name: string; runs: number; median_ms: number; p95_ms: number }
 interface QueryResult { name: string; filter: LeaderboardFilter; rows: number; runs: number; median_ms: number; p95_ms: number; min_ms: number; max_ms: number; plan: string }
 
 const started = new Date();
@@ -72,7 +74,7 @@ const report = {
   database: redactDatabaseUrl(base),
   server_version: '',
   runs_per_query: RUNS,
-  sizes: [] as { metric_rows: number; trials: number; seed_seconds: number; queries: QueryResult[] }[],
+  sizes: [] as { metric_rows: number; trials: number; seed_seconds: number; queries: QueryResult[]; writes: WriteResult[] }[],
 };
 
 for (const size of sizes) {
@@ -122,9 +124,35 @@ for (const size of sizes) {
       queries.push(q);
       console.error(`[results-db] ${metricRows} rows, ${label}: ${rows} leaderboard rows, median ${q.median_ms} ms, p95 ${q.p95_ms} ms`);
     }
+    // Write cost with the triggers that keep the aggregate fresh: a new trial (recordTrial + 7 metrics), and a
+    // changed oracle metric (re-aggregates every configuration paired with that oracle, in its sweep and overall).
+    const writes: WriteResult[] = [];
+    const timeIt = async (label: string, n: number, fn: (i: number) => Promise<void>) => {
+      const times: number[] = [];
+      for (let i = 0; i < n; i++) { const s0 = performance.now(); await fn(i); times.push(performance.now() - s0); }
+      times.sort((a, b) => a - b);
+      const w = { name: label, runs: n, median_ms: +quantile(times, 0.5).toFixed(2), p95_ms: +quantile(times, 0.95).toFixed(2) };
+      writes.push(w);
+      console.error(`[results-db] ${metricRows} rows, write ${label}: median ${w.median_ms} ms, p95 ${w.p95_ms} ms`);
+    };
+    const tmpl = (await client.query(`SELECT * FROM trials WHERE id = 'bench-1'`)).rows[0];
+    await timeIt('new trial: recordTrial + recordMetrics(7)', 20, async (i) => {
+      const id = `bench-new-${i}`;
+      await recordTrial(h.db, {
+        id, sweepId: tmpl.sweep_id, dataset: tmpl.dataset, model: tmpl.model, recipeKey: tmpl.recipe_key, forgetSetKey: tmpl.forget_set_key,
+        forgetKind: tmpl.forget_kind, forgetFraction: tmpl.forget_fraction, algorithm: tmpl.algorithm, localization: tmpl.localization,
+        alpha: tmpl.alpha, hparams: tmpl.hparams, seed: 100 + i, isOracle: false, stageKeys: {}, status: 'completed',
+        wallSeconds: 10, epochs: 5, paramsChangedFraction: 0.3,
+      });
+      await recordMetrics(h.db, id, [['forget', 'accuracy'], ['retain', 'accuracy'], ['test', 'accuracy'], ['forget', 'mia_efficacy'], ['forget', 'loss'], ['retain', 'loss'], ['test', 'loss']]
+        .map(([split, name]) => ({ split, name, value: Math.random() })));
+    });
+    await timeIt('oracle metric changed: recordMetrics(1) on an oracle', 10, async () => {
+      await recordMetrics(h.db, 'bench-0', [{ split: 'forget', name: 'accuracy', value: Math.random() }]);
+    });
     await h.close();
     await client.end();
-    report.sizes.push({ metric_rows: metricRows, trials, seed_seconds: +seedSeconds.toFixed(1), queries });
+    report.sizes.push({ metric_rows: metricRows, trials, seed_seconds: +seedSeconds.toFixed(1), queries, writes });
   } finally {
     await admin.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
     await admin.end();

@@ -37,8 +37,8 @@ after(async () => {
   await f?.drop();
 });
 
-describe('dashboard', () => {
-  test('binds 127.0.0.1 and refuses requests without the token', async () => {
+void describe('dashboard', () => {
+  void test('binds 127.0.0.1 and refuses requests without the token', async () => {
     assert.match(dash.url, /^http:\/\/127\.0\.0\.1:\d+$/);
     assert.equal((await fetch(`${dash.url}/api/leaderboard`)).status, 401);
     assert.equal((await fetch(`${dash.url}/api/leaderboard`, { headers: { authorization: 'Bearer wrong' } })).status, 401);
@@ -47,7 +47,7 @@ describe('dashboard', () => {
     assert.equal(((await ok.json()) as unknown[]).length, (await leaderboard(f.db, { sweep: 'sweep-d' })).length);
   });
 
-  test('shows the leaderboard rows from the database, sorts them, opens a trial, screenshot', async () => {
+  void test('shows the leaderboard rows from the database, sorts them, opens a trial, screenshot', async () => {
     const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
     page.on('pageerror', (e) => { throw e; });
     await page.goto(`${dash.url}/?token=${TOKEN}`); // sets the cookie and redirects to /
@@ -57,13 +57,13 @@ describe('dashboard', () => {
     await page.selectOption('#filters select[name=sweep]', 'sweep-d');
     await page.selectOption('#filters select[name=forgetKind]', 'iid');
     const expected = await leaderboard(f.db, { sweep: 'sweep-d', forgetKind: 'iid' });
-    await page.waitForFunction((n) => document.querySelectorAll('#leaderboard tr.lb-row').length === n, expected.length, { timeout: 10000 });
-    const methods = await page.$$eval('#leaderboard tr.lb-row', (trs) => trs.map((tr) => (tr as HTMLElement).dataset.method));
+    await page.waitForFunction(`document.querySelectorAll('#leaderboard tr.lb-row').length === ${expected.length}`, undefined, { timeout: 10000 });
+    const methods = await page.$$eval('#leaderboard tr.lb-row', (trs) => trs.map((tr) => tr.getAttribute('data-method')));
     assert.deepEqual(methods, expected.map(methodLabel), 'rows in the ranked order of the database');
     const firstForget = await page.$eval('#leaderboard tr.lb-row td[data-key=forget_acc]', (td) => td.textContent);
     assert.equal(firstForget, `${(expected[0].forget_acc_mean! * 100).toFixed(2)} ± ${(expected[0].forget_acc_ci! * 100).toFixed(2)}`);
 
-    const column = async () => page.$$eval('#leaderboard tr.lb-row td[data-key=d_forget]', (tds) => tds.map((td) => Number((td as HTMLElement).dataset.sort)));
+    const column = async () => page.$$eval('#leaderboard tr.lb-row td[data-key=d_forget]', (tds) => tds.map((td) => Number(td.getAttribute('data-sort'))));
     await page.click('#leaderboard th[data-key=d_forget]');
     const asc = await column();
     assert.deepEqual(asc, expected.map((r) => r.d_forget_mean!).sort((a, b) => a - b));
@@ -87,7 +87,7 @@ describe('dashboard', () => {
     assert.equal(await page.locator('#detail-metrics tr').count(), 5);
 
     await page.click('#leaderboard th[data-key=d_forget]');
-    await page.evaluate(() => window.scrollTo(0, 0));
+    await page.evaluate('window.scrollTo(0, 0)');
     const png = await page.screenshot({ fullPage: false });
     const dir = process.env.RESULTS_SCREENSHOT_DIR ?? path.join(tmpdir(), 'unlearn-results-test');
     mkdirSync(dir, { recursive: true });

@@ -60,13 +60,13 @@ function direct(seeded: SeededTrial[]): Map<string, Record<string, { mean: numbe
 
 const keyOf = (r: LeaderboardRow) => `${r.dataset}|${r.forget_kind}|${r.algorithm}|${JSON.stringify(r.hparams)}`;
 
-describe('leaderboard', () => {
-  test('t975 in SQL equals the t quantile', async () => {
+void describe('leaderboard', () => {
+  void test('t975 in SQL equals the t quantile', async () => {
     const { rows } = await f.handle.pool.query<{ df: number; q: number }>('SELECT df, t975(df) AS q FROM generate_series(1, 160) df UNION ALL SELECT 1000, t975(1000) UNION ALL SELECT 100000, t975(100000)');
     for (const r of rows) close(r.q, tQuantile(0.975, r.df), `t975(${r.df})`);
   });
 
-  test('means and 95% t-intervals equal a direct computation on the seeded data', async () => {
+  void test('means and 95% t-intervals equal a direct computation on the seeded data', async () => {
     for (const [sweep, seeded] of [['sweep-a', seededA], ['sweep-b', seededB]] as const) {
       const rows = await leaderboard(f.db, { sweep });
       const expected = direct(seeded);
@@ -90,7 +90,7 @@ describe('leaderboard', () => {
     }
   });
 
-  test('the maintained aggregate equals the direct aggregation after writes, oracle changes, deletes, concurrency', async () => {
+  void test('the maintained aggregate equals the direct aggregation after writes, oracle changes, deletes, concurrency', async () => {
     const compare = async (what: string) => {
       for (const [sw, ds, fk] of [[null, null, null], ['sweep-a', null, null], ['sweep-b', 'synth2', 'iid'], [null, 'synth', 'classes']]) {
         const q = (fn: string) => f.handle.pool.query(`SELECT * FROM ${fn}($1, $2, $3) ORDER BY dataset, forget_kind, algorithm, hparams::text, is_oracle`, [sw, ds, fk]);
@@ -129,7 +129,7 @@ describe('leaderboard', () => {
     await compare('after restoring');
   });
 
-  test('filters by sweep, dataset and forget kind', async () => {
+  void test('filters by sweep, dataset and forget kind', async () => {
     const all = await leaderboard(f.db);
     assert.deepEqual([...new Set(all.map((r) => r.dataset))].sort(), ['synth', 'synth2']);
     const a = await leaderboard(f.db, { sweep: 'sweep-a' });
@@ -140,7 +140,7 @@ describe('leaderboard', () => {
     assert.deepEqual(await leaderboard(f.db, { sweep: 'no-such-sweep' }), []);
   });
 
-  test('ranks within each setting by the chosen criterion; oracle rows unranked', async () => {
+  void test('ranks within each setting by the chosen criterion; oracle rows unranked', async () => {
     for (const [rankBy, key, dir] of [['gap', 'gap_mean', 1], ['tow', 'tow_mean', -1], ['cost', 'cost_rel_mean', 1]] as const) {
       const rows = await leaderboard(f.db, { sweep: 'sweep-a', forgetKind: 'iid', rankBy });
       const ranked = rows.filter((r) => !r.is_oracle);
@@ -154,7 +154,7 @@ describe('leaderboard', () => {
     }
   });
 
-  test('every format renders the same numbers (through `unlearn leaderboard`)', async () => {
+  void test('every format renders the same numbers (through `unlearn leaderboard`)', async () => {
     const env = { ...process.env, DATABASE_URL: f.url };
     const cli = async (...args: string[]) => (await run(process.execPath, ['--import', 'tsx', entry, ...args], { cwd: root, env, maxBuffer: 1 << 24 })).stdout;
     const filt = ['--sweep', 'sweep-a'];
@@ -199,7 +199,7 @@ describe('leaderboard', () => {
     });
   });
 
-  test('report table and trade-off SVG (through `unlearn report`)', async () => {
+  void test('report table and trade-off SVG (through `unlearn report`)', async () => {
     const rows = await leaderboard(f.db, { sweep: 'sweep-a', forgetKind: 'iid' });
     const md = formatReport(rows, 'md');
     for (const r of rows) {

@@ -55,14 +55,14 @@ const WRITES: [string, RegExp][] = [
   [`COPY metrics FROM STDIN`, /COPY statements are not allowed/],
 ];
 
-describe('unlearn query', () => {
-  test('reads: SELECT over the views works', async () => {
+void describe('unlearn query', () => {
+  void test('reads: SELECT over the views works', async () => {
     const r = await runReadOnlyQuery(f.handle.pool, `SELECT algorithm, n_seeds FROM leaderboard WHERE forget_kind = 'iid' ORDER BY algorithm, n_seeds`);
     assert.deepEqual(r.fields, ['algorithm', 'n_seeds']);
     assert.deepEqual(r.rows.map((x) => x.algorithm), ['del', 'finetune', 'finetune', 'neggrad', 'retrain', 'salun']);
   });
 
-  test('every kind of write is refused and leaves the data unchanged', async () => {
+  void test('every kind of write is refused and leaves the data unchanged', async () => {
     const before = await fingerprint();
     for (const [text, why] of WRITES) {
       await assert.rejects(runReadOnlyQuery(f.handle.pool, text), why, text);
@@ -73,7 +73,7 @@ describe('unlearn query', () => {
     assert.ok((r.rows[0].n as number) > 0);
   });
 
-  test('the CLI prints rows and exits non-zero on a write, naming the refusal', async () => {
+  void test('the CLI prints rows and exits non-zero on a write, naming the refusal', async () => {
     const env = { ...process.env, DATABASE_URL: f.url };
     const before = await fingerprint();
     const ok = await run(process.execPath, ['--import', 'tsx', entry, 'query', `SELECT id FROM sweeps ORDER BY id`, '--format', 'json'], { cwd: root, env });

@@ -20,8 +20,8 @@ async function q<T = Record<string, unknown>>(text: string, values: unknown[] = 
   return (await f.handle.pool.query(text, values)).rows as T[];
 }
 
-describe('record', () => {
-  test('re-recording the same sweep and trial leaves one row with the latest fields', async () => {
+void describe('record', () => {
+  void test('re-recording the same sweep and trial leaves one row with the latest fields', async () => {
     await recordSweep(f.db, { id: 'sw1', name: 'first', config: { a: 1 }, status: 'running' });
     await recordSweep(f.db, { id: 'sw1', name: 'first', config: { a: 2 }, status: 'completed' });
     const sweeps = await q('SELECT * FROM sweeps WHERE id = $1', ['sw1']);
@@ -39,7 +39,7 @@ describe('record', () => {
     assert.deepEqual(rows[0].stage_keys, { unlearn: 'k-unlearn', evaluate: 'k-eval' });
   });
 
-  test('metrics upsert by (trial, split, name) and the headline columns follow them', async () => {
+  void test('metrics upsert by (trial, split, name) and the headline columns follow them', async () => {
     await recordMetrics(f.db, trial.id, [
       { split: 'forget', name: 'accuracy', value: 0.5 },
       { split: 'test', name: 'accuracy', value: 0.9 },
@@ -65,7 +65,7 @@ describe('record', () => {
     assert.equal(t3.forget_acc, 0.75);
   });
 
-  test('a large metrics batch is written whole and idempotently', async () => {
+  void test('a large metrics batch is written whole and idempotently', async () => {
     const many = Array.from({ length: 4500 }, (_, i) => ({ split: 'extra', name: `m${i}`, value: i / 7 }));
     await recordMetrics(f.db, trial.id, many);
     await recordMetrics(f.db, trial.id, many);
@@ -73,7 +73,7 @@ describe('record', () => {
     assert.equal(c.n, 4500);
   });
 
-  test('curves and forget outputs upsert', async () => {
+  void test('curves and forget outputs upsert', async () => {
     await recordCurve(f.db, 'k-unlearn', [{ epoch: 0, name: 'loss', value: 2 }, { epoch: 1, name: 'loss', value: 1 }]);
     await recordCurve(f.db, 'k-unlearn', [{ epoch: 1, name: 'loss', value: 0.5 }]);
     const cs = await q('SELECT epoch, value FROM curves WHERE stage_key = $1 ORDER BY epoch', ['k-unlearn']);
@@ -86,7 +86,7 @@ describe('record', () => {
     assert.deepEqual(fo[0], { n: 4, ids: [5, 9, 11, 12], true_prob: [0.25, 0.5, 0.75, 1], loss: [1.5, 0.5, 0.25, 0], correct: [false, true, true, true] });
   });
 
-  test('bad input and missing trials fail with messages that name them', async () => {
+  void test('bad input and missing trials fail with messages that name them', async () => {
     await assert.rejects(recordTrial(f.db, { ...trial, id: 'x', forgetFraction: 1.5 }), /recordTrial\("x"\): invalid input: forgetFraction/);
     await assert.rejects(recordTrial(f.db, { ...trial, id: 'x', status: 'done' as never }), /recordTrial\("x"\): invalid input: status/);
     await assert.rejects(recordMetrics(f.db, 'nope', [{ split: 'forget', name: 'accuracy', value: 1 }]), /recordMetrics\("nope"\): trial nope is not recorded; call recordTrial first/);
