@@ -149,7 +149,7 @@ export class Sgd {
     if (!m) return undefined;
     let t = this.maskTensors.get(name);
     if (!t) {
-      t = tf.tensor(m, shape, 'float32');
+      t = tf.keep(tf.tensor(m, shape, 'float32')); // outlives the caller's tidy
       this.maskTensors.set(name, t);
     }
     return t;

@@ -215,7 +215,9 @@ export function registerConvKernels(): void {
     ['Conv2DBackpropFilter', conv2dBackpropFilterWasm],
     ['Conv2DBackpropInput', conv2dBackpropInputWasm],
   ] as const) {
-    if (tf.getKernel(name, 'wasm')) tf.unregisterKernel(name, 'wasm');
-    tf.registerKernel({ kernelName: name, backendName: 'wasm', kernelFunc: fn as unknown as tf.KernelFunc });
+    const prev = tf.getKernel(name, 'wasm');
+    if (prev) tf.unregisterKernel(name, 'wasm');
+    // keep the backend's setup (its cwrap), which the fallback to the original kernel needs
+    tf.registerKernel({ kernelName: name, backendName: 'wasm', kernelFunc: fn as unknown as tf.KernelFunc, setupFunc: prev?.setupFunc, disposeFunc: prev?.disposeFunc });
   }
 }

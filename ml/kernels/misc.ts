@@ -1,0 +1,150 @@
+// Faster replacements for slow wasm kernels hit by training: BatchMatMul with transposed operands (the
+// backend's transposed path is a naive loop, ~10x slower than XNNPACK's), MaxPoolGrad (naive, several
+// times slower than the JS loop below) and Identity (the engine clones every tensor a gradient saves;
+// wasm's Identity copies the data, the CPU backend's shares it, as we do now: tensors are immutable).
+import { tf } from '../tf.js';
+
+type TensorInfo = tf.TensorInfo;
+interface WasmBackend {
+  disposeData(dataId: object, force?: boolean): boolean;
+  makeOutput(shape: number[], dtype: string): TensorInfo;
+  typedArrayFromHeap(t: TensorInfo): Float32Array;
+  incRef(dataId: object): void;
+}
+type KernelFn = (args: { inputs: Record<string, TensorInfo>; backend: unknown; attrs?: Record<string, unknown> }) => TensorInfo;
+
+export const miscKernelStats = { batchMatMulTransposed: 0, maxPoolGrad: 0 };
+
+let originalBatchMatMul: KernelFn | undefined;
+let transposeKernel: KernelFn | undefined;
+
+function batchMatMulWasm(args: { inputs: Record<string, TensorInfo>; backend: unknown; attrs?: Record<string, unknown> }): TensorInfo {
+  const { a, b } = args.inputs;
+  const { transposeA, transposeB } = (args.attrs ?? {}) as { transposeA?: boolean; transposeB?: boolean };
+  if (!transposeA && !transposeB) return originalBatchMatMul!(args);
+  miscKernelStats.batchMatMulTransposed++;
+  const backend = args.backend as WasmBackend;
+  const swapLast = (t: TensorInfo): TensorInfo => {
+    const r = t.shape.length;
+    const perm = Array.from({ length: r }, (_, i) => i);
+    perm[r - 2] = r - 1;
+    perm[r - 1] = r - 2;
+    return transposeKernel!({ inputs: { x: t }, backend, attrs: { perm } });
+  };
+  const at = transposeA ? swapLast(a) : a;
+  const bt = transposeB ? swapLast(b) : b;
+  const out = originalBatchMatMul!({ inputs: { a: at, b: bt }, backend, attrs: { ...args.attrs, transposeA: false, transposeB: false } });
+  if (at !== a) backend.disposeData(at.dataId);
+  if (bt !== b) backend.disposeData(bt.dataId);
+  return out;
+}
+
+/** MaxPoolGrad in JS over the wasm heap: dy routed to the first maximum of each window. */
+function maxPoolGradWasm(args: { inputs: Record<string, TensorInfo>; backend: unknown; attrs?: Record<string, unknown> }): TensorInfo {
+  miscKernelStats.maxPoolGrad++;
+  const { dy, input } = args.inputs;
+  const { filterSize, strides, pad, dimRoundingMode } = args.attrs as {
+    filterSize: number | [number, number];
+    strides: number | [number, number];
+    pad: 'valid' | 'same' | number;
+    dimRoundingMode?: 'floor' | 'round' | 'ceil';
+  };
+  const backend = args.backend as WasmBackend;
+  const info = tf.backend_util.computePool2DInfo(input.shape as [number, number, number, number], filterSize, strides, 1, pad, dimRoundingMode);
+  const out = backend.makeOutput([...input.shape], 'float32');
+  // views after allocation (allocation can grow and detach the heap)
+  const dx = backend.typedArrayFromHeap(out);
+  const xv = backend.typedArrayFromHeap(input);
+  const dyv = backend.typedArrayFromHeap(dy);
+  dx.fill(0);
+  const { batchSize: N, inHeight: H, inWidth: W, inChannels: C, outHeight: OH, outWidth: OW, strideHeight: sh, strideWidth: sw } = info;
+  const fh = info.effectiveFilterHeight;
+  const fw = info.effectiveFilterWidth;
+  const pt = info.padInfo.top;
+  const pl = info.padInfo.left;
+  if (fh === 2 && fw === 2 && sh === 2 && sw === 2 && pt === 0 && pl === 0 && OH * 2 <= H && OW * 2 <= W) {
+    const rowStride = W * C;
+    for (let n = 0; n < N; n++) {
+      for (let oh = 0; oh < OH; oh++) {
+        for (let ow = 0; ow < OW; ow++) {
+          const i00 = n * H * rowStride + oh * 2 * rowStride + ow * 2 * C;
+          const dyBase = ((n * OH + oh) * OW + ow) * C;
+          for (let c = 0; c < C; c++) {
+            const a = i00 + c;
+            const b = a + C;
+            const d = a + rowStride;
+            const e = d + C;
+            let arg = a;
+            let best = xv[a];
+            if (xv[b] > best) {
+              best = xv[b];
+              arg = b;
+            }
+            if (xv[d] > best) {
+              best = xv[d];
+              arg = d;
+            }
+            if (xv[e] > best) arg = e;
+            dx[arg] = dyv[dyBase + c];
+          }
+        }
+      }
+    }
+    return out;
+  }
+  for (let n = 0; n < N; n++) {
+    const xBase = n * H * W * C;
+    for (let oh = 0; oh < OH; oh++) {
+      const h0 = oh * sh - pt;
+      const hs = Math.max(0, h0);
+      const he = Math.min(H, h0 + fh);
+      for (let ow = 0; ow < OW; ow++) {
+        const w0 = ow * sw - pl;
+        const ws = Math.max(0, w0);
+        const we = Math.min(W, w0 + fw);
+        const dyBase = ((n * OH + oh) * OW + ow) * C;
+        for (let c = 0; c < C; c++) {
+          let best = -Infinity;
+          let arg = -1;
+          for (let h = hs; h < he; h++) {
+            let idx = xBase + (h * W + ws) * C + c;
+            for (let w = ws; w < we; w++, idx += C) {
+              const v = xv[idx];
+              if (v > best || arg < 0) {
+                best = v;
+                arg = idx;
+              }
+            }
+          }
+          if (arg >= 0) dx[arg] += dyv[dyBase + c];
+        }
+      }
+    }
+  }
+  return out;
+}
+
+/** Identity without a copy: share the data and bump its reference count (as the CPU backend does). */
+function identityWasm(args: { inputs: Record<string, TensorInfo>; backend: unknown }): TensorInfo {
+  const { x } = args.inputs;
+  (args.backend as WasmBackend).incRef(x.dataId);
+  return { dataId: x.dataId, shape: [...x.shape], dtype: x.dtype };
+}
+
+export function registerMiscKernels(): void {
+  const bmm = tf.getKernel('BatchMatMul', 'wasm');
+  const tr = tf.getKernel('Transpose', 'wasm');
+  if (!bmm || !tr) throw new Error('wasm backend lacks BatchMatMul or Transpose');
+  originalBatchMatMul ??= bmm.kernelFunc as unknown as KernelFn;
+  transposeKernel ??= tr.kernelFunc as unknown as KernelFn;
+  for (const [name, fn] of [
+    ['BatchMatMul', batchMatMulWasm],
+    ['MaxPoolGrad', maxPoolGradWasm],
+    ['Identity', identityWasm],
+  ] as const) {
+    const prev = tf.getKernel(name, 'wasm');
+    tf.unregisterKernel(name, 'wasm');
+    // keep the backend's setup (BatchMatMul's cwrap) by re-registering with its setupFunc
+    tf.registerKernel({ kernelName: name, backendName: 'wasm', kernelFunc: fn as unknown as tf.KernelFunc, setupFunc: prev?.setupFunc, disposeFunc: prev?.disposeFunc });
+  }
+}
