@@ -37,7 +37,7 @@ function grads(c: Case, xData: Float32Array, wData: Float32Array, dyData: Float3
   return tf.tidy(() => {
     const x = tf.tensor4d(xData, c.x);
     const w = tf.tensor4d(wData, [c.k[0], c.k[1], c.x[3], c.cout]);
-    const dy = tf.tensor(dyData, dyShape) as tf.Tensor4D;
+    const dy = tf.tensor4d(dyData, dyShape as [number, number, number, number]);
     const gx = tf.grad((xx: tf.Tensor) => tf.sum(tf.mul(tf.conv2d(xx as tf.Tensor4D, w, c.stride, c.pad), dy)))(x);
     const gw = tf.grad((ww: tf.Tensor) => tf.sum(tf.mul(tf.conv2d(x, ww as tf.Tensor4D, c.stride, c.pad), dy)))(w);
     return { dx: gx.dataSync() as Float32Array, dw: gw.dataSync() as Float32Array };
