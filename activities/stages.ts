@@ -182,7 +182,9 @@ export function createActivities(deps: ActivityDeps): SweepActivities {
             if (points.length > 0) await recordCurve(db.db, s.key, points);
           },
         };
+        const tc = Date.now();
         out = await compute.run(sctx);
+        out.meta = { ...out.meta, computeSeconds: (Date.now() - tc) / 1000 };
       }
       if (abort.signal.aborted) throw new CancelledFailure('stage cancelled');
       const put = await store.put(artifactKey(s), out.bytes, { stage: s.key, kind: s.kind });

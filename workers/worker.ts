@@ -36,6 +36,9 @@ export interface WorkerOptions {
   queue: QueueKind;
   /** activities run at once per worker (gpu: 1 per device) */
   concurrency?: number;
+  /** in `all` mode: activities at once on each queue (defaults io 8, gpu 1) */
+  ioConcurrency?: number;
+  gpuConcurrency?: number;
   /** log lines go here (default console.log) */
   log?: (line: string) => void;
 }
@@ -64,7 +67,7 @@ export async function createWorkers(opts: WorkerOptions): Promise<RunningWorkers
     workers.push(
       await Worker.create({
         connection, namespace, taskQueue: names.io, workflowBundle: await workflowBundle(), activities: createActivities(deps),
-        maxConcurrentActivityTaskExecutions: opts.queue === 'io' ? (opts.concurrency ?? 8) : 8,
+        maxConcurrentActivityTaskExecutions: opts.queue === 'io' ? (opts.concurrency ?? 8) : (opts.ioConcurrency ?? 8),
         identity: deps.identity, shutdownGraceTime: '10s',
       }),
     );
@@ -76,7 +79,7 @@ export async function createWorkers(opts: WorkerOptions): Promise<RunningWorkers
     workers.push(
       await Worker.create({
         connection, namespace, taskQueue: names.gpu, activities: createActivities(deps),
-        maxConcurrentActivityTaskExecutions: opts.queue === 'gpu' ? (opts.concurrency ?? 1) : 1,
+        maxConcurrentActivityTaskExecutions: opts.queue === 'gpu' ? (opts.concurrency ?? 1) : (opts.gpuConcurrency ?? 1),
         identity: deps.identity, shutdownGraceTime: '10s',
       }),
     );

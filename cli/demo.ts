@@ -1,0 +1,96 @@
+// `npm run demo`: brings up the local stack (Temporal dev server, PostgreSQL, S3), starts two gpu worker
+// processes and an io worker in this process, runs sweeps/demo.yaml (MNIST subset, small CNN, IID + class
+// forget sets, oracle + DEL + 4 baselines, 2 seeds), watches it, and prints the leaderboard and timings.
+// Running it again resumes / reuses every finished stage (content keys), so a second run takes seconds;
+// `--fresh` uses a new cache namespace to recompute everything.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ensureStack, stackEnv, describeStack } from '../infra/stack.js';
+import { loadSweep } from './sweep-registries.js';
+import { connectClient, startSweep, watchSweep, progressTable } from './sweep.js';
+import { sweepTiming } from './stats.js';
+import { expandSweep } from '../workflows/plan.js';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const args = process.argv.slice(2);
+const fresh = args.includes('--fresh');
+const gpuWorkers = Number(process.env.UNLEARN_DEMO_GPU_WORKERS ?? 2);
+const t0 = Date.now();
+const say = (m: string) => console.log(`[demo ${((Date.now() - t0) / 1000).toFixed(1)}s] ${m}`);
+
+const stack = await ensureStack({ profile: 'demo', log: (l) => say(l) });
+for (const line of describeStack(stack)) say(line);
+Object.assign(process.env, stackEnv(stack));
+process.env.UNLEARN_QUEUE_PREFIX ??= 'demo-';
+
+const children: ChildProcess[] = [];
+let ioWorker: { shutdown(): void; run(): Promise<void> } | undefined;
+let ioRun: Promise<void> | undefined;
+async function cleanup() {
+  for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
+  await Promise.all(children.map((c) => (c.exitCode === null ? new Promise((r) => c.once('exit', r)) : undefined)));
+  ioWorker?.shutdown();
+  await ioRun?.catch(() => undefined);
+  await stack.stop();
+}
+process.once('SIGINT', () => void cleanup().finally(() => process.exit(130)));
+
+try {
+  let cfg = loadSweep(path.join(root, 'sweeps', 'demo.yaml'));
+  if (fresh) cfg = { ...cfg, cacheNamespace: `fresh-${randomBytes(3).toString('hex')}` };
+  // Workers: N gpu processes (the wasm backend is single-threaded: one process per core) + io in this process.
+  const ready: Promise<void>[] = [];
+  for (let i = 0; i < gpuWorkers; i++) {
+    const c = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'cli', 'main.ts'), 'worker', '--queue', 'gpu'], { cwd: root, env: process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    children.push(c);
+    ready.push(new Promise<void>((resolve, reject) => {
+      let out = '';
+      const onData = (d: Buffer) => {
+        out += d.toString();
+        const m = /\[worker [^\n]*\n/.exec(out);
+        if (m && /state: 'RUNNING'/.test(out)) { say(`gpu worker ${i + 1}: ${m[0].trim()}`); resolve(); }
+      };
+      c.stdout!.on('data', onData);
+      c.stderr!.on('data', onData);
+      c.once('exit', (code) => reject(new Error(`gpu worker ${i + 1} exited (${code}):\n${out.slice(-2000)}`)));
+    }));
+  }
+  const { createWorkers } = await import('../workers/worker.js');
+  const io = await createWorkers({ queue: 'io', log: (l) => say(l) });
+  ioWorker = io;
+  ioRun = io.run();
+  await Promise.all(ready);
+
+  const c = await connectClient();
+  try {
+    const id = fresh ? `demo-${cfg.cacheNamespace}` : 'demo';
+    const started = Date.now();
+    const r = await startSweep(c.client, cfg, { id });
+    say(`${r.started ? 'started' : 'attached to'} sweep ${id}: ${expandSweep(cfg, id).stages.length} stages, ${expandSweep(cfg, id).trials.length} trials${stack.temporal.uiUrl ? `; web UI ${stack.temporal.uiUrl}/namespaces/${stack.temporal.namespace}/workflows/${id}` : ''}`);
+    const result = await watchSweep(c.client, id);
+    const wall = (Date.now() - started) / 1000;
+    console.log(progressTable(result));
+    const { openDb } = await import('../db/client.js');
+    const db = openDb();
+    try {
+      const { leaderboard } = await import('../db/leaderboard.js');
+      const { formatLeaderboard } = await import('../db/leaderboard-format.js');
+      const rows = await leaderboard(db.db, { sweep: id });
+      console.log('\nResults (mean ± 95% t-interval over seeds; Δ = oracle − unlearned):');
+      console.log(formatLeaderboard(rows, 'table'));
+      const timing = await sweepTiming(db, expandSweep(cfg, id), wall, gpuWorkers, started);
+      console.log(`\nwall ${wall.toFixed(1)} s for the sweep (${((Date.now() - t0) / 1000).toFixed(1)} s with stack and workers); ${timing.stagesRan} stages ran, the rest were cached`);
+      for (const [k, v] of Object.entries(timing.byKind)) console.log(`  ${k.padEnd(16)} ran ${String(v.ran).padStart(3)}  compute ${v.computeSeconds.toFixed(1).padStart(7)} s  activity ${v.activitySeconds.toFixed(1).padStart(7)} s`);
+      console.log(`  gpu worker time outside compute: ${(timing.fractionOutsideCompute * 100).toFixed(1)}%, outside training stages: ${(timing.fractionOutsideTraining * 100).toFixed(1)}% (${gpuWorkers} gpu workers x ${wall.toFixed(1)} s)`);
+      if (process.env.UNLEARN_DEMO_TIMING_JSON) console.log(`TIMING_JSON ${JSON.stringify({ wall, total: (Date.now() - t0) / 1000, ...timing })}`);
+    } finally {
+      await db.close();
+    }
+  } finally {
+    await c.close();
+  }
+} finally {
+  await cleanup();
+}
