@@ -13,6 +13,7 @@ import { migrate } from '../db/migrate.js';
 import { openDb, redactDatabaseUrl } from '../db/client.js';
 import { leaderboard, type LeaderboardFilter } from '../db/leaderboard.js';
 import { recordMetrics, recordTrial } from '../db/record.js';
+import { dropDatabase } from '../test/results/helpers.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const base = process.env.DATABASE_URL;
@@ -154,7 +155,7 @@ for (const size of sizes) {
     await client.end();
     report.sizes.push({ metric_rows: metricRows, trials, seed_seconds: +seedSeconds.toFixed(1), queries, writes });
   } finally {
-    await admin.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+    await dropDatabase(admin, name);
     await admin.end();
   }
 }

@@ -93,7 +93,8 @@ export interface SweepProgress {
   failed: number;
   running: number;
   pending: number;
-  /** planned trial count from the sweep's config when it states one (config.totalTrials), else null */
+  /** planned trial count: config.totalTrials when the sweep's config states it, else the number of 'record' stages
+   *  whose params.sweepId is this sweep (the orchestration plans one per trial), else null */
   planned: number | null;
 }
 
@@ -106,8 +107,12 @@ export async function sweepsWithProgress(db: ResultsDb, limit = 200): Promise<Sw
            count(t.id) FILTER (WHERE t.status = 'failed') AS failed,
            count(t.id) FILTER (WHERE t.status = 'running') AS running,
            count(t.id) FILTER (WHERE t.status = 'pending') AS pending,
-           CASE WHEN jsonb_typeof(s.config -> 'totalTrials') = 'number' THEN (s.config ->> 'totalTrials')::numeric END AS planned
-      FROM sweeps s LEFT JOIN trials t ON t.sweep_id = s.id
+           coalesce(CASE WHEN jsonb_typeof(s.config -> 'totalTrials') = 'number' THEN (s.config ->> 'totalTrials')::numeric END,
+                    nullif(max(r.planned), 0)) AS planned
+      FROM sweeps s
+      LEFT JOIN trials t ON t.sweep_id = s.id
+      LEFT JOIN LATERAL (SELECT count(*) AS planned FROM stages st
+                          WHERE st.kind = 'record' AND st.params ->> 'sweepId' = s.id) r ON true
      GROUP BY s.id
      ORDER BY s.created_at DESC, s.id
      LIMIT ${limit}`);

@@ -34,7 +34,7 @@ export async function freshDatabase(label: string): Promise<FreshDb> {
     cleanup = async () => {
       const c = new pg.Client({ connectionString: base });
       await c.connect();
-      try { await c.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`); } finally { await c.end(); }
+      try { await dropDatabase(c, name); } finally { await c.end(); }
     };
   } catch (e) {
     if ((e as { code?: string }).code !== '42501') throw e; // not a permission problem
@@ -56,6 +56,24 @@ export async function freshDatabase(label: string): Promise<FreshDb> {
     url, handle, db: handle.db,
     async drop() { await handle.close(); await cleanup(); },
   };
+}
+
+/**
+ * DROP DATABASE, retried: a plain DROP stops autovacuum workers itself but fails while another session is
+ * connected; WITH (FORCE) needs the right to signal every backend (it cannot signal autovacuum as a non-superuser).
+ */
+export async function dropDatabase(c: pg.Client, name: string): Promise<void> {
+  let last: unknown;
+  for (let i = 0; i < 20; i++) {
+    try {
+      await c.query(i % 2 === 0 ? `DROP DATABASE IF EXISTS "${name}"` : `DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+      return;
+    } catch (e) {
+      last = e;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+  throw new Error(`could not drop test database ${name}: ${(last as Error).message}`);
 }
 
 /** mulberry32: small deterministic PRNG for seeded test data. */
