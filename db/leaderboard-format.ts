@@ -87,16 +87,16 @@ function latexCell(s: string): string {
   return latexEscape(s);
 }
 
-function mdTable(header: string[], rows: string[][]): string {
-  const out = [`| ${header.map(mdEscape).join(' | ')} |`, `|${header.map((_, i) => (i === 0 ? ' --- ' : ' ---: ')).join('|')}|`];
+function mdTable(header: string[], rows: string[][], textCols = 1): string {
+  const out = [`| ${header.map(mdEscape).join(' | ')} |`, `|${header.map((_, i) => (i < textCols ? ' --- ' : ' ---: ')).join('|')}|`];
   for (const r of rows) out.push(`| ${r.map(mdEscape).join(' | ')} |`);
   return out.join('\n') + '\n';
 }
 
-function latexTable(header: string[], rows: string[][], caption?: string): string {
+function latexTable(header: string[], rows: string[][], caption?: string, textCols = 1): string {
   const out = ['\\begin{table}[t]', '\\centering', '\\small'];
   if (caption) out.push(`\\caption{${latexEscape(caption)}}`);
-  out.push(`\\begin{tabular}{${header.map((_, i) => (i < 2 ? 'l' : 'r')).join('')}}`, '\\toprule');
+  out.push(`\\begin{tabular}{${header.map((_, i) => (i < textCols ? 'l' : 'r')).join('')}}`, '\\toprule');
   out.push(header.map(latexEscape).join(' & ') + ' \\\\', '\\midrule');
   for (const r of rows) out.push(r.map(latexCell).join(' & ') + ' \\\\');
   out.push('\\bottomrule', '\\end{tabular}', '\\end{table}');
@@ -123,9 +123,9 @@ export function formatLeaderboard(rows: LeaderboardRow[], format: Format): strin
     case 'csv':
       return [CSV_COLUMNS.join(','), ...rows.map((r) => CSV_COLUMNS.map((c) => csvCell((r as unknown as Record<string, unknown>)[c])).join(','))].join('\n') + '\n';
     case 'md':
-      return mdTable(header, rows.map((r) => cells(r))) + `\n${NOTE}\n`;
+      return mdTable(header, rows.map((r) => cells(r)), 3) + `\n${NOTE}\n`;
     case 'latex':
-      return latexTable(header, rows.map((r) => cells(r)), `Leaderboard (${NOTE}).`);
+      return latexTable(header, rows.map((r) => cells(r)), `Leaderboard (${NOTE}).`, 3);
     case 'table': {
       const t = new Table({ head: header, style: { head: [], border: [] } });
       for (const r of rows) t.push(cells(r));
