@@ -1,9 +1,12 @@
 // PostgreSQL through drizzle: rows of the core tables round-trip; migrations are idempotent under concurrency.
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { eq, sql } from 'drizzle-orm';
 import { openDb, pingDb, type DbHandle } from '../../db/client.js';
-import { listMigrations, migrate } from '../../db/migrate.js';
+import { listMigrations, migrate, MigrationChangedError } from '../../db/migrate.js';
 import { artifacts, stages, sweeps } from '../../db/schema.js';
 import { requireEnv, uniq } from './env.js';
 
@@ -70,4 +73,35 @@ void test('migrate is idempotent and safe when called concurrently', async () =>
   }
   const rows = await h.pool.query<{ name: string }>('SELECT name FROM schema_migrations ORDER BY name');
   assert.deepEqual(rows.rows.map((x) => x.name), all);
+});
+
+void test('migrations apply in lexical order, once; an edited shipped migration is refused; a failing one rolls back', async () => {
+  const schema = `mig_${uniq().replace(/-/g, '_')}`;
+  await h.pool.query(`CREATE SCHEMA ${schema}`);
+  const u = new URL(process.env.DATABASE_URL as string);
+  u.searchParams.set('options', `-c search_path=${schema}`);
+  const url = u.toString();
+  const dir = mkdtempSync(join(tmpdir(), 'migrations-'));
+  try {
+    writeFileSync(join(dir, '0002_b.sql'), 'INSERT INTO t (v) VALUES (2);');
+    writeFileSync(join(dir, '0001_a.sql'), 'CREATE TABLE t (v int);\nINSERT INTO t (v) VALUES (1);');
+    writeFileSync(join(dir, 'README.md'), 'not a migration');
+    assert.deepEqual((await migrate(url, { dir })).applied, ['0001_a.sql', '0002_b.sql']);
+    assert.deepEqual((await migrate(url, { dir })).applied, []);
+    const rows = await h.pool.query<{ v: number }>(`SELECT v FROM ${schema}.t ORDER BY v`);
+    assert.deepEqual(rows.rows.map((r) => r.v), [1, 2], 'each file applied once, in order');
+
+    writeFileSync(join(dir, '0001_a.sql'), 'CREATE TABLE t (v bigint);');
+    await assert.rejects(() => migrate(url, { dir }), (e: unknown) => e instanceof MigrationChangedError && e.file === '0001_a.sql' && /immutable/.test(e.message));
+
+    writeFileSync(join(dir, '0001_a.sql'), 'CREATE TABLE t (v int);\nINSERT INTO t (v) VALUES (1);');
+    writeFileSync(join(dir, '0003_ok.sql'), 'CREATE TABLE u (x int);');
+    writeFileSync(join(dir, '0004_bad.sql'), 'INSERT INTO no_such_table VALUES (1);');
+    await assert.rejects(() => migrate(url, { dir }), /migration 0004_bad.sql failed/);
+    const u3 = await h.pool.query(`SELECT to_regclass('${schema}.u') AS r`);
+    assert.equal(u3.rows[0].r, null, 'all pending migrations run in one transaction: 0003 must be rolled back with 0004');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+    await h.pool.query(`DROP SCHEMA ${schema} CASCADE`);
+  }
 });
