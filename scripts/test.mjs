@@ -73,7 +73,13 @@ try {
   code = await new Promise((resolveP) => {
     child = spawn(
       process.execPath,
-      ['--import', 'tsx', '--test', '--test-concurrency=1', '--test-reporter=spec', ...files],
+      [
+        '--import', 'tsx', '--test', '--test-concurrency=1', '--test-reporter=spec',
+        // A hung test file fails after TEST_TIMEOUT_MS (default 10 min) instead of hanging CI; a file that leaves a
+        // handle open (pool, timer) still ends when its tests are done.
+        `--test-timeout=${Number(process.env.TEST_TIMEOUT_MS) || 600_000}`, '--test-force-exit',
+        ...files,
+      ],
       { cwd: root, env, stdio: 'inherit' },
     );
     child.on('exit', (c, s) => resolveP(c ?? (s ? 1 : 0)));
