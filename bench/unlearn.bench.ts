@@ -49,7 +49,7 @@ const t00 = performance.now();
 const ds = await loadDataset({ name: DATASET, perClass: PER_CLASS, testPerClass: TEST_PER_CLASS, seed: 0 });
 const data = { train: ds.train, test: ds.test };
 const original = buildModel(MODEL, ds.inputShape, ds.numClasses, 0);
-let t = performance.now();
+const t = performance.now();
 await train(original, ds.train, { ...RECIPE, seed: 0 });
 const originalSeconds = (performance.now() - t) / 1000;
 const origTest = evaluate(original, ds.test).accuracy;
