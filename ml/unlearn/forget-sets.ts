@@ -123,3 +123,41 @@ export function retainIds(allIds: ArrayLike<number>, forgetIds: ArrayLike<number
   for (let i = 0; i < allIds.length; i++) if (!f.has(allIds[i])) out.push(allIds[i]);
   return Int32Array.from(out).sort();
 }
+
+/**
+ * k random halves of n examples for the held-out memorization estimate (Feldman & Zhang 2020): model j is
+ * trained on the examples with inTrain[j][i] = 1 (exactly ⌊n/2⌋ of them), seeded.
+ */
+export function randomHalves(n: number, k: number, seed: number): Uint8Array[] {
+  const rng = new Rng(seed);
+  return Array.from({ length: k }, () => {
+    const m = new Uint8Array(n);
+    const p = rng.permutation(n);
+    for (let i = 0; i < n >> 1; i++) m[p[i]] = 1;
+    return m;
+  });
+}
+
+/**
+ * Held-out memorization estimate: mem(i) = P[correct on i | i in the training half] − P[correct on i | i held
+ * out], averaged over the k models (`correct[j][i]` = model j classifies example i correctly). Examples never
+ * (or always) in a training half get NaN → treated as 0 here, with `coverage` reporting how many had both.
+ * Higher = more memorized, like memorizationFromLearningSpeed.
+ */
+export function memorizationFromHalves(correct: ArrayLike<number>[], inTrain: ArrayLike<number>[]): { scores: Float32Array; coverage: number } {
+  if (correct.length !== inTrain.length || correct.length === 0) throw new Error(`memorizationFromHalves: ${correct.length} prediction rows for ${inTrain.length} halves`);
+  const n = correct[0].length;
+  const inC = new Float64Array(n), inN = new Float64Array(n), outC = new Float64Array(n), outN = new Float64Array(n);
+  for (let j = 0; j < correct.length; j++) {
+    if (correct[j].length !== n || inTrain[j].length !== n) throw new Error(`memorizationFromHalves: row ${j} has the wrong length`);
+    for (let i = 0; i < n; i++) {
+      if (inTrain[j][i]) { inN[i]++; inC[i] += correct[j][i] ? 1 : 0; } else { outN[i]++; outC[i] += correct[j][i] ? 1 : 0; }
+    }
+  }
+  const scores = new Float32Array(n);
+  let coverage = 0;
+  for (let i = 0; i < n; i++) {
+    if (inN[i] > 0 && outN[i] > 0) { scores[i] = inC[i] / inN[i] - outC[i] / outN[i]; coverage++; }
+  }
+  return { scores, coverage };
+}

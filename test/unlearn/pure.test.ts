@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { selectTopK, channelScores, budgetCount, selectByDepth, randomChannelsLike, maskCount, topH, type ParamScores } from '../../ml/unlearn/select.js';
 import { trainSvm, svmPredict, svmDecision } from '../../ml/unlearn/svm.js';
 import { tQuantile, meanCI } from '../../ml/unlearn/stats.js';
-import { selectForgetSet, memorizationFromLearningSpeed } from '../../ml/unlearn/forget-sets.js';
+import { selectForgetSet, memorizationFromLearningSpeed, randomHalves, memorizationFromHalves } from '../../ml/unlearn/forget-sets.js';
 import { bucketPoints, exampleEpsilon, forgetQuality } from '../../ml/unlearn/neurips.js';
 import { Rng } from '../../ml/rng.js';
 
@@ -197,4 +197,19 @@ void test('NeurIPS score: buckets, identical distributions score high, separated
   const apart = forgetQuality(mk(0), mk(20)).score;
   assert.ok(same > 0.15, `same ${same}`); // small N: sampling noise alone gives ε > 0
   assert.equal(apart, 0);
+});
+
+void test('held-out memorization estimate from random halves', () => {
+  const n = 40, k = 6;
+  const halves = randomHalves(n, k, 1);
+  for (const h of halves) assert.equal(h.reduce((a, b) => a + b, 0), 20);
+  // example 0..9 "memorized": correct only when trained on; others always correct
+  const correct = halves.map((h) => Uint8Array.from({ length: n }, (_, i) => (i < 10 ? h[i] : 1)));
+  const { scores, coverage } = memorizationFromHalves(correct, halves);
+  for (let i = 0; i < n; i++) {
+    const seenIn = halves.some((h) => h[i] === 1), seenOut = halves.some((h) => h[i] === 0);
+    if (!(seenIn && seenOut)) continue;
+    assert.equal(scores[i], i < 10 ? 1 : 0, `example ${i}`);
+  }
+  assert.ok(coverage >= 30);
 });

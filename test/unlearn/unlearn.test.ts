@@ -204,3 +204,23 @@ void test('the MIA attack separates members on an overfit model and not on a wel
   assert.ok(over.balancedAcc >= 0.65, `overfit: balanced attack accuracy ${over.balancedAcc}`);
   assert.ok(Math.abs(good.balancedAcc - 0.5) <= 0.1, `well-generalising: balanced attack accuracy ${good.balancedAcc}`);
 });
+
+void test('any algorithm runs localized: reset + gradient mask from another strategy, head frozen when asked', async () => {
+  const r = await unlearn({
+    model: original, data: data(), forgetIds, algorithm: 'finetune', hparams: { epochs: 1, lr: 0.05, batchSize: 32 }, seed: 3, evaluate: false,
+    localization: { strategy: 'magnitude', alpha: 0.2, reset: true, headTrainable: false },
+  });
+  assert.ok(r.mask && r.localization?.reset === true && r.localization.headTrainable === false);
+  const o = snapshotParams(original), u = snapshotParams(r.model);
+  let changed = 0;
+  for (const [name, a] of o) {
+    const b = u.get(name)!, m = r.mask.get(name)!;
+    for (let i = 0; i < a.length; i++) {
+      if (m[i] === 0) assert.equal(b[i], a[i], `${name}[${i}] outside the mask changed`);
+      else if (b[i] !== a[i]) changed++;
+    }
+  }
+  assert.ok(changed > 0.9 * maskCount(r.mask));
+  assert.equal(r.cost.changed, changed);
+  r.model.dispose();
+});
