@@ -48,7 +48,7 @@ const fraction = finite.refine((v) => v >= 0 && v <= 1, 'expected a number in [0
 const key = z.string().min(1, 'expected a non-empty string');
 
 export const sweepInput = z.object({
-  id: key,
+  id: key.refine((v) => v !== '*', "'*' is reserved (it names the all-sweeps leaderboard rows)"),
   name: z.string(),
   config: z.unknown(),
   status: key,
@@ -57,7 +57,7 @@ export type SweepRecord = z.input<typeof sweepInput>;
 
 export const trialInput = z.object({
   id: key,
-  sweepId: key,
+  sweepId: key.refine((v) => v !== '*', "'*' is reserved (it names the all-sweeps leaderboard rows)"),
   dataset: key,
   model: key,
   recipeKey: key,
