@@ -10,10 +10,16 @@ import { requireEnv } from './env.js';
 
 const quiet = () => {};
 
+/** Alive and not a zombie (a killed child stays a zombie until Node reaps it). */
 function pidAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
+  } catch {
+    return false;
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
   } catch {
     return false;
   }
