@@ -2,7 +2,7 @@
 // analytic answers and KKT conditions, the t-interval against tabulated quantiles, forget sets, NeurIPS score.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { selectTopK, channelScores, budgetCount, selectByDepth, randomChannelsLike, maskCount, topH, type ParamScores } from '../../ml/unlearn/select.js';
+import { selectTopK, channelScores, budgetCount, selectByDepth, randomChannelsLike, maskCount, topH, encodeMask, decodeMask, type ParamScores } from '../../ml/unlearn/select.js';
 import { trainSvm, svmPredict, svmDecision } from '../../ml/unlearn/svm.js';
 import { tQuantile, meanCI } from '../../ml/unlearn/stats.js';
 import { selectForgetSet, memorizationFromLearningSpeed, randomHalves, memorizationFromHalves } from '../../ml/unlearn/forget-sets.js';
@@ -212,4 +212,15 @@ void test('held-out memorization estimate from random halves', () => {
     assert.equal(scores[i], i < 10 ? 1 : 0, `example ${i}`);
   }
   assert.ok(coverage >= 30);
+});
+
+void test('masks round-trip through bytes', () => {
+  const params = randomParams(4);
+  const mask = selectTopK(params, 0.3);
+  const bytes = encodeMask(mask, { strategy: 'wg-param', alpha: 0.3 });
+  const back = decodeMask(bytes);
+  assert.deepEqual(back.meta, { strategy: 'wg-param', alpha: 0.3 });
+  assert.deepEqual([...back.mask.keys()], [...mask.keys()]);
+  for (const [n, m] of mask) assert.deepEqual(back.mask.get(n), m);
+  assert.throws(() => decodeMask(bytes.subarray(0, 20)), /exceeds|past the end/);
 });
