@@ -212,13 +212,13 @@ export function maskCounts(mask: Mask): Record<string, number> {
 
 /**
  * Masks as bytes (for artifacts): 8-byte little-endian header length, a JSON header
- * { format: 'unlearn-mask/1', params: [{ name, length, offset }], meta }, then one byte (0/1) per entry.
+ * { format: 'unlearn-mask-bin/1', params: [{ name, length, offset }], meta }, then one byte (0/1) per entry.
  */
 export function encodeMask(mask: Mask, meta: Record<string, unknown> = {}): Uint8Array {
   const params: { name: string; length: number; offset: number }[] = [];
   let off = 0;
   for (const [name, m] of mask) { params.push({ name, length: m.length, offset: off }); off += m.length; }
-  const header = new TextEncoder().encode(JSON.stringify({ format: 'unlearn-mask/1', params, meta }));
+  const header = new TextEncoder().encode(JSON.stringify({ format: 'unlearn-mask-bin/1', params, meta }));
   const out = new Uint8Array(8 + header.length + off);
   new DataView(out.buffer).setBigUint64(0, BigInt(header.length), true);
   out.set(header, 8);
@@ -231,7 +231,7 @@ export function decodeMask(bytes: Uint8Array): { mask: Mask; meta: Record<string
   const hl = Number(new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, true));
   if (8 + hl > bytes.length) throw new Error(`decodeMask: header length ${hl} exceeds the ${bytes.length} bytes`);
   const h = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + hl))) as { format: string; params: { name: string; length: number; offset: number }[]; meta: Record<string, unknown> };
-  if (h.format !== 'unlearn-mask/1') throw new Error(`decodeMask: unknown format '${h.format}'`);
+  if (h.format !== 'unlearn-mask-bin/1') throw new Error(`decodeMask: unknown format '${h.format}'`);
   const mask: Mask = new Map();
   for (const p of h.params) {
     const start = 8 + hl + p.offset;
