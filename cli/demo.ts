@@ -47,10 +47,12 @@ try {
     children.push(c);
     ready.push(new Promise<void>((resolve, reject) => {
       let out = '';
+      let reported = false;
       const onData = (d: Buffer) => {
+        if (reported) return;
         out += d.toString();
         const m = /\[worker [^\n]*\n/.exec(out);
-        if (m && /state: 'RUNNING'/.test(out)) { say(`gpu worker ${i + 1}: ${m[0].trim()}`); resolve(); }
+        if (m && /state: 'RUNNING'/.test(out)) { reported = true; say(`gpu worker ${i + 1}: ${m[0].trim()}`); resolve(); }
       };
       c.stdout!.on('data', onData);
       c.stderr!.on('data', onData);
