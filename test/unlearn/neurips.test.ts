@@ -17,20 +17,21 @@ void test('NeurIPS score: memorizing models vs oracles score low, oracles vs ora
   const ds = await loadDataset({ name: 'synthetic', numClasses: 4, perClass: 100, testPerClass: 50, memorizedPerClass: 5, seed: 1 });
   const forgetIds = Int32Array.from(ds.meta.memorizedIds as number[]);
   const { forget, retain } = forgetRetainSplits(ds.train, forgetIds);
-  const run = async (split: Split, seed: number) => {
+  const run = async (split: Split, seed: number): Promise<{ conf: Float64Array; ra: number; ta: number }> => {
     const m = buildModel(SPEC, ds.inputShape, ds.numClasses, seed);
     await train(m, split, { epochs: 25, batchSize: 32, lr: 0.05, momentum: 0.9, weightDecay: 0, seed });
     const out = { conf: logitScaledConfidence(predictLogits(m, forget), forget.y, ds.numClasses), ra: evaluate(m, retain).accuracy, ta: evaluate(m, ds.test).accuracy };
     m.dispose();
     return out;
   };
-  const full = [], oraA = [], oraB = [];
+  type Run = { conf: Float64Array; ra: number; ta: number };
+  const full: Run[] = [], oraA: Run[] = [], oraB: Run[] = [];
   for (let s = 1; s <= 3; s++) {
     full.push(await run(ds.train, s));
     oraA.push(await run(retain, 10 + s));
     oraB.push(await run(retain, 20 + s));
   }
-  const score = (u: typeof full, r: typeof full) => neuripsScore({
+  const score = (u: Run[], r: Run[]) => neuripsScore({
     unlearnedConfs: u.map((x) => x.conf), retrainedConfs: r.map((x) => x.conf),
     unlearnedRetainAcc: u.map((x) => x.ra), retrainedRetainAcc: r.map((x) => x.ra),
     unlearnedTestAcc: u.map((x) => x.ta), retrainedTestAcc: r.map((x) => x.ta),
