@@ -103,7 +103,6 @@ interface StackState {
   postgres?: { clusterStartedByUs: boolean; version: string; cluster: string; port: number };
 }
 interface Secrets {
-  pgPassword?: Record<string, string>;
   s3?: { accessKeyId: string; secretAccessKey: string };
 }
 
@@ -121,7 +120,7 @@ function writeJson(path: string, value: unknown, mode = 0o644): void {
   mkdirSync(dirname(path), { recursive: true });
   writeFileSync(path, JSON.stringify(value, null, 2) + '\n', { mode });
 }
-/** Secrets live in <stateDir>/../secrets.json (mode 600), shared by the profiles of one checkout. */
+/** S3 keys live in <stateDir>/../secrets.json (mode 600), shared by the profiles of one checkout. */
 function secretsPath(stateDir: string): string {
   return join(dirname(stateDir), 'secrets.json');
 }
@@ -130,6 +129,31 @@ function loadSecrets(stateDir: string): Secrets {
 }
 function saveSecrets(stateDir: string, s: Secrets): void {
   writeJson(secretsPath(stateDir), s, 0o600);
+}
+
+/**
+ * The password of a local PostgreSQL role. The roles are machine-wide (every checkout, CI clones included, uses the
+ * same cluster), so their generated passwords live in one machine-wide file, not per checkout:
+ * ${XDG_CONFIG_HOME:-~/.config}/unlearn/pg-passwords.json (mode 600).
+ */
+async function machinePgPassword(role: string, env: NodeJS.ProcessEnv, stateDir: string, log: (l: string) => void): Promise<string> {
+  const dir = join(env.XDG_CONFIG_HOME || join(env.HOME || homedir(), '.config'), 'unlearn');
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const file = join(dir, 'pg-passwords.json');
+  return withLock(
+    dir,
+    async () => {
+      const all = readJson<Record<string, string>>(file, {});
+      if (!all[role]) {
+        // Adopt a password an older version kept in this checkout's .stack/secrets.json, else generate one.
+        const legacy = readJson<{ pgPassword?: Record<string, string> }>(secretsPath(stateDir), {}).pgPassword?.[role];
+        all[role] = legacy || randomBytes(18).toString('base64url');
+        writeJson(file, all, 0o600);
+      }
+      return all[role];
+    },
+    log,
+  );
 }
 
 /** A lock (exclusive file creation) so that two `up`s in one checkout never start a service twice. */
@@ -558,14 +582,8 @@ async function ensurePostgres(
   }
   const role = profile === 'demo' ? 'unlearn' : 'unlearn_test';
   const database = role;
-  const secrets = loadSecrets(stateDir);
   const fromEnv = profile === 'demo' ? env.UNLEARN_PG_PASSWORD : env.UNLEARN_TEST_PG_PASSWORD;
-  let password = fromEnv || secrets.pgPassword?.[role];
-  if (!password) {
-    password = randomBytes(18).toString('base64url');
-    secrets.pgPassword = { ...secrets.pgPassword, [role]: password };
-    saveSecrets(stateDir, secrets);
-  }
+  const password = fromEnv || (await machinePgPassword(role, env, stateDir, log));
   const url = `postgres://${role}:${encodeURIComponent(password)}@127.0.0.1:${cl.port}/${database}`;
   const deadline = Date.now() + 30_000;
   let roleEnsured = false;
@@ -947,7 +965,7 @@ async function cli(argv: string[]): Promise<number> {
       } else {
         console.log(`stack (${profile}) is up; started now: ${info.started.length ? info.started.join(', ') : 'nothing'}`);
         for (const l of describeStack(info)) console.log('  ' + l);
-        console.log(`  state: ${join(defaultStateDir(profile), 'state.json')}; secrets: ${secretsPath(defaultStateDir(profile))}`);
+        console.log(`  state: ${join(defaultStateDir(profile), 'state.json')}; S3 keys: ${secretsPath(defaultStateDir(profile))}; PostgreSQL passwords: ~/.config/unlearn/pg-passwords.json`);
         console.log(`  env for other shells: eval "$(npm run -s stack -- env --profile ${profile})"`);
       }
       return 0;
