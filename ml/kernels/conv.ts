@@ -208,13 +208,15 @@ export function conv2dBackpropInputWasm(args: { inputs: Record<string, TensorInf
   return ops.finish(ops.conv2d(d, wt, [1, 1], pad, [1, 1]));
 }
 
-export function registerConvKernels(): void {
+export function registerConvKernels(disabled: ReadonlySet<string> = new Set()): void {
   const orig = tf.getKernel('Conv2DBackpropInput', 'wasm');
   if (orig && !originalBackpropInput) originalBackpropInput = orig.kernelFunc as unknown as KernelFn;
   for (const [name, fn] of [
     ['Conv2DBackpropFilter', conv2dBackpropFilterWasm],
     ['Conv2DBackpropInput', conv2dBackpropInputWasm],
   ] as const) {
+    // Conv2DBackpropFilter is missing from the backend: it cannot be disabled
+    if (disabled.has(name) && name !== 'Conv2DBackpropFilter') continue;
     const prev = tf.getKernel(name, 'wasm');
     if (prev) tf.unregisterKernel(name, 'wasm');
     // keep the backend's setup (its cwrap), which the fallback to the original kernel needs

@@ -131,7 +131,7 @@ function identityWasm(args: { inputs: Record<string, TensorInfo>; backend: unkno
   return { dataId: x.dataId, shape: [...x.shape], dtype: x.dtype };
 }
 
-export function registerMiscKernels(): void {
+export function registerMiscKernels(disabled: ReadonlySet<string> = new Set()): void {
   const bmm = tf.getKernel('BatchMatMul', 'wasm');
   const tr = tf.getKernel('Transpose', 'wasm');
   if (!bmm || !tr) throw new Error('wasm backend lacks BatchMatMul or Transpose');
@@ -142,6 +142,7 @@ export function registerMiscKernels(): void {
     ['MaxPoolGrad', maxPoolGradWasm],
     ['Identity', identityWasm],
   ] as const) {
+    if (disabled.has(name)) continue;
     const prev = tf.getKernel(name, 'wasm');
     tf.unregisterKernel(name, 'wasm');
     // keep the backend's setup (BatchMatMul's cwrap) by re-registering with its setupFunc

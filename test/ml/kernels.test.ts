@@ -5,6 +5,7 @@ import { tf } from '../../ml/tf.js';
 import { initBackend } from '../../ml/backend.js';
 import { Rng } from '../../ml/rng.js';
 import { convKernelStats } from '../../ml/kernels/conv.js';
+import { miscKernelStats } from '../../ml/kernels/misc.js';
 
 interface Case {
   x: [number, number, number, number];
@@ -73,4 +74,53 @@ void test('wasm Conv2DBackpropInput/Filter match the CPU backend to 1e-4', async
   assert.equal(convKernelStats.backpropInput, cases.length);
   assert.equal(convKernelStats.backpropFilter, cases.length);
   assert.equal(convKernelStats.backpropInputFallback, 0);
+});
+
+void test('wasm MaxPoolGrad, transposed BatchMatMul and Identity match the CPU backend', async () => {
+  const rng = new Rng(9);
+  const poolCases: Array<{ x: [number, number, number, number]; f: number; s: number; pad: 'valid' | 'same' }> = [
+    { x: [2, 8, 8, 3], f: 2, s: 2, pad: 'valid' },
+    { x: [2, 7, 9, 3], f: 2, s: 2, pad: 'valid' },
+    { x: [2, 7, 7, 2], f: 3, s: 2, pad: 'same' },
+    { x: [1, 6, 6, 4], f: 3, s: 1, pad: 'valid' },
+  ];
+  const mmCases: Array<{ a: number[]; b: number[]; ta: boolean; tb: boolean }> = [
+    { a: [5, 7], b: [5, 3], ta: true, tb: false },
+    { a: [5, 7], b: [3, 7], ta: false, tb: true },
+    { a: [7, 5], b: [3, 7], ta: true, tb: true },
+    { a: [4, 6, 5], b: [4, 6, 3], ta: true, tb: false },
+    { a: [4, 6, 5], b: [4, 3, 5], ta: false, tb: true },
+  ];
+  const poolData = poolCases.map((c) => rand(rng, c.x));
+  const mmData = mmCases.map((c) => ({ a: rand(rng, c.a), b: rand(rng, c.b) }));
+  const run = (): Float32Array[] =>
+    tf.tidy(() => {
+      const out: Float32Array[] = [];
+      poolCases.forEach((c, i) => {
+        const x = tf.tensor4d(poolData[i], c.x);
+        // weight the outputs so every window's gradient differs
+        const g = tf.grad((xx: tf.Tensor) => {
+          const y = tf.maxPool(xx as tf.Tensor4D, c.f, c.s, c.pad);
+          return tf.sum(tf.mul(y, tf.range(1, y.size + 1).reshape(y.shape)));
+        })(x);
+        out.push(g.dataSync() as Float32Array);
+      });
+      mmCases.forEach((c, i) => {
+        const a = tf.tensor(mmData[i].a, c.a);
+        const b = tf.tensor(mmData[i].b, c.b);
+        out.push(tf.matMul(a as tf.Tensor3D, b as tf.Tensor3D, c.ta, c.tb).dataSync() as Float32Array);
+      });
+      const v = tf.tensor1d([1, 2, 3]);
+      out.push(tf.clone(v).dataSync() as Float32Array);
+      return out;
+    });
+  await tf.setBackend('cpu');
+  const ref = run();
+  await initBackend({ prefer: 'wasm' });
+  await tf.setBackend('wasm');
+  const before = { ...miscKernelStats };
+  const got = run();
+  got.forEach((g, i) => assert.ok(maxRelDiff(g, ref[i]) < 1e-4, `case ${i}: ${maxRelDiff(g, ref[i])}`));
+  assert.equal(miscKernelStats.maxPoolGrad - before.maxPoolGrad, poolCases.length);
+  assert.equal(miscKernelStats.batchMatMulTransposed - before.batchMatMulTransposed, mmCases.length);
 });
