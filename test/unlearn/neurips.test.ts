@@ -12,7 +12,7 @@ import { forgetRetainSplits, logitScaledConfidence, neuripsScore } from '../../m
 
 const SPEC: ModelSpec = { arch: 'mlp', hidden: [64] };
 
-void test('NeurIPS score: memorizing models vs oracles score low, oracles vs oracles score high', async () => {
+void test('NeurIPS score: memorizing models vs oracles score low, oracles vs oracles score high', async (t) => {
   await initBackend();
   const ds = await loadDataset({ name: 'synthetic', numClasses: 4, perClass: 100, testPerClass: 50, memorizedPerClass: 5, seed: 1 });
   const forgetIds = Int32Array.from(ds.meta.memorizedIds as number[]);
@@ -37,6 +37,7 @@ void test('NeurIPS score: memorizing models vs oracles score low, oracles vs ora
     unlearnedTestAcc: u.map((x) => x.ta), retrainedTestAcc: r.map((x) => x.ta),
   });
   const bad = score(full, oraA), good = score(oraB, oraA);
+  t.diagnostic(`oracle vs oracle: F ${good.forgetQuality.toFixed(3)} score ${good.score.toFixed(3)}; memorizer vs oracle: F ${bad.forgetQuality.toFixed(3)} score ${bad.score.toFixed(3)}`);
   assert.ok(good.score >= 0 && good.score <= 1.05 && bad.score >= 0, `scores ${good.score}, ${bad.score}`);
   assert.ok(good.forgetQuality > bad.forgetQuality + 0.2, `oracle-vs-oracle F ${good.forgetQuality} should exceed memorizer-vs-oracle F ${bad.forgetQuality}`);
 });
