@@ -110,7 +110,36 @@ async function main(): Promise<void> {
       console.error(`${backend.padEnd(5)} ${m.id.padEnd(16)} ${String(res.samplesPerSec).padStart(7)} samples/s  ${String(res.samplesPerCpuSec).padStart(7)} samples/cpu-s  rss ${res.peakRssMiB} MiB`);
     }
   }
-  const result = { bench: 'ml', at: new Date().toISOString(), machine, note: 'single-threaded backends; other jobs share this machine (see loadavg)', runs, skipped };
+  // PyTorch-CPU, one thread, same models, same time window (so the ratio is fair under shared load)
+  let pytorch: Array<Record<string, unknown>> = [];
+  for (const py of ['/usr/bin/python3', 'python3']) {
+    const r = spawnSync(py, [path.join(here, 'ml_torch.py')], { encoding: 'utf8', env: { ...process.env } });
+    if (r.status === 0) {
+      pytorch = r.stdout.trim().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
+      break;
+    }
+  }
+  if (pytorch.length === 0) skipped.push('pytorch: python3 with torch not found (Debian: apt-get install python3-torch)');
+  const ratios = pytorch.map((t) => {
+    const ours = (runs as Array<Record<string, unknown>>).find((r) => r.model === t.model && r.backend === 'wasm');
+    return {
+      model: t.model,
+      wasmOverTorchWall: ours ? r1((100 * (ours.samplesPerSec as number)) / (t.samplesPerSec as number)) / 100 : null,
+      wasmOverTorchCpu: ours ? r1((100 * (ours.samplesPerCpuSec as number)) / (t.samplesPerCpuSec as number)) / 100 : null,
+    };
+  });
+  for (const t of pytorch) console.error(`torch ${String(t.model).padEnd(16)} ${String(t.samplesPerSec).padStart(7)} samples/s  ${String(t.samplesPerCpuSec).padStart(7)} samples/cpu-s`);
+  const result = {
+    bench: 'ml',
+    at: new Date().toISOString(),
+    machine,
+    loadavgAtEnd: loadavg().map(r1),
+    note: 'single-threaded backends; other jobs share this machine (see loadavg): compare samplesPerCpuSec and the wasm/torch ratios measured in the same window',
+    runs,
+    pytorch,
+    ratios,
+    skipped,
+  };
   const dir = path.join(here, 'results');
   mkdirSync(dir, { recursive: true });
   const file = path.join(dir, `ml-${result.at.replace(/[:.]/g, '-')}.json`);
