@@ -81,7 +81,12 @@ export function createActivities(deps: ActivityDeps): SweepActivities {
       Context.current().heartbeat();
     }
     const rows = await artifactRows(plan.stages.map((s) => s.key));
-    const checks = await mapLimit(plan.stages.map((s, i) => ({ s, i })), 16, async ({ s, i }) => ((await verified(s, rows.get(s.key))) ? i : -1));
+    const ctx = Context.current();
+    let n = 0;
+    const checks = await mapLimit(plan.stages.map((s, i) => ({ s, i })), 16, async ({ s, i }) => {
+      if (++n % 200 === 0) ctx.heartbeat();
+      return (await verified(s, rows.get(s.key))) ? i : -1;
+    });
     return { complete: checks.filter((i) => i >= 0), stages: plan.stages.length, trials: plan.trials.length };
   }
 

@@ -107,6 +107,21 @@ export async function watchSweep(client: Client, id: string, opts: { intervalMs?
   return result;
 }
 
+/** What the database says about a sweep (when no worker can answer the progress query). */
+async function dbSummary(id: string): Promise<string> {
+  const { openDb } = await import('../db/client.js');
+  const db = openDb();
+  try {
+    const sweep = (await db.pool.query('SELECT status, updated_at FROM sweeps WHERE id = $1', [id])).rows[0];
+    const trials = (await db.pool.query('SELECT status, count(*)::int AS n FROM trials WHERE sweep_id = $1 GROUP BY status ORDER BY status', [id])).rows;
+    return `database: sweep ${sweep ? `${sweep.status} (updated ${new Date(sweep.updated_at).toISOString()})` : 'not recorded'}; trials ${trials.map((t) => `${t.status} ${t.n}`).join(', ') || 'none'}`;
+  } catch (e) {
+    return `database: ${(e as Error).message}`;
+  } finally {
+    await db.close();
+  }
+}
+
 function die(e: unknown): never {
   console.error((e as Error).message ?? String(e));
   process.exit(1);
@@ -145,7 +160,8 @@ export function register(program: Command): void {
       try {
         const s = await sweepProgress(c.client, id);
         if (o.json) console.log(JSON.stringify(s, null, 2));
-        else console.log(`workflow ${id}: ${s.status}\n${s.progress ? progressTable(s.progress) : '(no progress available: is an io worker running?)'}`);
+        else if (s.progress) console.log(`workflow ${id}: ${s.status}\n${progressTable(s.progress)}`);
+        else console.log(`workflow ${id}: ${s.status} (no worker answered the progress query: is an io worker running?)\n${await dbSummary(id)}`);
       } catch (e) {
         if (e instanceof WorkflowNotFoundError) die(`no sweep with id ${id}`);
         throw e;

@@ -182,3 +182,11 @@ void test('a malformed sweep file is rejected before anything starts, naming the
   await assert.rejects(c.client.workflow.getHandle(id).describe(), (e: unknown) => e instanceof WorkflowNotFoundError);
   assert.equal((await q('SELECT 1 FROM sweeps WHERE id = $1', [id])).length, 0);
 });
+
+void test('workers report backend and version at start and stop gracefully on SIGTERM', async () => {
+  for (const w of workers) {
+    assert.match(w.output(), /\[worker \S+\] queues=t-\S+ backend=(wasm|cpu|node|node-gpu|noop) device=\w+ tfjs=\S+ unlearn=\S+/);
+    assert.equal(await w.stop('SIGTERM'), 0);
+    assert.match(w.output(), /stopped/);
+  }
+});
