@@ -76,6 +76,8 @@ export interface ModelMetrics {
   forgetLoss: number;
   testLoss: number;
   mia: number;
+  /** Accuracy of the MIA attack on its own balanced training set (≈ 0.5: the attack separates nothing). */
+  miaAttackTrainAcc: number;
 }
 
 export interface EvaluatedSplits {
@@ -90,9 +92,10 @@ export function measureModel(model: Model, splits: { forget: Split; retain: Spli
   const forget = evaluate(model, splits.forget, { batchSize: opts.batchSize });
   const retain = evaluate(model, splits.retain, { batchSize: opts.batchSize });
   const test = evaluate(model, splits.test, { batchSize: opts.batchSize });
-  const mia = miaEfficacy({ retainTrueProb: retain.perExample.trueProb, testTrueProb: test.perExample.trueProb, forgetTrueProb: forget.perExample.trueProb, ...opts });
+  const attack = trainMiaAttack(retain.perExample.trueProb, test.perExample.trueProb, opts);
+  const mia = attack.nonMemberRate(forget.perExample.trueProb);
   return {
-    metrics: { forgetAcc: forget.accuracy, retainAcc: retain.accuracy, testAcc: test.accuracy, forgetLoss: forget.loss, testLoss: test.loss, mia },
+    metrics: { forgetAcc: forget.accuracy, retainAcc: retain.accuracy, testAcc: test.accuracy, forgetLoss: forget.loss, testLoss: test.loss, mia, miaAttackTrainAcc: attack.trainAccuracy },
     forget,
     retain,
     test,
