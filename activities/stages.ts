@@ -70,6 +70,9 @@ export function createActivities(deps: ActivityDeps): SweepActivities {
   async function prepareSweep({ sweepId, config }: PrepareSweepInput): Promise<PrepareSweepResult> {
     const plan = expandSweep(config, sweepId);
     await recordSweep(db.db, { id: sweepId, name: config.name, config, status: 'running' });
+    // A sweep's trial rows mirror its current config: rows of trials no longer in the plan (the file changed
+    // under the same id) are removed; their artifacts stay, so putting them back re-records them from cache.
+    await q('DELETE FROM trials WHERE sweep_id = $1 AND NOT (id = ANY($2::text[]))', [sweepId, plan.trials.map((t) => trialRowId(sweepId, t.id))]);
     for (let i = 0; i < plan.stages.length; i += 500) {
       const chunk = plan.stages.slice(i, i + 500);
       await q(

@@ -88,6 +88,11 @@ void test('a sweep of 2 forget sets x 3 algorithms x 2 seeds completes with ever
   const rows3 = await metricCounts(id);
   assert.equal(rows3.length, 24);
   assert.ok(rows3.every((r) => r.metrics === 6 && r.distinct_metrics === 6));
+
+  // Back to the first file under the same id: nothing runs, and the sweep's rows mirror its config again.
+  const r4 = await (await startSweep(c.client, cfg, { id })).handle.result();
+  assert.equal(r4.byStatus.ran ?? 0, 0);
+  assert.equal((await metricCounts(id)).length, 20);
 });
 
 void test('SIGKILL of the gpu worker mid-training: a new worker resumes from a saved epoch; a diverging trial fails alone', async () => {
