@@ -5,7 +5,7 @@
 import { registerConvKernels } from './conv.js';
 import { registerMiscKernels } from './misc.js';
 
-export const REPLACED_KERNELS = ['Conv2DBackpropFilter', 'Conv2DBackpropInput', 'BatchMatMul', 'MaxPoolGrad', 'Identity'] as const;
+export const REPLACED_KERNELS = ['Conv2DBackpropFilter', 'Conv2DBackpropInput', 'Sum', 'Mean', 'BatchMatMul', 'MaxPoolGrad', 'Identity'] as const;
 
 let registered = false;
 

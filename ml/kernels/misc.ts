@@ -13,7 +13,42 @@ interface WasmBackend {
 }
 type KernelFn = (args: { inputs: Record<string, TensorInfo>; backend: unknown; attrs?: Record<string, unknown> }) => TensorInfo;
 
-export const miscKernelStats = { batchMatMulTransposed: 0, maxPoolGrad: 0 };
+export const miscKernelStats = { batchMatMulTransposed: 0, maxPoolGrad: 0, channelReduce: 0 };
+
+const originalReduce: Record<string, KernelFn> = {};
+let avgPoolKernel: KernelFn | undefined;
+let reshapeKernel: KernelFn | undefined;
+
+/**
+ * Sum/Mean of an NHWC tensor over [N, H, W] (batch-norm statistics and gradients, conv bias gradients).
+ * The backend transposes the reduced axes innermost first (a slow full copy); XNNPACK's global average
+ * pooling reads the tensor once, leaving a small [N, C] mean. ~10x faster on [64,32,32,16].
+ */
+function channelReduce(kind: 'Sum' | 'Mean') {
+  return (args: { inputs: Record<string, TensorInfo>; backend: unknown; attrs?: Record<string, unknown> }): TensorInfo => {
+    const { x } = args.inputs;
+    const { axis, keepDims } = (args.attrs ?? {}) as { axis: number | number[]; keepDims?: boolean };
+    const axes = tf.util.parseAxisParam(axis, x.shape).sort((p, q) => p - q);
+    const [n, h, w, c] = x.shape;
+    if (x.dtype !== 'float32' || x.shape.length !== 4 || axes.join() !== '0,1,2' || h * w === 1) return originalReduce[kind](args);
+    miscKernelStats.channelReduce++;
+    const backend = args.backend as WasmBackend;
+    const pooled = avgPoolKernel!({ inputs: { x }, backend, attrs: { filterSize: [h, w], strides: 1, pad: 'valid', dimRoundingMode: undefined } });
+    const flat = reshapeKernel!({ inputs: { x: pooled }, backend, attrs: { shape: [n, c] } });
+    backend.disposeData(pooled.dataId);
+    const out = originalReduce[kind]({ inputs: { x: flat }, backend, attrs: { axis: 0, keepDims: false } });
+    backend.disposeData(flat.dataId);
+    if (kind === 'Sum') {
+      // Sum = (per-image spatial mean) · H·W, summed over the batch
+      const v = backend.typedArrayFromHeap(out);
+      for (let i = 0; i < v.length; i++) v[i] *= h * w;
+    }
+    if (!keepDims) return out;
+    const kept = reshapeKernel!({ inputs: { x: out }, backend, attrs: { shape: [1, 1, 1, c] } });
+    backend.disposeData(out.dataId);
+    return kept;
+  };
+}
 
 let originalBatchMatMul: KernelFn | undefined;
 let transposeKernel: KernelFn | undefined;
@@ -137,7 +172,19 @@ export function registerMiscKernels(disabled: ReadonlySet<string> = new Set()): 
   if (!bmm || !tr) throw new Error('wasm backend lacks BatchMatMul or Transpose');
   originalBatchMatMul ??= bmm.kernelFunc as unknown as KernelFn;
   transposeKernel ??= tr.kernelFunc as unknown as KernelFn;
+  for (const kind of ['Sum', 'Mean'] as const) {
+    const k = tf.getKernel(kind, 'wasm');
+    if (!k) throw new Error(`wasm backend lacks ${kind}`);
+    originalReduce[kind] ??= k.kernelFunc as unknown as KernelFn;
+  }
+  const ap = tf.getKernel('AvgPool', 'wasm');
+  const rs = tf.getKernel('Reshape', 'wasm');
+  if (!ap || !rs) throw new Error('wasm backend lacks AvgPool or Reshape');
+  avgPoolKernel ??= ap.kernelFunc as unknown as KernelFn;
+  reshapeKernel ??= rs.kernelFunc as unknown as KernelFn;
   for (const [name, fn] of [
+    ['Sum', channelReduce('Sum')],
+    ['Mean', channelReduce('Mean')],
     ['BatchMatMul', batchMatMulWasm],
     ['MaxPoolGrad', maxPoolGradWasm],
     ['Identity', identityWasm],

@@ -112,6 +112,11 @@ void test('wasm MaxPoolGrad, transposed BatchMatMul and Identity match the CPU b
       });
       const v = tf.tensor1d([1, 2, 3]);
       out.push(tf.clone(v).dataSync() as Float32Array);
+      // channel reductions over [N, H, W] (sum, mean, keepDims) and a non-leading one (backend's kernel)
+      const r = tf.tensor4d(poolData[1], poolCases[1].x);
+      out.push(tf.sum(r, [0, 1, 2]).dataSync() as Float32Array);
+      out.push(tf.mean(r, [0, 1, 2], true).dataSync() as Float32Array);
+      out.push(tf.sum(r, [1, 2]).dataSync() as Float32Array);
       return out;
     });
   await tf.setBackend('cpu');
@@ -123,4 +128,5 @@ void test('wasm MaxPoolGrad, transposed BatchMatMul and Identity match the CPU b
   got.forEach((g, i) => assert.ok(maxRelDiff(g, ref[i]) < 1e-4, `case ${i}: ${maxRelDiff(g, ref[i])}`));
   assert.equal(miscKernelStats.maxPoolGrad - before.maxPoolGrad, poolCases.length);
   assert.equal(miscKernelStats.batchMatMulTransposed - before.batchMatMulTransposed, mmCases.length);
+  assert.ok(miscKernelStats.channelReduce - before.channelReduce >= 2);
 });
