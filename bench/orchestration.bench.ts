@@ -4,7 +4,9 @@
 // through an in-process worker (gpu + io queues); every stage still fetches and verifies its inputs from S3,
 // writes its artifact, upserts its rows. Reports trials/s, wall ms per trial, activity latency per stage,
 // the event history length of every run of the continue-as-new chain, and a memoized rerun.
-// Env: ORCH_BENCH_TRIALS, ORCH_BENCH_WINDOW (default 64), ORCH_BENCH_CONCURRENCY (activities per queue, default 32).
+// Env: ORCH_BENCH_TRIALS, ORCH_BENCH_WINDOW (default 64), ORCH_BENCH_CONCURRENCY (activities per queue, default 32),
+// ORCH_BENCH_DEMO=1 also runs the demo sweep with real compute (`npm run demo -- --fresh`, minutes) and reports the
+// fraction of gpu-worker wall time spent outside compute / outside training stages.
 // Prints JSON to stdout and writes bench/results/orchestration-<timestamp>.json.
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -101,7 +103,19 @@ try {
     },
     memoizedRerun: { wallSeconds: wall2, cached: r2.byStatus.cached ?? 0, ran: r2.byStatus.ran ?? 0, msPerStage: (wall2 * 1000) / plan.stages.length },
   };
-  const json = JSON.stringify(out, null, 2);
+  let demo: Record<string, unknown> | undefined;
+  if (process.env.ORCH_BENCH_DEMO === '1') {
+    // The demo sweep (real compute) with a fresh cache namespace: fraction of wall time outside training.
+    log('running the demo sweep (npm run demo -- --fresh) for the fraction of time outside training');
+    const { spawnSync } = await import('node:child_process');
+    const r = spawnSync(process.execPath, ['--import', 'tsx', path.join(here, '..', 'cli', 'demo.ts'), '--fresh'], {
+      env: { ...process.env, UNLEARN_DEMO_TIMING_JSON: '1' }, encoding: 'utf8', maxBuffer: 256 * 1024 * 1024,
+    });
+    const line = r.stdout.split('\n').find((l) => l.startsWith('TIMING_JSON '));
+    if (r.status !== 0 || !line) throw new Error(`demo failed (${r.status}):\n${r.stderr.slice(-3000)}`);
+    demo = JSON.parse(line.slice('TIMING_JSON '.length)) as Record<string, unknown>;
+  }
+  const json = JSON.stringify(demo ? { ...out, demo } : out, null, 2);
   console.log(json);
   mkdirSync(path.join(here, 'results'), { recursive: true });
   writeFileSync(path.join(here, 'results', `orchestration-${new Date().toISOString().replace(/[:.]/g, '-')}.json`), json + '\n');
