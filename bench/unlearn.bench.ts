@@ -61,20 +61,20 @@ const kinds: { kind: string; spec: ForgetSetSpec }[] = [
   { kind: 'classes', spec: { kind: 'classes', classes: [2, 5], fraction, seed: 0 } },
 ];
 
-interface Row { kind: string; algorithm: string; seed: number; metrics: ModelMetrics; gaps: { forget: number; mia: number; test: number }; tugOfWar: number; seconds: number; timeFraction: number; epochs: number; fractionChanged: number }
+interface Row { kind: string; algorithm: string; seed: number; metrics: ModelMetrics; gaps: { forget: number; mia: number; test: number }; tugOfWar: number; seconds: number; timeFraction: number; cpuSeconds: number; cpuFraction: number; epochs: number; fractionChanged: number }
 const rows: Row[] = [];
-const oracles: { kind: string; seed: number; metrics: ModelMetrics; seconds: number }[] = [];
+const oracles: { kind: string; seed: number; metrics: ModelMetrics; seconds: number; cpuSeconds: number }[] = [];
 for (const { kind, spec } of kinds) {
   const fs = selectForgetSet(spec, { labels: ds.train.y, ids: ds.train.ids });
   for (let seed = 1; seed <= SEEDS; seed++) {
     const o = await unlearn({ model: original, data, forgetIds: fs.ids, algorithm: 'retrain', hparams: { ...RECIPE }, seed, evaluate: { seed } });
-    oracles.push({ kind, seed, metrics: o.metrics!, seconds: o.cost.seconds });
+    oracles.push({ kind, seed, metrics: o.metrics!, seconds: o.cost.seconds, cpuSeconds: o.cost.cpuSeconds });
     console.error(`${kind} seed ${seed} oracle: ${o.cost.seconds.toFixed(1)} s ${JSON.stringify(o.metrics)}`);
     o.model.dispose();
     for (const algorithm of ALGOS) {
       const r = await unlearn({ model: original, data, forgetIds: fs.ids, algorithm, hparams: HP[algorithm]?.(kind) ?? {}, seed, evaluate: false });
       const ev = evaluateUnlearning({ unlearned: r.model, oracle: o.metrics!, data, forgetIds: fs.ids, mia: { seed } });
-      rows.push({ kind, algorithm, seed, metrics: ev.unlearned, gaps: ev.gaps, tugOfWar: ev.tugOfWar, seconds: r.cost.seconds, timeFraction: r.cost.seconds / o.cost.seconds, epochs: r.cost.epochs, fractionChanged: r.cost.fractionChanged });
+      rows.push({ kind, algorithm, seed, metrics: ev.unlearned, gaps: ev.gaps, tugOfWar: ev.tugOfWar, seconds: r.cost.seconds, timeFraction: r.cost.seconds / o.cost.seconds, cpuSeconds: r.cost.cpuSeconds, cpuFraction: r.cost.cpuSeconds / o.cost.cpuSeconds, epochs: r.cost.epochs, fractionChanged: r.cost.fractionChanged });
       console.error(`  ${algorithm}: ${r.cost.seconds.toFixed(1)} s forget ${ev.unlearned.forgetAcc.toFixed(3)} test ${ev.unlearned.testAcc.toFixed(3)} mia ${ev.unlearned.mia.toFixed(3)} Δf ${ev.gaps.forget.toFixed(3)}`);
       r.model.dispose();
     }
@@ -86,25 +86,25 @@ const summary: Record<string, unknown>[] = [];
 const lines: string[] = [];
 for (const { kind } of kinds) {
   const os_ = oracles.filter((o) => o.kind === kind);
-  lines.push(`**${kind === 'iid' ? 'IID' : 'classes 2 and 5 (non-IID)'} forget set** — oracle: forget ${pct(os_.map((o) => o.metrics.forgetAcc))}, test ${pct(os_.map((o) => o.metrics.testAcc))}, MIA ${pct(os_.map((o) => o.metrics.mia))} (%), retraining ${formatCI(meanCI(os_.map((o) => o.seconds)), 1)} s`, '');
-  lines.push('| algorithm | Δ forget (pp) | Δ MIA (pp) | Δ test (pp) | ToW (%) | time / oracle (%) | epochs | params changed (%) |', '|---|---|---|---|---|---|---|---|');
+  lines.push(`**${kind === 'iid' ? 'IID' : 'classes 2 and 5 (non-IID)'} forget set** — oracle: forget ${pct(os_.map((o) => o.metrics.forgetAcc))}, test ${pct(os_.map((o) => o.metrics.testAcc))}, MIA ${pct(os_.map((o) => o.metrics.mia))} (%), retraining ${formatCI(meanCI(os_.map((o) => o.seconds)), 1)} s wall, ${formatCI(meanCI(os_.map((o) => o.cpuSeconds)), 1)} s CPU`, '');
+  lines.push('| algorithm | Δ forget (pp) | Δ MIA (pp) | Δ test (pp) | ToW (%) | CPU time / oracle (%) | wall time / oracle (%) | epochs | params changed (%) |', '|---|---|---|---|---|---|---|---|---|');
   for (const algorithm of ALGOS) {
     const rs = rows.filter((r) => r.kind === kind && r.algorithm === algorithm);
     if (rs.length === 0) continue;
     const s = {
       kind, algorithm, n: rs.length,
       gapForget: meanCI(rs.map((r) => r.gaps.forget)), gapMia: meanCI(rs.map((r) => r.gaps.mia)), gapTest: meanCI(rs.map((r) => r.gaps.test)),
-      tugOfWar: meanCI(rs.map((r) => r.tugOfWar)), timeFraction: meanCI(rs.map((r) => r.timeFraction)), fractionChanged: meanCI(rs.map((r) => r.fractionChanged)),
+      tugOfWar: meanCI(rs.map((r) => r.tugOfWar)), timeFraction: meanCI(rs.map((r) => r.timeFraction)), cpuFraction: meanCI(rs.map((r) => r.cpuFraction)), fractionChanged: meanCI(rs.map((r) => r.fractionChanged)),
     };
     summary.push(s);
-    lines.push(`| ${algorithm} | ${formatCI(s.gapForget, 2, 100)} | ${formatCI(s.gapMia, 2, 100)} | ${formatCI(s.gapTest, 2, 100)} | ${formatCI(s.tugOfWar, 2, 100)} | ${formatCI(s.timeFraction, 1, 100)} | ${rs[0].epochs} | ${formatCI(s.fractionChanged, 1, 100)} |`);
+    lines.push(`| ${algorithm} | ${formatCI(s.gapForget, 2, 100)} | ${formatCI(s.gapMia, 2, 100)} | ${formatCI(s.gapTest, 2, 100)} | ${formatCI(s.tugOfWar, 2, 100)} | ${formatCI(s.cpuFraction, 1, 100)} | ${formatCI(s.timeFraction, 1, 100)} | ${rs[0].epochs} | ${formatCI(s.fractionChanged, 1, 100)} |`);
   }
   lines.push('');
 }
 const totalSeconds = (performance.now() - t00) / 1000;
 const machine = { cpu: os.cpus()[0]?.model ?? 'unknown', cores: os.cpus().length, loadavgAtStart: load0, platform: `${os.platform()} ${os.release()}`, node: process.version };
 const header = `MNIST-style run: dataset ${DATASET}, ${PER_CLASS}/class train (${ds.train.count}), ${TEST_PER_CLASS}/class test (${ds.test.count}), small CNN ${JSON.stringify(MODEL)} (${original.numParams()} params), original/oracle recipe ${JSON.stringify(RECIPE)}; original test acc ${(origTest * 100).toFixed(2)}%; forget sets 10% of D (seed 0); ${SEEDS} seeds; backend ${backend.name}; machine ${machine.cpu} × ${machine.cores}, load average at start ${load0.map((l) => l.toFixed(2)).join(' ')} (shared with other jobs); total ${totalSeconds.toFixed(0)} s.`;
-const table = [header, '', 'Δ = oracle − unlearned in percentage points, mean ± half-width of the two-sided 95% Student-t interval over seeds (t with n−1 df); smaller |Δ| is better. ToW = tug-of-war. Time = unlearning wall time (incl. localization) / the same seed\'s oracle retraining wall time.', '', ...lines].join('\n');
+const table = [header, '', 'Δ = oracle − unlearned in percentage points, mean ± half-width of the two-sided 95% Student-t interval over seeds (t with n−1 df); smaller |Δ| is better. ToW = tug-of-war. Time = unlearning time (incl. localization and reset) / the same seed\'s oracle retraining time, as process CPU time (robust to the other jobs on the shared cores) and as wall time.', '', ...lines].join('\n');
 console.error('\n' + table);
 const result = { bench: 'unlearn', date: new Date().toISOString(), machine, backend, config: { DATASET, PER_CLASS, TEST_PER_CLASS, SEEDS, EPOCHS, MODEL, RECIPE, HP: Object.fromEntries(ALGOS.map((a) => [a, { iid: HP[a]?.('iid'), classes: HP[a]?.('classes') }])) }, originalSeconds, originalTestAcc: origTest, oracles, rows, summary, table, totalSeconds };
 console.log(JSON.stringify(result, null, 2));

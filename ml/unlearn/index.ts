@@ -75,7 +75,9 @@ export interface UnlearnResult {
   seed: number;
   localization?: { strategy: Strategy; alpha: number; reset: boolean; headTrainable: boolean; resetSeed?: number; selected: number; total: number; seconds: number; params: Record<string, unknown> };
   mask?: Mask;
-  cost: { seconds: number; localizeSeconds: number; epochs: number; changed: number; totalParams: number; fractionChanged: number };
+  /** seconds = wall time; cpuSeconds = this process's user+system CPU time over the same span (robust to other
+   *  jobs sharing the cores; NaN outside Node). Both include localization and reset. */
+  cost: { seconds: number; cpuSeconds: number; localizeSeconds: number; epochs: number; changed: number; totalParams: number; fractionChanged: number };
   metrics?: ModelMetrics;
   perExample: { forget: PerExampleForget };
   notes?: Record<string, unknown>;
@@ -115,6 +117,14 @@ export function resetMasked(model: Model, mask: Mask, seed: number): void {
   }
 }
 
+/** User + system CPU seconds of this process (NaN where `process.cpuUsage` is unavailable). */
+export function cpuSeconds(): number {
+  const p = (globalThis as { process?: { cpuUsage?: () => { user: number; system: number } } }).process;
+  if (!p?.cpuUsage) return NaN;
+  const u = p.cpuUsage();
+  return (u.user + u.system) / 1e6;
+}
+
 function deriveSeed(seed: number, label: string): number {
   let h = (seed ^ 0x811c9dc5) >>> 0;
   for (let i = 0; i < label.length; i++) h = Math.imul(h ^ label.charCodeAt(i), 0x01000193) >>> 0;
@@ -139,6 +149,7 @@ export async function unlearn(args: UnlearnArgs): Promise<UnlearnResult> {
   const { forget, retain } = forgetRetainSplits(args.data.train, args.forgetIds);
   const original = args.original ?? args.model;
   const t0 = performance.now();
+  const cpu0 = cpuSeconds();
   const work = cloneModel(args.model);
   let mask: Mask | undefined;
   let gradMask: Map<string, Float32Array> | undefined;
@@ -174,6 +185,7 @@ export async function unlearn(args: UnlearnArgs): Promise<UnlearnResult> {
   const out = await algo.run({ model: work, original, train: args.data.train, test: args.data.test, forget, retain, seed: args.seed, gradMask, onEpoch: args.onEpoch }, hparams);
   if (out.model !== work) work.dispose();
   const seconds = (performance.now() - t0) / 1000;
+  const cpu = cpuSeconds() - cpu0;
   const ch = paramsChanged(before, snapshotParams(out.model));
   let metrics: ModelMetrics | undefined;
   let fr: EvalResult;
@@ -189,7 +201,7 @@ export async function unlearn(args: UnlearnArgs): Promise<UnlearnResult> {
     seed: args.seed,
     localization: locOut,
     mask,
-    cost: { seconds, localizeSeconds, epochs: out.epochs, changed: ch.changed, totalParams: ch.total, fractionChanged: ch.fraction },
+    cost: { seconds, cpuSeconds: cpu, localizeSeconds, epochs: out.epochs, changed: ch.changed, totalParams: ch.total, fractionChanged: ch.fraction },
     metrics,
     perExample: { forget: perExampleForget(out.model, forget, fr) },
     notes: out.notes,
