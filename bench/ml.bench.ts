@@ -32,7 +32,7 @@ const r1 = (x: number): number => Math.round(x * 10) / 10;
 async function child(modelId: string): Promise<void> {
   const { initBackend } = await import('../ml/backend.js');
   const { buildModel } = await import('../ml/models.js');
-  const { train } = await import('../ml/train.js');
+  const { train, crossEntropy } = await import('../ml/train.js');
   const { tf } = await import('../ml/tf.js');
   const { Rng } = await import('../ml/rng.js');
   const info = await initBackend();
@@ -59,7 +59,14 @@ async function child(modelId: string): Promise<void> {
   const timer = setInterval(sample, 20);
   const c0 = process.cpuUsage();
   const t0 = performance.now();
-  await train(model, split, cfg, { yieldEveryMs: 0 });
+  // sample memory inside the loss (forward activations alive) as well as on a timer
+  await train(model, split, cfg, {
+    yieldEveryMs: 0,
+    loss: (z, y) => {
+      sample();
+      return crossEntropy(z, y);
+    },
+  });
   const wall = (performance.now() - t0) / 1000;
   const cu = process.cpuUsage(c0);
   clearInterval(timer);
@@ -100,7 +107,7 @@ async function main(): Promise<void> {
       });
       const line = r.stdout.trim().split('\n').filter((l) => l.startsWith('{')).pop();
       if (r.status !== 0 || !line) {
-        const why = (r.stderr.match(/UNLEARN_BACKEND=\S+ could not be loaded[^\n]*/) ?? [r.stderr.trim().split('\n').pop()])[0];
+        const why = (r.stderr.match(/Error: (UNLEARN_BACKEND=\S+ could not be loaded[^\n]*)/) ?? [, r.stderr.trim().split('\n').pop()])[1];
         skipped.push(`${backend}/${m.id}: ${why}`);
         if (backend === 'node-gpu' || backend === 'node') break; // not installed: skip its other models
         continue;
@@ -124,8 +131,8 @@ async function main(): Promise<void> {
     const ours = (runs as Array<Record<string, unknown>>).find((r) => r.model === t.model && r.backend === 'wasm');
     return {
       model: t.model,
-      wasmOverTorchWall: ours ? r1((100 * (ours.samplesPerSec as number)) / (t.samplesPerSec as number)) / 100 : null,
-      wasmOverTorchCpu: ours ? r1((100 * (ours.samplesPerCpuSec as number)) / (t.samplesPerCpuSec as number)) / 100 : null,
+      wasmOverTorchWall: ours ? Math.round((100 * (ours.samplesPerSec as number)) / (t.samplesPerSec as number)) / 100 : null,
+      wasmOverTorchCpu: ours ? Math.round((100 * (ours.samplesPerCpuSec as number)) / (t.samplesPerCpuSec as number)) / 100 : null,
     };
   });
   for (const t of pytorch) console.error(`torch ${String(t.model).padEnd(16)} ${String(t.samplesPerSec).padStart(7)} samples/s  ${String(t.samplesPerCpuSec).padStart(7)} samples/cpu-s`);

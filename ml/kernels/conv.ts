@@ -119,6 +119,18 @@ export function conv2dBackpropFilterWasm(args: { inputs: Record<string, TensorIn
     const w = ops.batchMatMul(xs, ds, true, false);
     return ops.finish(ops.reshape(w, [1, 1, g.inC, g.outC]));
   }
+  if (g.kh * g.kw * g.inC <= IM2COL_MAX_K) {
+    // Few input channels (stems, RGB/grey inputs): im2col as a Conv2D with a one-hot filter (same stride
+    // and padding as the forward pass), then one matmul patchesᵀ·dy. The dilated-dy convolution below has
+    // only kh·kw·inC output pixels there, too few for XNNPACK's tiles.
+    const k = g.kh * g.kw * g.inC;
+    const patches = ops.conv2d(x, oneHotFilter(args.backend as WasmHeapBackend, g.kh, g.kw, g.inC), [g.sh, g.sw], attrs.pad, [1, 1]);
+    const m = g.batch * g.outH * g.outW;
+    const p2 = ops.reshape(patches, [1, m, k]);
+    const d2 = ops.reshape(dy, [1, m, g.outC]);
+    const w = ops.batchMatMul(p2, d2, true, false);
+    return ops.finish(ops.reshape(w, [g.kh, g.kw, g.inC, g.outC]));
+  }
   // Pad x so that the dilated dy "filter" sweeps exactly kh × kw positions.
   const needH = (g.outH - 1) * g.sh + g.kh;
   const needW = (g.outW - 1) * g.sw + g.kw;
@@ -144,6 +156,31 @@ export function conv2dBackpropFilterWasm(args: { inputs: Record<string, TensorIn
 }
 
 let originalBackpropInput: KernelFn | undefined;
+
+/** Largest kh·kw·inC for which the filter gradient goes through im2col + matmul. */
+const IM2COL_MAX_K = 32;
+
+interface WasmHeapBackend {
+  makeOutput(shape: number[], dtype: string): TensorInfo;
+  typedArrayFromHeap(t: TensorInfo): Float32Array;
+}
+
+/** One-hot im2col filters, cached per shape (a stable tensor lets XNNPACK keep its packed operator). */
+const oneHotFilters = new Map<string, TensorInfo>();
+function oneHotFilter(backend: WasmHeapBackend, kh: number, kw: number, c: number): TensorInfo {
+  const key = `${kh}x${kw}x${c}`;
+  let f = oneHotFilters.get(key);
+  if (!f) {
+    const k = kh * kw * c;
+    f = backend.makeOutput([kh, kw, c, k], 'float32');
+    const v = backend.typedArrayFromHeap(f);
+    v.fill(0);
+    // filter[a, b, ci, (a·kw + b)·c + ci] = 1: flat index (row r = (a·kw+b)·c+ci) · k + r
+    for (let r = 0; r < k; r++) v[r * k + r] = 1;
+    oneHotFilters.set(key, f);
+  }
+  return f;
+}
 
 /** Call counters (tests assert the fast paths run). */
 export const convKernelStats = { backpropInput: 0, backpropInputFallback: 0, backpropFilter: 0 };
