@@ -91,7 +91,7 @@ export function decodeSafetensors(bytes: Uint8Array): { tensors: Map<string, Ten
     if (dtype !== 'F32' && dtype !== 'I32' && dtype !== 'U8') throw new Error(`checkpoint: tensor ${name} has unsupported dtype ${dtype}`);
     const [a, b] = data_offsets;
     if (base + b > bytes.length || a > b) throw new Error(`checkpoint: tensor ${name} offsets [${a}, ${b}] outside the file`);
-    const raw = bytes.slice(base + a, base + b);
+    const raw = new Uint8Array(bytes.subarray(base + a, base + b)); // copy: Buffer.slice would be a view of the whole file
     const data = dtype === 'F32' ? new Float32Array(raw.buffer) : dtype === 'I32' ? new Int32Array(raw.buffer) : raw;
     const n = shape.reduce((p, q) => p * q, 1);
     if (data.length !== n) throw new Error(`checkpoint: tensor ${name} has ${data.length} values for shape [${shape}]`);

@@ -12,7 +12,7 @@ const MI_COMPRESSED = 15;
 
 function typedView(type: number, bytes: Uint8Array): MatVar['data'] {
   // copy to an aligned buffer first
-  const b = bytes.slice();
+  const b = new Uint8Array(bytes); // a copy with its own buffer (Buffer.slice would be a view)
   switch (type) {
     case 1:
       return new Int8Array(b.buffer);

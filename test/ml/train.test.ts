@@ -66,6 +66,9 @@ void test('checkpoint round-trips bit-exact (weights, BN buffers, optimizer, rng
   // saving the loaded checkpoint again gives the same bytes
   const again = saveCheckpoint(rebuilt, { trainState: ck.trainState, meta: { note: 'test', nested: { a: [1, 2] } } });
   assert.ok(Buffer.from(again).equals(Buffer.from(bytes)), 're-saved checkpoint differs');
+  // a Node Buffer (what fs and S3 clients return) decodes the same
+  const fromBuffer = loadCheckpoint(Buffer.from(bytes));
+  for (const [name, t] of ck.weights) assert.deepEqual(Array.from(fromBuffer.weights.get(name)!.data), Array.from(t.data), `Buffer input: ${name}`);
   assert.throws(() => loadCheckpoint(bytes.subarray(0, 20)), /header length|too short/);
   assert.equal(decodeSafetensors(bytes).tensors.size, ck.weights.size + state!.optimizer.size + 2);
   for (const m of [model, other, rebuilt]) m.dispose();
