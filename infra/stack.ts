@@ -82,6 +82,9 @@ export type ToolName = keyof typeof TOOLS;
 
 const DEMO_PORTS = { temporal: 7233, temporalUi: 8233, s3: 7070 };
 const HEALTH_TIMEOUT_MS = 60_000;
+/** A started process that exits during start-up (e.g. it lost a port race) is retried on a new port this often. */
+const START_ATTEMPTS = 3;
+const firstLine = (err: unknown) => String((err as Error)?.message ?? err).split('\n')[0];
 
 // ---------------------------------------------------------------- state files
 
@@ -241,17 +244,31 @@ async function stopPid(pid: number, bin: string, name: string, log: (l: string) 
   log(`killed ${name} (pid ${pid}) after 10 s`);
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolveP, reject) => {
+/** Binds `port` (0: any) on 127.0.0.1 and releases it; resolves the port, or 0 when it is taken. */
+function tryBind(port: number): Promise<number> {
+  return new Promise((resolveP) => {
     const srv = createServer();
     srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
+    srv.once('error', () => resolveP(0));
+    srv.listen(port, '127.0.0.1', () => {
       const addr = srv.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => resolveP(port));
+      const got = typeof addr === 'object' && addr ? addr.port : 0;
+      srv.close(() => resolveP(got));
     });
   });
+}
+
+/**
+ * A free TCP port, picked at random in 20000–32767: below Linux's ephemeral range (32768–60999), where the kernel
+ * also hands out the local ports of outgoing connections, so a port found free there is less likely to be taken
+ * before the server binds it. (A start that still loses the race is retried on a new port.)
+ */
+async function freePort(): Promise<number> {
+  for (let i = 0; i < 50; i++) {
+    const p = await tryBind(20000 + Math.floor(Math.random() * 12768));
+    if (p) return p;
+  }
+  return tryBind(0);
 }
 
 async function portOpen(host: string, port: number, timeoutMs = 1000): Promise<boolean> {
@@ -430,33 +447,42 @@ async function ensureTemporal(
       port = await freePort();
     }
   }
-  const address = `127.0.0.1:${port}`;
-  const args = ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(port), '--log-level', 'warn'];
-  if (namespace !== 'default') args.push('--namespace', namespace);
-  let uiUrl: string | undefined;
-  if (profile === 'demo') {
-    const uiPort = (await portOpen('127.0.0.1', DEMO_PORTS.temporalUi)) ? await freePort() : DEMO_PORTS.temporalUi;
-    args.push('--ui-port', String(uiPort), '--db-filename', join(stateDir, 'temporal.sqlite'));
-    uiUrl = `http://127.0.0.1:${uiPort}`;
-  } else {
-    args.push('--headless'); // in-memory SQLite, no web UI
-  }
   const logPath = join(stateDir, 'temporal.log');
-  log(`temporal: starting ${bin} ${args.join(' ')}`);
-  const proc = spawnDaemon(bin, args, logPath, env);
-  try {
-    await waitHealthy('Temporal dev server', proc, logPath, () =>
-      checkTemporal({ address, namespace, tls: false }, { timeoutMs: 2000, source: 'the started dev server' }),
-    );
-  } catch (err) {
-    await stopPid(proc.pid, bin, 'temporal', log);
-    throw new Error(
-      `Temporal: started \`${bin} server start-dev\` on ${address} but it did not answer: ${(err as Error).message}\n` +
-        'Fix: check the log above, free the port, or set TEMPORAL_ADDRESS to an existing server.',
-    );
+  for (let attempt = 1; ; attempt++) {
+    const address = `127.0.0.1:${port}`;
+    const args = ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(port), '--log-level', 'warn'];
+    if (namespace !== 'default') args.push('--namespace', namespace);
+    let uiUrl: string | undefined;
+    if (profile === 'demo') {
+      const uiPort = attempt === 1 && !(await portOpen('127.0.0.1', DEMO_PORTS.temporalUi)) ? DEMO_PORTS.temporalUi : await freePort();
+      args.push('--ui-port', String(uiPort), '--db-filename', join(stateDir, 'temporal.sqlite'));
+      uiUrl = `http://127.0.0.1:${uiPort}`;
+    } else {
+      args.push('--headless'); // in-memory SQLite, no web UI
+    }
+    log(`temporal: starting ${bin} ${args.join(' ')}`);
+    const proc = spawnDaemon(bin, args, logPath, env);
+    try {
+      await waitHealthy('Temporal dev server', proc, logPath, () =>
+        checkTemporal({ address, namespace, tls: false }, { timeoutMs: 2000, source: 'the started dev server' }),
+      );
+      state.temporal = { pid: proc.pid, bin, startedAt: new Date().toISOString(), address, namespace, uiUrl };
+      return { info: { address, namespace, uiUrl }, source: 'started' };
+    } catch (err) {
+      const exitedByItself = proc.exited() !== undefined;
+      await stopPid(proc.pid, bin, 'temporal', log);
+      if (attempt < START_ATTEMPTS && exitedByItself) {
+        // Most often a port taken between our check and its bind (another server starting at the same moment).
+        log(`temporal: attempt ${attempt} failed (${firstLine(err)}); retrying on another port`);
+        port = await freePort();
+        continue;
+      }
+      throw new Error(
+        `Temporal: started \`${bin} server start-dev\` on ${address} (${attempt} attempt(s)) but it did not answer: ${(err as Error).message}\n` +
+          'Fix: check the log above, free the port, or set TEMPORAL_ADDRESS to an existing server.',
+      );
+    }
   }
-  state.temporal = { pid: proc.pid, bin, startedAt: new Date().toISOString(), address, namespace, uiUrl };
-  return { info: { address, namespace, uiUrl }, source: 'started' };
 }
 
 // ---------------------------------------------------------------- PostgreSQL
@@ -721,34 +747,42 @@ async function ensureS3(
   const bin = await toolPath('versitygw', { env, log });
   let port = profile === 'demo' ? DEMO_PORTS.s3 : await freePort();
   if (await portOpen('127.0.0.1', port)) port = await freePort();
-  const endpoint = `http://127.0.0.1:${port}`;
   const dataDir = join(stateDir, 's3');
   mkdirSync(dataDir, { recursive: true });
-  const args = ['--port', `127.0.0.1:${port}`, '--region', region, '--quiet', 'posix', dataDir];
   const logPath = join(stateDir, 's3.log');
-  log(`s3: starting ${bin} ${args.join(' ')}`);
-  // Root credentials go through the environment, not argv (argv is visible in ps).
-  const proc = spawnDaemon(bin, args, logPath, { ...env, ROOT_ACCESS_KEY: creds.accessKeyId, ROOT_SECRET_KEY: creds.secretAccessKey });
-  const info = { endpoint, region, bucket, ...creds };
-  try {
-    await waitHealthy('versitygw', proc, logPath, async () => {
-      const c = s3Client(info);
-      try {
-        await c.send(new ListBucketsCommand({}), { abortSignal: AbortSignal.timeout(2000) });
-      } finally {
-        c.destroy();
+  for (let attempt = 1; ; attempt++) {
+    const endpoint = `http://127.0.0.1:${port}`;
+    const args = ['--port', `127.0.0.1:${port}`, '--region', region, '--quiet', 'posix', dataDir];
+    log(`s3: starting ${bin} ${args.join(' ')}`);
+    // Root credentials go through the environment, not argv (argv is visible in ps).
+    const proc = spawnDaemon(bin, args, logPath, { ...env, ROOT_ACCESS_KEY: creds.accessKeyId, ROOT_SECRET_KEY: creds.secretAccessKey });
+    const info = { endpoint, region, bucket, ...creds };
+    try {
+      await waitHealthy('versitygw', proc, logPath, async () => {
+        const c = s3Client(info);
+        try {
+          await c.send(new ListBucketsCommand({}), { abortSignal: AbortSignal.timeout(2000) });
+        } finally {
+          c.destroy();
+        }
+      });
+      await ensureBucket(info, 10_000);
+      state.s3 = { pid: proc.pid, bin, startedAt: new Date().toISOString(), endpoint, region, bucket };
+      return { info, source: 'started' };
+    } catch (err) {
+      const exitedByItself = proc.exited() !== undefined;
+      await stopPid(proc.pid, bin, 's3', log);
+      if (attempt < START_ATTEMPTS && exitedByItself) {
+        log(`s3: attempt ${attempt} failed (${firstLine(err)}); retrying on another port`);
+        port = await freePort();
+        continue;
       }
-    });
-    await ensureBucket(info, 10_000);
-  } catch (err) {
-    await stopPid(proc.pid, bin, 's3', log);
-    throw new Error(
-      `S3: started versitygw (POSIX backend on ${dataDir}) at ${endpoint} but it did not answer: ${(err as Error).message}\n` +
-        'Fix: the directory must be on a filesystem with extended attributes (ext4, xfs); or set S3_ENDPOINT and credentials.',
-    );
+      throw new Error(
+        `S3: started versitygw (POSIX backend on ${dataDir}) at ${endpoint} (${attempt} attempt(s)) but it did not answer: ${(err as Error).message}\n` +
+          'Fix: the directory must be on a filesystem with extended attributes (ext4, xfs); or set S3_ENDPOINT and credentials.',
+      );
+    }
   }
-  state.s3 = { pid: proc.pid, bin, startedAt: new Date().toISOString(), endpoint, region, bucket };
-  return { info, source: 'started' };
 }
 
 // ---------------------------------------------------------------- the stack
