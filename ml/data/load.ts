@@ -149,7 +149,9 @@ function fashion(spec: DatasetSpec): Dataset {
     const parts: Uint8Array[] = [];
     const labels: number[] = [];
     for (let c = 0; c < 10; c++) {
-      const rows = (JSON.parse(readFileSync(path.join(dir, `${c}.json`), 'utf8')) as { data: number[][] }).data;
+      const all = (JSON.parse(readFileSync(path.join(dir, `${c}.json`), 'utf8')) as { data: number[][] }).data;
+      // the package has two empty rows (class 0): 70,002 rows, 70,000 images; empty rows are dropped
+      const rows = all.filter((r) => r.length > 0);
       const u = new Uint8Array(rows.length * 784);
       rows.forEach((r, i) => {
         if (r.length !== 784) throw new Error(`fashion-mnist class ${c} row ${i} has ${r.length} values, expected 784`);
@@ -186,7 +188,7 @@ function fashion(spec: DatasetSpec): Dataset {
     meta: {
       source: `${PACKAGES.fashion.name}@${PACKAGES.fashion.version}`,
       scale: '[0,1]',
-      split: `stratified, ${FASHION_TEST_PER_CLASS} per class to test, Rng(0).fork('fashion-mnist-split'); ids index the 70,002 concatenated class files`,
+      split: `stratified, ${FASHION_TEST_PER_CLASS} per class to test, Rng(0).fork('fashion-mnist-split'); ids index the 70,000 non-empty rows of the class files concatenated in class order (2 empty rows of class 0 dropped)`,
       testIds: Array.from(testPos),
       seed: spec.seed ?? 0,
     },
