@@ -40,6 +40,18 @@ class Ops {
   conv2d(x: TensorInfo, filter: TensorInfo, strides: [number, number], pad: unknown, dilations: [number, number]): TensorInfo {
     return this.run('Conv2D', { x, filter }, { strides, pad, dilations, dataFormat: 'NHWC', dimRoundingMode: undefined });
   }
+  /** DepthToSpace (NHWC) as reshape + transpose: the backend's DepthToSpace kernel is ~15x slower. */
+  depthToSpace(x: TensorInfo, s: number): TensorInfo {
+    const [n, h, w, c] = x.shape;
+    const r6 = this.reshape(x, [n, h, w, s, s, c / (s * s)]);
+    const t6 = this.transpose(r6, [0, 1, 3, 2, 4, 5]);
+    return this.reshape(t6, [n, h * s, w * s, c / (s * s)]);
+  }
+  /** Keep a tensor made outside `run` (e.g. with makeOutput) on the disposal list. */
+  own(t: TensorInfo): TensorInfo {
+    this.temps.push(t);
+    return t;
+  }
   batchMatMul(a: TensorInfo, b: TensorInfo, transposeA: boolean, transposeB: boolean): TensorInfo {
     return this.run('BatchMatMul', { a, b }, { transposeA, transposeB });
   }
@@ -183,7 +195,7 @@ function oneHotFilter(backend: WasmHeapBackend, kh: number, kw: number, c: numbe
 }
 
 /** Call counters (tests assert the fast paths run). */
-export const convKernelStats = { backpropInput: 0, backpropInputFallback: 0, backpropFilter: 0 };
+export const convKernelStats = { backpropInput: 0, backpropInputFallback: 0, backpropInputPhase: 0, backpropFilter: 0 };
 
 /**
  * dx = Conv2D(dilate(dy, stride), rot180(W) with in/out swapped), with explicit padding
@@ -210,6 +222,10 @@ export function conv2dBackpropInputWasm(args: { inputs: Record<string, TensorInf
     const w = ops.reshape(filter, [1, g.inC, g.outC]);
     const dx = ops.batchMatMul(ds, w, false, true);
     return ops.finish(ops.reshape(dx, attrs.inputShape));
+  }
+  if (g.sh === g.sw && g.sh > 1 && !phaseOff) {
+    const out = phaseBackpropInput(ops, args.backend as WasmHeapBackend, dy, filter, g);
+    if (out) return out;
   }
   let d = dy;
   let bottom = padBottom;
@@ -245,7 +261,67 @@ export function conv2dBackpropInputWasm(args: { inputs: Record<string, TensorInf
   return ops.finish(ops.conv2d(d, wt, [1, 1], pad, [1, 1]));
 }
 
+/**
+ * Strided input gradient by sub-pixel (phase) decomposition: output rows p = q·s + r (padded coordinates)
+ * only see filter taps a ≡ r (mod s), so one stride-1 Conv2D of dy with s² phase filters stacked on the
+ * output channels, then DepthToSpace(s), computes dx without the (s²−1)/s² zeros of a dilated dy.
+ * Combined filter Wc[u, v, co, (rh·s + rw)·Ci + ci] = W[(T−1−u)·s + rh, (T−1−v)·s + rw, ci, co] (0 past the
+ * filter), T = ceil(k/s); dy padded by T−1 above/left and Q − outH below (Q = ceil((inH + top)/s)).
+ * Returns undefined when the geometry does not fit (caller falls back to the dilated form).
+ */
+function phaseBackpropInput(ops: Ops, backend: WasmHeapBackend, dy: TensorInfo, filter: TensorInfo, g: ConvGeom): TensorInfo | undefined {
+  const s = g.sh;
+  const th = Math.ceil(g.kh / s);
+  const tw = Math.ceil(g.kw / s);
+  const qh = Math.ceil((g.inH + g.top) / s);
+  const qw = Math.ceil((g.inW + g.left) / s);
+  if (qh < g.outH || qw < g.outW) return undefined;
+  convKernelStats.backpropInputPhase++;
+  const ci = g.inC;
+  const co = g.outC;
+  const oc = s * s * ci;
+  const wc = ops.own(backend.makeOutput([th, tw, co, oc], 'float32'));
+  const dst = backend.typedArrayFromHeap(wc);
+  const src = backend.typedArrayFromHeap(filter); // [kh, kw, ci, co]
+  dst.fill(0);
+  for (let u = 0; u < th; u++)
+    for (let rh = 0; rh < s; rh++) {
+      const a = (th - 1 - u) * s + rh;
+      if (a >= g.kh) continue;
+      for (let v = 0; v < tw; v++)
+        for (let rw = 0; rw < s; rw++) {
+          const b = (tw - 1 - v) * s + rw;
+          if (b >= g.kw) continue;
+          const phase = (rh * s + rw) * ci;
+          for (let c = 0; c < ci; c++) {
+            const srcBase = ((a * g.kw + b) * ci + c) * co;
+            const dstBase = (u * tw + v) * co * oc + phase + c;
+            for (let o = 0; o < co; o++) dst[dstBase + o * oc] = src[srcBase + o];
+          }
+        }
+    }
+  const conv = ops.conv2d(
+    dy,
+    wc,
+    [1, 1],
+    [
+      [0, 0],
+      [th - 1, qh - g.outH],
+      [tw - 1, qw - g.outW],
+      [0, 0],
+    ],
+    [1, 1],
+  ); // [N, qh, qw, s·s·ci]
+  const full = ops.depthToSpace(conv, s); // [N, qh·s, qw·s, ci]
+  if (g.top === 0 && g.left === 0 && qh * s === g.inH && qw * s === g.inW) return ops.finish(full);
+  return ops.finish(ops.slice(full, [0, g.top, g.left, 0], [g.batch, g.inH, g.inW, ci]));
+}
+
+let phaseOff = false;
+
 export function registerConvKernels(disabled: ReadonlySet<string> = new Set()): void {
+  // 'Conv2DBackpropInput.phase' turns off only the sub-pixel path for strided layers
+  phaseOff = disabled.has('Conv2DBackpropInput.phase');
   const orig = tf.getKernel('Conv2DBackpropInput', 'wasm');
   if (orig && !originalBackpropInput) originalBackpropInput = orig.kernelFunc as unknown as KernelFn;
   for (const [name, fn] of [

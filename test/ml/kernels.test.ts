@@ -74,6 +74,7 @@ void test('wasm Conv2DBackpropInput/Filter match the CPU backend to 1e-4', async
   assert.equal(convKernelStats.backpropInput, cases.length);
   assert.equal(convKernelStats.backpropFilter, cases.length);
   assert.equal(convKernelStats.backpropInputFallback, 0);
+  assert.ok(convKernelStats.backpropInputPhase >= 5, `phase path ran ${convKernelStats.backpropInputPhase} times`);
 });
 
 void test('wasm MaxPoolGrad, transposed BatchMatMul and Identity match the CPU backend', async () => {
