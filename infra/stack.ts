@@ -12,11 +12,12 @@
 //       `databaseUrl` and the S3 keys are secrets: never log them (use describeStack()).
 //   stackEnv(info): the env vars (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, DATABASE_URL, S3_*) for child processes.
 //   describeStack(info): printable lines, secrets redacted.
-//   stopStack(profile, {stateDir?}): stops what the state file says `up` started (the CLI's `down`).
+//   stopStack(profile, {stateDir?, force?}): stops what the state file says `up` started (the CLI's `down`); a process
+//       still held by a running caller is unpinned and stops with its last user (unless force).
 //   createScratchDatabase(baseUrl, prefix): a fresh, migrated database next to baseUrl, with drop().
 //   toolPath('temporal' | 'versitygw', {build?}): the binary (TEMPORAL_CLI_PATH / VERSITYGW_PATH, PATH, the tools
 //       cache ~/.cache/unlearn-tools/<tool>-<version>/), built with `go install` when absent.
-// CLI: `npm run stack -- up|down|status|env [--profile test|demo]` (default demo). `env` prints shell exports,
+// CLI: `npm run stack -- up|down|status|env [--profile test|demo] [--force]` (default demo). `env` prints shell exports,
 //       secrets included, for `eval "$(npm run -s stack -- env --profile test)"`.
 import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -896,8 +897,15 @@ async function step<T>(service: string, fn: () => Promise<T>): Promise<T> {
   }
 }
 
-/** Stops what the state file says `up` started (the CLI's `down`). */
-export async function stopStack(profile: Profile, opts: { stateDir?: string; log?: (l: string) => void } = {}): Promise<string[]> {
+/**
+ * Stops what the state file says `up` started (the CLI's `down`). A process that a running ensureStack caller
+ * still holds (e.g. an `npm test` in progress) is unpinned instead and stops when its last user finishes;
+ * `force` stops it anyway.
+ */
+export async function stopStack(
+  profile: Profile,
+  opts: { stateDir?: string; log?: (l: string) => void; force?: boolean } = {},
+): Promise<{ stopped: string[]; deferred: string[] }> {
   const log = opts.log ?? ((l: string) => console.error(`[stack] ${l}`));
   const stateDir = resolve(opts.stateDir ?? defaultStateDir(profile));
   const statePath = join(stateDir, 'state.json');
@@ -906,20 +914,29 @@ export async function stopStack(profile: Profile, opts: { stateDir?: string; log
     async () => {
       const state = readJson<StackState>(statePath, {});
       const stopped: string[] = [];
-      if (state.temporal) {
-        await stopPid(state.temporal.pid, state.temporal.bin, 'temporal', log);
-        stopped.push('temporal');
-      }
-      if (state.s3) {
-        await stopPid(state.s3.pid, state.s3.bin, 's3', log);
-        stopped.push('s3');
+      const deferred: string[] = [];
+      for (const name of ['temporal', 's3'] as const) {
+        const proc = state[name];
+        if (!proc) continue;
+        const users = livingHolders(proc);
+        if (users.length > 0 && !opts.force) {
+          proc.pinned = false;
+          proc.holders = users;
+          deferred.push(name);
+          log(`${name}: ${users.length} running user(s) still hold it; it stops when the last one finishes (--force stops it now)`);
+          continue;
+        }
+        await stopPid(proc.pid, proc.bin, name, log);
+        delete state[name];
+        stopped.push(name);
       }
       if (state.postgres?.clusterStartedByUs) {
         await stopPostgresCluster(state.postgres, log);
+        delete state.postgres;
         stopped.push('postgres');
       }
-      writeJson(statePath, {});
-      return stopped;
+      writeJson(statePath, state);
+      return { stopped, deferred };
     },
     log,
   );
@@ -1005,8 +1022,11 @@ async function cli(argv: string[]): Promise<number> {
       return 0;
     }
     case 'down': {
-      const stopped = await stopStack(profile, { log });
-      console.log(`stack (${profile}) down; stopped: ${stopped.length ? stopped.join(', ') : 'nothing (nothing was started by up)'}`);
+      const { stopped, deferred } = await stopStack(profile, { log, force: argv.includes('--force') });
+      console.log(
+        `stack (${profile}) down; stopped: ${stopped.length ? stopped.join(', ') : 'nothing'}` +
+          (deferred.length ? `; left to their running users: ${deferred.join(', ')}` : ''),
+      );
       return 0;
     }
     case 'status': {
@@ -1026,7 +1046,7 @@ async function cli(argv: string[]): Promise<number> {
       return 0;
     }
     default:
-      console.error('usage: npm run stack -- up|down|status|env [--profile test|demo]');
+      console.error('usage: npm run stack -- up|down|status|env [--profile test|demo] [--force]');
       return 2;
   }
 }

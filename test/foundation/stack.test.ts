@@ -5,7 +5,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { ensureStack } from '../../infra/stack.js';
+import { ensureStack, stopStack } from '../../infra/stack.js';
 import { requireEnv } from './env.js';
 
 const quiet = () => {};
@@ -59,6 +59,35 @@ void test('a stack start when everything already runs starts nothing twice; the 
   } finally {
     await first.stop();
     for (const p of procs) if (p !== undefined && pidAlive(p)) process.kill(p, 'SIGKILL');
+    rmSync(stateDir, { recursive: true, force: true });
+  }
+});
+
+void test('`up` pins services until `down`; `down` leaves a service to a running user, who stops it last', { timeout: 120_000 }, async () => {
+  const { DATABASE_URL } = requireEnv('DATABASE_URL');
+  const stateDir = mkdtempSync(join(tmpdir(), 'stack-pin-'));
+  const env = { PATH: process.env.PATH, HOME: process.env.HOME, XDG_CACHE_HOME: process.env.XDG_CACHE_HOME, DATABASE_URL };
+  const pids = () => {
+    const st = JSON.parse(readFileSync(join(stateDir, 'state.json'), 'utf8')) as { temporal?: { pid: number }; s3?: { pid: number } };
+    return [st.temporal?.pid, st.s3?.pid].filter((p): p is number => p !== undefined);
+  };
+  let procs: number[] = [];
+  try {
+    const up = await ensureStack({ profile: 'test', env, stateDir, log: quiet, pin: true }); // what `stack up` does
+    procs = pids();
+    assert.equal(procs.length, 2);
+    await up.stop();
+    assert.ok(procs.every(pidAlive), 'pinned services outlive the call that started them');
+    const user = await ensureStack({ profile: 'test', env, stateDir, log: quiet }); // e.g. a running npm test
+    assert.deepEqual(user.started, []);
+    const down = await stopStack('test', { stateDir, log: quiet });
+    assert.deepEqual(down, { stopped: [], deferred: ['temporal', 's3'] });
+    assert.ok(procs.every(pidAlive), '`down` must not pull services from under a running user');
+    await user.stop();
+    assert.ok(procs.every((p) => !pidAlive(p)), 'the last user stops the unpinned services');
+    assert.deepEqual(pids(), []);
+  } finally {
+    for (const p of procs) if (pidAlive(p)) process.kill(p, 'SIGKILL');
     rmSync(stateDir, { recursive: true, force: true });
   }
 });
