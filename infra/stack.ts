@@ -174,8 +174,16 @@ async function withLock<T>(stateDir: string, fn: () => Promise<T>, log: (l: stri
       break;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      const holder = Number(readFileSync(lockPath, 'utf8').trim() || '0');
-      if (!holder || !pidAlive(holder)) {
+      let holder = 0;
+      let ageMs = 0;
+      try {
+        holder = Number(readFileSync(lockPath, 'utf8').trim() || '0');
+        ageMs = Date.now() - statSync(lockPath).mtimeMs;
+      } catch {
+        continue; // released meanwhile
+      }
+      // No pid yet: its creator is between creating and writing it, unless that was long ago (it crashed).
+      if ((holder === 0 && ageMs > 5000) || (holder !== 0 && !pidAlive(holder))) {
         rmSync(lockPath, { force: true });
         continue;
       }
