@@ -106,13 +106,20 @@ try {
   let demo: Record<string, unknown> | undefined;
   if (process.env.ORCH_BENCH_DEMO === '1') {
     // The demo sweep (real compute) with a fresh cache namespace: fraction of wall time outside training.
+    // This process's worker is stopped first and the demo gets its own task queues: a worker whose event loop
+    // waits on a child would accept tasks it cannot run.
+    w.shutdown();
+    await running;
     log('running the demo sweep (npm run demo -- --fresh) for the fraction of time outside training');
-    const { spawnSync } = await import('node:child_process');
-    const r = spawnSync(process.execPath, ['--import', 'tsx', path.join(here, '..', 'cli', 'demo.ts'), '--fresh'], {
-      env: { ...process.env, UNLEARN_DEMO_TIMING_JSON: '1' }, encoding: 'utf8', maxBuffer: 256 * 1024 * 1024,
+    const { spawn } = await import('node:child_process');
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join(here, '..', 'cli', 'demo.ts'), '--fresh'], {
+      env: { ...process.env, UNLEARN_DEMO_TIMING_JSON: '1', UNLEARN_QUEUE_PREFIX: `benchdemo-${tag}-` }, stdio: ['ignore', 'pipe', 'inherit'],
     });
-    const line = r.stdout.split('\n').find((l) => l.startsWith('TIMING_JSON '));
-    if (r.status !== 0 || !line) throw new Error(`demo failed (${r.status}):\n${r.stderr.slice(-3000)}`);
+    let stdout = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    const line = stdout.split('\n').find((l) => l.startsWith('TIMING_JSON '));
+    if (code !== 0 || !line) throw new Error(`demo failed (${code}):\n${stdout.slice(-3000)}`);
     demo = JSON.parse(line.slice('TIMING_JSON '.length)) as Record<string, unknown>;
   }
   const json = JSON.stringify(demo ? { ...out, demo } : out, null, 2);
@@ -122,7 +129,7 @@ try {
 } finally {
   await c.close();
   await db.close();
-  w.shutdown();
+  if (w.workers.some((x) => x.getState() === 'RUNNING')) w.shutdown();
   await running;
   await stop?.();
 }
