@@ -143,27 +143,26 @@ export function conv2dBackpropFilterWasm(args: { inputs: Record<string, TensorIn
     const w = ops.batchMatMul(p2, d2, true, false);
     return ops.finish(ops.reshape(w, [g.kh, g.kw, g.inC, g.outC]));
   }
-  // Pad x so that the dilated dy "filter" sweeps exactly kh × kw positions.
+  // Pad x so that the dilated dy "filter" sweeps exactly kh × kw positions. The padding is given to the
+  // Conv2D itself (explicit padding of the transposed input's spatial axes), saving a PadV2 copy; rows
+  // the forward pass never read (negative bottom/right) are cropped first.
   const needH = (g.outH - 1) * g.sh + g.kh;
   const needW = (g.outW - 1) * g.sw + g.kw;
-  let xp = x;
+  let xc = x;
   const padBottom = needH - g.inH - g.top;
   const padRight = needW - g.inW - g.left;
-  if (g.top !== 0 || g.left !== 0 || padBottom !== 0 || padRight !== 0) {
-    // Negative bottom/right: rows the forward pass never read; crop them.
-    const cropH = Math.min(g.inH, needH - g.top);
-    const cropW = Math.min(g.inW, needW - g.left);
-    if (cropH !== g.inH || cropW !== g.inW) xp = ops.slice(xp, [0, 0, 0, 0], [g.batch, cropH, cropW, g.inC]);
-    xp = ops.pad(xp, [
-      [0, 0],
-      [g.top, Math.max(0, padBottom)],
-      [g.left, Math.max(0, padRight)],
-      [0, 0],
-    ]);
-  }
-  const xt = ops.transpose(xp, [3, 1, 2, 0]); // [inC, H', W', N]
+  const cropH = Math.min(g.inH, needH - g.top);
+  const cropW = Math.min(g.inW, needW - g.left);
+  if (cropH !== g.inH || cropW !== g.inW) xc = ops.slice(xc, [0, 0, 0, 0], [g.batch, cropH, cropW, g.inC]);
+  const xt = ops.transpose(xc, [3, 1, 2, 0]); // [inC, H', W', N]
   const dyt = ops.transpose(dy, [1, 2, 0, 3]); // [outH, outW, N, outC]
-  const out = ops.conv2d(xt, dyt, [1, 1], 'valid', [g.sh, g.sw]); // [inC, kh, kw, outC]
+  const pad = [
+    [0, 0],
+    [g.top, Math.max(0, padBottom)],
+    [g.left, Math.max(0, padRight)],
+    [0, 0],
+  ];
+  const out = ops.conv2d(xt, dyt, [1, 1], pad, [g.sh, g.sw]); // [inC, kh, kw, outC]
   return ops.finish(ops.transpose(out, [1, 2, 0, 3]));
 }
 
