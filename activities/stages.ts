@@ -100,7 +100,9 @@ export function createActivities(deps: ActivityDeps): SweepActivities {
     const modelMeta = (await artifactRows([p.model])).get(p.model)?.metadata ?? {};
     const id = trialRowId(p.sweepId, t.id);
     const num = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v : null);
-    const forgetFraction = ev.counts.train > 0 ? ev.counts.forget / ev.counts.train : (t.forgetFraction ?? 0);
+    // The configured fraction is part of the leaderboard's grouping key; a measured ratio could differ by seed
+    // and split one configuration into several rows. Count-based forget sets record the measured ratio.
+    const forgetFraction = t.forgetFraction ?? (ev.counts.train > 0 ? ev.counts.forget / ev.counts.train : 0);
     await recordTrial(db.db, {
       id, sweepId: p.sweepId, dataset: t.dataset, model: t.model, recipeKey: t.recipeKey, forgetSetKey: p.stageKeys['forgetset.select'],
       forgetKind: t.forgetKind, forgetFraction, algorithm: t.algorithm, localization: t.localization, alpha: t.alpha,

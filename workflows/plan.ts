@@ -19,7 +19,7 @@ export const STAGE_VERSIONS: Record<StageKind, number> = {
   localize: 1,
   unlearn: 1,
   evaluate: 1,
-  record: 1,
+  record: 2, // 2: the configured forget fraction is recorded
 };
 
 export const STAGE_QUEUES: Record<StageKind, Queue> = {
