@@ -202,7 +202,7 @@ export function createActivities(deps: ActivityDeps): SweepActivities {
       const meta = { seconds, ...out.meta, worker: deps.identity, backend, attempt, resumedFromEpoch: out.resumedFromEpoch ?? 0 };
       await q(
         `INSERT INTO artifacts (key, kind, uri, sha256, bytes, metadata) VALUES ($1, $2, $3, $4, $5, $6::jsonb)
-         ON CONFLICT (key) DO UPDATE SET uri = $3, sha256 = $4, bytes = $5, metadata = $6::jsonb`,
+         ON CONFLICT (key) DO UPDATE SET uri = $3, sha256 = $4, bytes = $5, metadata = $6::jsonb, created_at = now()`, // the object was rewritten: timing reports count it as new
         [s.key, s.kind, put.uri, put.sha256, put.bytes, canonicalJson(meta)],
       );
       await q(`UPDATE stages SET status = 'done', wall_seconds = $2, finished_at = now(), error = NULL WHERE key = $1`, [s.key, seconds]);
