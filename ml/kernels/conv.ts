@@ -194,7 +194,7 @@ function oneHotFilter(backend: WasmHeapBackend, kh: number, kw: number, c: numbe
 }
 
 /** Call counters (tests assert the fast paths run). */
-export const convKernelStats = { backpropInput: 0, backpropInputFallback: 0, backpropInputPhase: 0, backpropFilter: 0 };
+export const convKernelStats = { backpropInput: 0, backpropInputFallback: 0, backpropInputPhase: 0, backpropFilter: 0, backpropInput1x1Strided: 0 };
 
 /**
  * dx = Conv2D(dilate(dy, stride), rot180(W) with in/out swapped), with explicit padding
@@ -221,6 +221,22 @@ export function conv2dBackpropInputWasm(args: { inputs: Record<string, TensorInf
     const w = ops.reshape(filter, [1, g.inC, g.outC]);
     const dx = ops.batchMatMul(ds, w, false, true);
     return ops.finish(ops.reshape(dx, attrs.inputShape));
+  }
+  if (g.kh === 1 && g.kw === 1 && g.top === 0 && g.left === 0 && g.inH === g.outH * g.sh && g.inW === g.outW * g.sw) {
+    // 1×1 strided (ResNet shortcuts): dy·Wᵀ at the pixels the forward pass read, zeros elsewhere (a 6-D
+    // pad), instead of a phase convolution that multiplies (s²−1)/s² zero filter taps
+    convKernelStats.backpropInput1x1Strided++;
+    const m = g.batch * g.outH * g.outW;
+    const small = ops.batchMatMul(ops.reshape(dy, [1, m, g.outC]), ops.reshape(filter, [1, g.inC, g.outC]), false, true);
+    const p6 = ops.pad(ops.reshape(small, [g.batch, g.outH, 1, g.outW, 1, g.inC]), [
+      [0, 0],
+      [0, 0],
+      [0, g.sh - 1],
+      [0, 0],
+      [0, g.sw - 1],
+      [0, 0],
+    ]);
+    return ops.finish(ops.reshape(p6, attrs.inputShape));
   }
   if (g.sh === g.sw && g.sh > 1 && !phaseOff) {
     const out = phaseBackpropInput(ops, args.backend as WasmHeapBackend, dy, filter, g);

@@ -23,6 +23,7 @@ const cases: Case[] = [
   { x: [2, 8, 8, 4], k: [1, 1], cout: 6, stride: 1, pad: 'same' },
   { x: [2, 8, 8, 4], k: [1, 1], cout: 6, stride: 2, pad: 'same' },
   { x: [2, 7, 7, 4], k: [1, 1], cout: 6, stride: 2, pad: 'valid' },
+  { x: [3, 9, 6, 5], k: [1, 1], cout: 7, stride: 3, pad: 'valid' },
   { x: [1, 11, 10, 3], k: [5, 3], cout: 2, stride: 3, pad: 'same' },
   { x: [2, 6, 6, 2], k: [2, 2], cout: 3, stride: 2, pad: 'valid' },
   { x: [4, 16, 16, 8], k: [3, 3], cout: 16, stride: 2, pad: 'same' },
@@ -75,6 +76,7 @@ void test('wasm Conv2DBackpropInput/Filter match the CPU backend to 1e-4', async
   assert.equal(convKernelStats.backpropFilter, cases.length);
   assert.equal(convKernelStats.backpropInputFallback, 0);
   assert.ok(convKernelStats.backpropInputPhase >= 5, `phase path ran ${convKernelStats.backpropInputPhase} times`);
+  assert.ok(convKernelStats.backpropInput1x1Strided >= 1, `1x1 strided path ran ${convKernelStats.backpropInput1x1Strided} times`);
 });
 
 void test('wasm MaxPoolGrad, transposed BatchMatMul and Identity match the CPU backend', async () => {
