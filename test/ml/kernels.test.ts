@@ -6,6 +6,7 @@ import { initBackend } from '../../ml/backend.js';
 import { Rng } from '../../ml/rng.js';
 import { convKernelStats } from '../../ml/kernels/conv.js';
 import { miscKernelStats } from '../../ml/kernels/misc.js';
+import { batchNormTrain } from '../../ml/ops.js';
 
 interface Case {
   x: [number, number, number, number];
@@ -132,4 +133,39 @@ void test('wasm MaxPoolGrad, transposed BatchMatMul and Identity match the CPU b
   assert.equal(miscKernelStats.maxPoolGrad - before.maxPoolGrad, poolCases.length);
   assert.equal(miscKernelStats.batchMatMulTransposed - before.batchMatMulTransposed, mmCases.length);
   assert.ok(miscKernelStats.channelReduce - before.channelReduce >= 2);
+});
+
+void test('batchNormTrain (wasm: 1x1 depthwise affine) matches the CPU backend: output, running stats, gradients', async () => {
+  const rng = new Rng(11);
+  const shapes: Array<[number, number, number, number]> = [
+    [4, 5, 6, 3],
+    [2, 3, 3, 16],
+  ];
+  const data = shapes.map((sh) => ({ x: rand(rng, sh), g: rand(rng, [sh[3]]), b: rand(rng, [sh[3]]), dy: rand(rng, sh) }));
+  const run = (): Float32Array[] =>
+    tf.tidy(() => {
+      const out: Float32Array[] = [];
+      shapes.forEach((sh, i) => {
+        const d = data[i];
+        const x = tf.tensor4d(d.x, sh);
+        const g = tf.tensor1d(d.g);
+        const b = tf.tensor1d(d.b);
+        const dy = tf.tensor4d(d.dy, sh);
+        const running = { mean: tf.variable(tf.zeros([sh[3]])), variance: tf.variable(tf.ones([sh[3]])), momentum: 0.1 };
+        const f = (xx: tf.Tensor, gg: tf.Tensor, bb: tf.Tensor): tf.Tensor => tf.sum(tf.mul(batchNormTrain(xx, gg, bb, 1e-5, running), dy));
+        const grads = tf.grads(f)([x, g, b]);
+        out.push(batchNormTrain(x, g, b, 1e-5).dataSync() as Float32Array);
+        out.push(running.mean.dataSync() as Float32Array, running.variance.dataSync() as Float32Array);
+        for (const gr of grads) out.push(gr.dataSync() as Float32Array);
+        running.mean.dispose();
+        running.variance.dispose();
+      });
+      return out;
+    });
+  await tf.setBackend('cpu');
+  const ref = run();
+  await initBackend({ prefer: 'wasm' });
+  await tf.setBackend('wasm');
+  const got = run();
+  got.forEach((g, i) => assert.ok(maxRelDiff(g, ref[i]) < 1e-4, `case ${i}: ${maxRelDiff(g, ref[i])}`));
 });
