@@ -40,12 +40,9 @@ class Ops {
   conv2d(x: TensorInfo, filter: TensorInfo, strides: [number, number], pad: unknown, dilations: [number, number]): TensorInfo {
     return this.run('Conv2D', { x, filter }, { strides, pad, dilations, dataFormat: 'NHWC', dimRoundingMode: undefined });
   }
-  /** DepthToSpace (NHWC) as reshape + transpose: the backend's DepthToSpace kernel is ~15x slower. */
-  depthToSpace(x: TensorInfo, s: number): TensorInfo {
-    const [n, h, w, c] = x.shape;
-    const r6 = this.reshape(x, [n, h, w, s, s, c / (s * s)]);
-    const t6 = this.transpose(r6, [0, 1, 3, 2, 4, 5]);
-    return this.reshape(t6, [n, h * s, w * s, c / (s * s)]);
+  concat(xs: TensorInfo[], axis: number): TensorInfo {
+    // the engine passes Concat its inputs as an array
+    return this.run('Concat', xs as unknown as Record<string, TensorInfo>, { axis });
   }
   /** Keep a tensor made outside `run` (e.g. with makeOutput) on the disposal list. */
   own(t: TensorInfo): TensorInfo {
@@ -278,9 +275,9 @@ export function conv2dBackpropInputWasm(args: { inputs: Record<string, TensorInf
 
 /**
  * Strided input gradient by sub-pixel (phase) decomposition: output rows p = q·s + r (padded coordinates)
- * only see filter taps a ≡ r (mod s), so one stride-1 Conv2D of dy with s² phase filters stacked on the
- * output channels, then DepthToSpace(s), computes dx without the (s²−1)/s² zeros of a dilated dy.
- * Combined filter Wc[u, v, co, (rh·s + rw)·Ci + ci] = W[(T−1−u)·s + rh, (T−1−v)·s + rw, ci, co] (0 past the
+ * only see filter taps a ≡ r (mod s), so s stride-1 Conv2Ds of dy (one per row phase rh, the s column
+ * phases stacked on the output channels) and a row interleave compute dx without the (s²−1)/s² zeros of a
+ * dilated dy. Filter of row phase rh: Wc[u, v, co, rw·Ci + ci] = W[(T−1−u)·s + rh, (T−1−v)·s + rw, ci, co] (0 past the
  * filter), T = ceil(k/s); dy padded by T−1 above/left and Q − outH below (Q = ceil((inH + top)/s)).
  * Returns undefined when the geometry does not fit (caller falls back to the dilated form).
  */
@@ -294,20 +291,24 @@ function phaseBackpropInput(ops: Ops, backend: WasmHeapBackend, dy: TensorInfo, 
   convKernelStats.backpropInputPhase++;
   const ci = g.inC;
   const co = g.outC;
-  const oc = s * s * ci;
-  const wc = ops.own(backend.makeOutput([th, tw, co, oc], 'float32'));
-  const dst = backend.typedArrayFromHeap(wc);
-  const src = backend.typedArrayFromHeap(filter); // [kh, kw, ci, co]
-  dst.fill(0);
-  for (let u = 0; u < th; u++)
-    for (let rh = 0; rh < s; rh++) {
+  // One Conv2D per row phase rh, its s column phases stacked on the output channels ([N, qh, qw, s·ci] is
+  // already the column interleave), then the rows interleaved by a concat of whole rows (large
+  // contiguous blocks) instead of a 6-D transpose of the full result.
+  const oc = s * ci;
+  const rows: TensorInfo[] = [];
+  for (let rh = 0; rh < s; rh++) {
+    const wc = ops.own(backend.makeOutput([th, tw, co, oc], 'float32'));
+    const dst = backend.typedArrayFromHeap(wc);
+    const src = backend.typedArrayFromHeap(filter); // [kh, kw, ci, co]
+    dst.fill(0);
+    for (let u = 0; u < th; u++) {
       const a = (th - 1 - u) * s + rh;
       if (a >= g.kh) continue;
       for (let v = 0; v < tw; v++)
         for (let rw = 0; rw < s; rw++) {
           const b = (tw - 1 - v) * s + rw;
           if (b >= g.kw) continue;
-          const phase = (rh * s + rw) * ci;
+          const phase = rw * ci;
           for (let c = 0; c < ci; c++) {
             const srcBase = ((a * g.kw + b) * ci + c) * co;
             const dstBase = (u * tw + v) * co * oc + phase + c;
@@ -315,19 +316,21 @@ function phaseBackpropInput(ops: Ops, backend: WasmHeapBackend, dy: TensorInfo, 
           }
         }
     }
-  const conv = ops.conv2d(
-    dy,
-    wc,
-    [1, 1],
-    [
-      [0, 0],
-      [th - 1, qh - g.outH],
-      [tw - 1, qw - g.outW],
-      [0, 0],
-    ],
-    [1, 1],
-  ); // [N, qh, qw, s·s·ci]
-  const full = ops.depthToSpace(conv, s); // [N, qh·s, qw·s, ci]
+    const conv = ops.conv2d(
+      dy,
+      wc,
+      [1, 1],
+      [
+        [0, 0],
+        [th - 1, qh - g.outH],
+        [tw - 1, qw - g.outW],
+        [0, 0],
+      ],
+      [1, 1],
+    ); // [N, qh, qw, s·ci]
+    rows.push(ops.reshape(conv, [g.batch, qh, 1, qw * oc]));
+  }
+  const full = ops.reshape(ops.concat(rows, 2), [g.batch, qh * s, qw * s, ci]);
   if (g.top === 0 && g.left === 0 && qh * s === g.inH && qw * s === g.inW) return ops.finish(full);
   return ops.finish(ops.slice(full, [0, g.top, g.left, 0], [g.batch, g.inH, g.inW, ci]));
 }
