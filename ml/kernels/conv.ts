@@ -25,9 +25,6 @@ class Ops {
   transpose(x: TensorInfo, perm: number[]): TensorInfo {
     return this.run('Transpose', { x }, { perm });
   }
-  reverse(x: TensorInfo, dims: number[]): TensorInfo {
-    return this.run('Reverse', { x }, { dims });
-  }
   reshape(x: TensorInfo, shape: number[]): TensorInfo {
     return this.run('Reshape', { x }, { shape });
   }
@@ -262,8 +259,21 @@ export function conv2dBackpropInputWasm(args: { inputs: Record<string, TensorInf
       right = Math.max(0, right);
     }
   }
-  const rot = ops.reverse(filter, [0, 1]);
-  const wt = ops.transpose(rot, [0, 1, 3, 2]); // [kh, kw, outC, inC]
+  // rot180(W) with in/out swapped, [kh, kw, outC, inC], built in one JS pass (the backend's Reverse plus
+  // Transpose took several ms on a [3,3,128,128] filter)
+  const wt = ops.own((args.backend as WasmHeapBackend).makeOutput([g.kh, g.kw, g.outC, g.inC], 'float32'));
+  {
+    const dst = (args.backend as WasmHeapBackend).typedArrayFromHeap(wt);
+    const src = (args.backend as WasmHeapBackend).typedArrayFromHeap(filter); // [kh, kw, inC, outC]
+    const ci = g.inC;
+    const co = g.outC;
+    for (let a = 0; a < g.kh; a++)
+      for (let b = 0; b < g.kw; b++) {
+        const srcTap = ((g.kh - 1 - a) * g.kw + (g.kw - 1 - b)) * ci * co;
+        const dstTap = (a * g.kw + b) * co * ci;
+        for (let c = 0; c < ci; c++) for (let o = 0; o < co; o++) dst[dstTap + o * ci + c] = src[srcTap + c * co + o];
+      }
+  }
   const pad = [
     [0, 0],
     [padTop, bottom],
