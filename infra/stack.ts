@@ -204,7 +204,8 @@ async function withLock<T>(stateDir: string, fn: () => Promise<T>, log: (l: stri
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-function pidAlive(pid: number): boolean {
+/** Alive and not a zombie (a killed child stays a zombie until its parent reaps it). */
+export function pidAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
   } catch {

@@ -24,7 +24,8 @@ function betaCf(a: number, b: number, x: number): number {
   if (Math.abs(d) < tiny) d = tiny;
   d = 1 / d;
   let h = d;
-  for (let m = 1; m <= 300; m++) {
+  // Up to 10,000 terms: large df (1e5) needs more than a few hundred; the loop stops at convergence.
+  for (let m = 1; m <= 10000; m++) {
     const m2 = 2 * m;
     let aa = (m * (b - m) * x) / ((qam + m2) * (a + m2));
     d = 1 + aa * d; if (Math.abs(d) < tiny) d = tiny;

@@ -5,25 +5,10 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { ensureStack, stopStack } from '../../infra/stack.js';
+import { ensureStack, pidAlive, stopStack } from '../../infra/stack.js';
 import { requireEnv } from './env.js';
 
 const quiet = () => {};
-
-/** Alive and not a zombie (a killed child stays a zombie until Node reaps it). */
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch {
-    return false;
-  }
-}
 
 void test('a stack start when everything already runs starts nothing twice; the last user stops it', { timeout: 120_000 }, async () => {
   const { DATABASE_URL } = requireEnv('DATABASE_URL');

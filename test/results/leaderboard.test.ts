@@ -11,7 +11,14 @@ import { fileURLToPath } from 'node:url';
 import { freshDatabase, seedSweep, type FreshDb, type SeededTrial } from './helpers.js';
 import { leaderboard, MEASURES, type LeaderboardRow } from '../../db/leaderboard.js';
 import { formatReport, methodLabel, tradeoffSvg } from '../../db/leaderboard-format.js';
-import { meanCi95, tQuantile } from '../../db/tdist.js';
+import { meanCI, tQuantile } from '../../ml/unlearn/stats.js';
+
+/** The SQL views' shape of a summary: mean and 95% half-width, null where undefined (n = 0, or n < 2 for the interval). */
+function meanCi95(values: number[]): { n: number; mean: number | null; ci: number | null } {
+  if (values.length === 0) return { n: 0, mean: null, ci: null };
+  const s = meanCI(values);
+  return { n: s.n, mean: s.mean, ci: s.n < 2 ? null : s.halfWidth };
+}
 import { recordMetrics, recordTrial } from '../../db/record.js';
 
 const run = promisify(execFile);
