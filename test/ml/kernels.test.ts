@@ -28,6 +28,13 @@ const cases: Case[] = [
   { x: [1, 11, 10, 3], k: [5, 3], cout: 2, stride: 3, pad: 'same' },
   { x: [2, 6, 6, 2], k: [2, 2], cout: 3, stride: 2, pad: 'valid' },
   { x: [4, 16, 16, 8], k: [3, 3], cout: 16, stride: 2, pad: 'same' },
+  // channel counts our implicit-GEMM filter gradient takes (inC % 4 == 0, outC % 8 == 0)
+  { x: [2, 9, 7, 4], k: [3, 3], cout: 8, stride: 1, pad: 'same' },
+  { x: [2, 9, 9, 8], k: [3, 3], cout: 8, stride: 2, pad: 'valid' },
+  { x: [2, 7, 7, 12], k: [3, 3], cout: 16, stride: 2, pad: 'same' },
+  { x: [1, 10, 11, 4], k: [5, 3], cout: 8, stride: 3, pad: 'same' },
+  { x: [3, 6, 6, 4], k: [1, 1], cout: 8, stride: 2, pad: 'same' },
+  { x: [4, 32, 32, 16], k: [3, 3], cout: 16, stride: 1, pad: 'same' },
 ];
 
 function rand(rng: Rng, shape: number[]): Float32Array {
@@ -77,6 +84,7 @@ void test('wasm Conv2DBackpropInput/Filter match the CPU backend to 1e-4', async
   assert.equal(convKernelStats.backpropFilter, cases.length);
   assert.equal(convKernelStats.backpropInputFallback, 0);
   assert.ok(convKernelStats.backpropInputPhase >= 5, `phase path ran ${convKernelStats.backpropInputPhase} times`);
+  assert.equal(convKernelStats.backpropFilterAsm, 7, 'implicit-GEMM filter gradient ran for each eligible case');
   assert.ok(convKernelStats.backpropInput1x1Strided >= 1, `1x1 strided path ran ${convKernelStats.backpropInput1x1Strided} times`);
 });
 

@@ -1,0 +1,64 @@
+// Loader for our own WebAssembly SIMD kernels (ml/kernels/assembly, compiled to build/*.wasm). The module is
+// instantiated on the tfjs WebAssembly backend's own memory, so kernels address tensors by heap offset.
+// The relaxed-SIMD build (fused multiply-add) is used when the engine accepts it; Node 20 needs V8's
+// --experimental-wasm-relaxed-simd, which we set at run time before compiling (a no-op where it is on by default).
+// UNLEARN_WASM_FMA=0 forces the plain SIMD build (results then match across machines with and without FMA).
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import v8 from 'node:v8';
+
+export interface AsmConvKernels {
+  /** 'relaxed' (fused multiply-add) or 'simd'. */
+  variant: 'relaxed' | 'simd';
+  convFilterGrad(x: number, n: number, hp: number, wp: number, c: number, dy: number, oh: number, ow: number, cout: number, kh: number, kw: number, s: number, dw: number, rowsPerBlock: number): void;
+}
+
+// The WebAssembly global, typed here: the project's lib (ES2022, no DOM) does not declare it.
+interface WasmMemory {
+  buffer: ArrayBuffer;
+}
+interface WasmApi {
+  validate(bytes: Uint8Array): boolean;
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (module: object, imports: object) => { exports: Record<string, unknown> };
+  Memory: abstract new (...args: never[]) => WasmMemory;
+}
+const WA = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
+
+interface WasmBackendInternals {
+  wasm: { asm?: { memory?: WasmMemory } };
+  dataIdMap: { get(id: object): { memoryOffset: number } | undefined };
+}
+
+let cached: { backend: unknown; kernels: AsmConvKernels } | undefined;
+
+function load(variant: 'relaxed' | 'simd', memory: WasmMemory): AsmConvKernels | undefined {
+  const bytes = readFileSync(fileURLToPath(new URL(`./assembly/build/conv-${variant}.wasm`, import.meta.url)));
+  if (!WA.validate(bytes)) return undefined;
+  const instance = new WA.Instance(new WA.Module(bytes), { env: { memory } });
+  const ex = instance.exports as unknown as Omit<AsmConvKernels, 'variant'>;
+  return { variant, convFilterGrad: ex.convFilterGrad };
+}
+
+/** Our kernels bound to this wasm backend's heap; throws if the backend does not expose its memory. */
+export function asmConvKernels(backend: unknown): AsmConvKernels {
+  if (cached && cached.backend === backend) return cached.kernels;
+  const memory = (backend as WasmBackendInternals).wasm?.asm?.memory;
+  if (!(memory instanceof WA.Memory)) throw new Error('tfjs wasm backend does not expose its WebAssembly.Memory (wasm.asm.memory)');
+  let kernels: AsmConvKernels | undefined;
+  if (process.env.UNLEARN_WASM_FMA !== '0') {
+    v8.setFlagsFromString('--experimental-wasm-relaxed-simd');
+    kernels = load('relaxed', memory);
+  }
+  kernels ??= load('simd', memory);
+  if (!kernels) throw new Error('this JavaScript engine does not support WebAssembly SIMD');
+  cached = { backend, kernels };
+  return kernels;
+}
+
+/** Byte offset of a tensor's data in the wasm heap. */
+export function heapOffset(backend: unknown, t: { dataId: object }): number {
+  const d = (backend as WasmBackendInternals).dataIdMap.get(t.dataId);
+  if (!d) throw new Error('tensor is not on the wasm backend');
+  return d.memoryOffset;
+}
