@@ -159,6 +159,9 @@ function conv(
   };
 }
 function applyConv(c: Conv, x: tf.Tensor4D, activation?: 'relu'): tf.Tensor4D {
+  // Plain conv2d when there is nothing to fuse: its gradient computes only what is needed (the fused op's
+  // custom gradient always computes the input gradient too, wasted on the stem, whose input is data).
+  if (!c.bias && !activation) return tf.conv2d(x, c.kernel as tf.Tensor4D, c.stride, c.pad);
   return tf.fused.conv2d({
     x,
     filter: c.kernel as tf.Tensor4D,

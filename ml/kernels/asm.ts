@@ -10,6 +10,10 @@ import v8 from 'node:v8';
 export interface AsmConvKernels {
   /** 'relaxed' (fused multiply-add) or 'simd'. */
   variant: 'relaxed' | 'simd';
+  /** Filter [K, Cout] row-major -> panels [Cout/8][K][8]. */
+  packFilter(w: number, k: number, cout: number, dst: number): void;
+  /** Implicit-GEMM Conv2D on a padded NHWC input (offsets are heap byte offsets). */
+  conv2d(x: number, n: number, hp: number, wp: number, c: number, packed: number, kh: number, kw: number, s: number, out: number, oh: number, ow: number, cout: number): void;
   convFilterGrad(x: number, n: number, hp: number, wp: number, c: number, dy: number, oh: number, ow: number, cout: number, kh: number, kw: number, s: number, dw: number, rowsPerBlock: number): void;
 }
 
@@ -37,7 +41,7 @@ function load(variant: 'relaxed' | 'simd', memory: WasmMemory): AsmConvKernels |
   if (!WA.validate(bytes)) return undefined;
   const instance = new WA.Instance(new WA.Module(bytes), { env: { memory } });
   const ex = instance.exports as unknown as Omit<AsmConvKernels, 'variant'>;
-  return { variant, convFilterGrad: ex.convFilterGrad };
+  return { ...ex, variant };
 }
 
 /** Our kernels bound to this wasm backend's heap; throws if the backend does not expose its memory. */

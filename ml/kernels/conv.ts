@@ -1,6 +1,7 @@
-// Convolution gradient kernels for the WebAssembly backend, composed from kernels it already has, so they
-// run on XNNPACK's fast Conv2D instead of a missing (Conv2DBackpropFilter) or slow naive
-// (Conv2DBackpropInput) implementation.
+// Convolution kernels for the WebAssembly backend. Conv2D and the filter gradient run on our own implicit-GEMM
+// SIMD kernels (ml/kernels/assembly) where the channel counts allow; the input gradient and the other cases are
+// composed from kernels the backend has (XNNPACK's Conv2D), replacing a missing (Conv2DBackpropFilter) or slow
+// naive (Conv2DBackpropInput) implementation.
 import { tf } from '../tf.js';
 import { asmConvKernels, heapOffset } from './asm.js';
 
@@ -126,26 +127,12 @@ export function conv2dBackpropFilterWasm(args: { inputs: Record<string, TensorIn
     const w = ops.batchMatMul(xs, ds, true, false);
     return ops.finish(ops.reshape(w, [1, 1, g.inC, g.outC]));
   }
-  if (g.inC % 4 === 0 && g.outC % 8 === 0 && g.sh === g.sw && !asmOff) {
+  if (asmEligible(g) && !asmOff) {
     // Our implicit-GEMM kernel (ml/kernels/assembly/conv.ts) on a zero-padded copy of x: no im2col buffer,
     // no transposes, fused multiply-add where available (3-4x the path below on ResNet's first stages).
     convKernelStats.backpropFilterAsm++;
     const asm = asmConvKernels(args.backend);
-    const needH = (g.outH - 1) * g.sh + g.kh;
-    const needW = (g.outW - 1) * g.sw + g.kw;
-    const cropH = Math.min(g.inH, needH - g.top);
-    const cropW = Math.min(g.inW, needW - g.left);
-    let xc = x;
-    if (cropH !== g.inH || cropW !== g.inW) xc = ops.slice(xc, [0, 0, 0, 0], [g.batch, cropH, cropW, g.inC]);
-    const padded =
-      g.top === 0 && g.left === 0 && needH === cropH && needW === cropW
-        ? xc
-        : ops.pad(xc, [
-            [0, 0],
-            [g.top, needH - cropH - g.top],
-            [g.left, needW - cropW - g.left],
-            [0, 0],
-          ]);
+    const { padded, needH, needW } = padForTaps(ops, x, g);
     const backend = args.backend as WasmHeapBackend;
     const dw = backend.makeOutput(attrs.filterShape, 'float32');
     // ~512 output pixels per block: the block's input and dy rows stay in L1/L2 while every tile reduces over it
@@ -188,6 +175,64 @@ export function conv2dBackpropFilterWasm(args: { inputs: Record<string, TensorIn
   return ops.finish(ops.transpose(out, [1, 2, 0, 3]));
 }
 
+/**
+ * x cropped and zero-padded so that every filter tap of every output pixel is in bounds:
+ * [N, (outH−1)·sh + kh, (outW−1)·sw + kw, C] (rows/columns the convolution never reads are cropped).
+ */
+function padForTaps(ops: Ops, x: TensorInfo, g: ConvGeom): { padded: TensorInfo; needH: number; needW: number } {
+  const needH = (g.outH - 1) * g.sh + g.kh;
+  const needW = (g.outW - 1) * g.sw + g.kw;
+  const cropH = Math.min(g.inH, needH - g.top);
+  const cropW = Math.min(g.inW, needW - g.left);
+  let xc = x;
+  if (cropH !== g.inH || cropW !== g.inW) xc = ops.slice(xc, [0, 0, 0, 0], [g.batch, cropH, cropW, g.inC]);
+  if (g.top === 0 && g.left === 0 && needH === cropH && needW === cropW) return { padded: xc, needH, needW };
+  const padded = ops.pad(xc, [
+    [0, 0],
+    [g.top, needH - cropH - g.top],
+    [g.left, needW - cropW - g.left],
+    [0, 0],
+  ]);
+  return { padded, needH, needW };
+}
+
+/** Whether our implicit-GEMM kernels take this geometry (vector widths: 4 input, 8 output channels). */
+function asmEligible(g: ConvGeom): boolean {
+  return g.inC % 4 === 0 && g.outC % 8 === 0 && g.sh === g.sw;
+}
+
+let originalConv2D: KernelFn | undefined;
+
+/**
+ * Conv2D (NHWC, no dilation) by our implicit-GEMM kernel: the filter packed into 8-channel panels, the
+ * input zero-padded once; ~2x XNNPACK's Conv2D on ResNet's layers on this machine. Other cases go to the
+ * backend's own kernel. Also serves the stride-1 input gradient, which is a Conv2D of padded dy.
+ */
+export function conv2dWasm(args: { inputs: Record<string, TensorInfo>; backend: unknown; attrs?: Record<string, unknown> }): TensorInfo {
+  const { x, filter } = args.inputs;
+  const attrs = args.attrs as { strides: number | [number, number]; pad: unknown; dimRoundingMode?: unknown; dataFormat?: string; dilations?: number | [number, number] };
+  const dil = attrs.dilations ?? 1;
+  const dilated = Array.isArray(dil) ? dil[0] !== 1 || dil[1] !== 1 : dil !== 1;
+  const nhwc = !attrs.dataFormat || attrs.dataFormat === 'NHWC';
+  const g = nhwc && !dilated ? geometry(x.shape as [number, number, number, number], filter.shape as [number, number, number, number], attrs) : undefined;
+  if (!g || !asmEligible(g) || asmOff || x.dtype !== 'float32') {
+    if (!originalConv2D) throw new Error('conv2dWasm: no original Conv2D kernel');
+    convKernelStats.conv2dOriginal++;
+    return originalConv2D(args) as TensorInfo;
+  }
+  convKernelStats.conv2dAsm++;
+  const backend = args.backend as WasmHeapBackend & Backend;
+  const ops = new Ops(backend);
+  const asm = asmConvKernels(backend);
+  const { padded, needH, needW } = padForTaps(ops, x, g);
+  const k = g.kh * g.kw * g.inC;
+  const packed = ops.own(backend.makeOutput([k * g.outC], 'float32'));
+  asm.packFilter(heapOffset(backend, filter), k, g.outC, heapOffset(backend, packed));
+  const out = backend.makeOutput([g.batch, g.outH, g.outW, g.outC], 'float32');
+  asm.conv2d(heapOffset(backend, padded), g.batch, needH, needW, g.inC, heapOffset(backend, packed), g.kh, g.kw, g.sh, heapOffset(backend, out), g.outH, g.outW, g.outC);
+  return ops.finish(out);
+}
+
 let originalBackpropInput: KernelFn | undefined;
 let asmOff = false;
 
@@ -217,7 +262,7 @@ function oneHotFilter(backend: WasmHeapBackend, kh: number, kw: number, c: numbe
 }
 
 /** Call counters (tests assert the fast paths run). */
-export const convKernelStats = { backpropFilterAsm: 0, backpropInput: 0, backpropInputFallback: 0, backpropInputPhase: 0, backpropFilter: 0, backpropInput1x1Strided: 0 };
+export const convKernelStats = { conv2dAsm: 0, conv2dOriginal: 0, backpropFilterAsm: 0, backpropInput: 0, backpropInputFallback: 0, backpropInputPhase: 0, backpropFilter: 0, backpropInput1x1Strided: 0 };
 
 /**
  * dx = Conv2D(dilate(dy, stride), rot180(W) with in/out swapped), with explicit padding
@@ -379,13 +424,16 @@ let phaseOff = false;
 export function registerConvKernels(disabled: ReadonlySet<string> = new Set()): void {
   // 'Conv2DBackpropInput.phase' turns off only the sub-pixel path for strided layers
   phaseOff = disabled.has('Conv2DBackpropInput.phase');
-  // 'Conv2DBackpropFilter.asm' turns off our implicit-GEMM filter gradient (the XNNPACK compositions remain)
-  asmOff = disabled.has('Conv2DBackpropFilter.asm');
+  // 'asm' turns off our implicit-GEMM kernels (Conv2D and the filter gradient go back to XNNPACK compositions)
+  asmOff = disabled.has('asm');
   const orig = tf.getKernel('Conv2DBackpropInput', 'wasm');
   if (orig && !originalBackpropInput) originalBackpropInput = orig.kernelFunc as unknown as KernelFn;
+  const origConv = tf.getKernel('Conv2D', 'wasm');
+  if (origConv && !originalConv2D) originalConv2D = origConv.kernelFunc as unknown as KernelFn;
   for (const [name, fn] of [
     ['Conv2DBackpropFilter', conv2dBackpropFilterWasm],
     ['Conv2DBackpropInput', conv2dBackpropInputWasm],
+    ['Conv2D', conv2dWasm],
   ] as const) {
     // Conv2DBackpropFilter is missing from the backend: it cannot be disabled
     if (disabled.has(name) && name !== 'Conv2DBackpropFilter') continue;

@@ -43,14 +43,15 @@ function rand(rng: Rng, shape: number[]): Float32Array {
   return a;
 }
 
-function grads(c: Case, xData: Float32Array, wData: Float32Array, dyData: Float32Array, dyShape: number[]): { dx: Float32Array; dw: Float32Array } {
+function grads(c: Case, xData: Float32Array, wData: Float32Array, dyData: Float32Array, dyShape: number[]): { y: Float32Array; dx: Float32Array; dw: Float32Array } {
   return tf.tidy(() => {
     const x = tf.tensor4d(xData, c.x);
     const w = tf.tensor4d(wData, [c.k[0], c.k[1], c.x[3], c.cout]);
     const dy = tf.tensor4d(dyData, dyShape as [number, number, number, number]);
     const gx = tf.grad((xx: tf.Tensor) => tf.sum(tf.mul(tf.conv2d(xx as tf.Tensor4D, w, c.stride, c.pad), dy)))(x);
     const gw = tf.grad((ww: tf.Tensor) => tf.sum(tf.mul(tf.conv2d(x, ww as tf.Tensor4D, c.stride, c.pad), dy)))(w);
-    return { dx: gx.dataSync() as Float32Array, dw: gw.dataSync() as Float32Array };
+    const y = tf.conv2d(x, w, c.stride, c.pad);
+    return { y: y.dataSync() as Float32Array, dx: gx.dataSync() as Float32Array, dw: gw.dataSync() as Float32Array };
   });
 }
 
@@ -61,7 +62,7 @@ function maxRelDiff(a: Float32Array, b: Float32Array): number {
   return m;
 }
 
-void test('wasm Conv2DBackpropInput/Filter match the CPU backend to 1e-4', async () => {
+void test('wasm Conv2D and Conv2DBackpropInput/Filter match the CPU backend to 1e-4', async () => {
   await tf.setBackend('cpu');
   const rng = new Rng(7);
   const inputs = cases.map((c) => {
@@ -76,6 +77,8 @@ void test('wasm Conv2DBackpropInput/Filter match the CPU backend to 1e-4', async
     const got = grads(c, inputs[i].x, inputs[i].w, inputs[i].dy, inputs[i].dyShape);
     const ex = maxRelDiff(got.dx, ref[i].dx);
     const ew = maxRelDiff(got.dw, ref[i].dw);
+    const ey = maxRelDiff(got.y, ref[i].y);
+    assert.ok(ey < 1e-4, `Conv2D mismatch ${ey} for ${JSON.stringify(c)}`);
     assert.ok(ex < 1e-4, `dx mismatch ${ex} for ${JSON.stringify(c)}`);
     assert.ok(ew < 1e-4, `dW mismatch ${ew} for ${JSON.stringify(c)}`);
   });
@@ -85,6 +88,9 @@ void test('wasm Conv2DBackpropInput/Filter match the CPU backend to 1e-4', async
   assert.equal(convKernelStats.backpropInputFallback, 0);
   assert.ok(convKernelStats.backpropInputPhase >= 5, `phase path ran ${convKernelStats.backpropInputPhase} times`);
   assert.equal(convKernelStats.backpropFilterAsm, 7, 'implicit-GEMM filter gradient ran for each eligible case');
+  // forward of the 7 eligible cases, plus the stride-1 input gradients that are Conv2Ds of padded dy
+  assert.ok(convKernelStats.conv2dAsm >= 7, `implicit-GEMM Conv2D ran ${convKernelStats.conv2dAsm} times`);
+  assert.ok(convKernelStats.conv2dOriginal >= 1, 'the ineligible cases still reach the backend Conv2D');
   assert.ok(convKernelStats.backpropInput1x1Strided >= 1, `1x1 strided path ran ${convKernelStats.backpropInput1x1Strided} times`);
 });
 

@@ -69,3 +69,101 @@ export function convFilterGrad(
     }
   }
 }
+
+/** Packs a filter [K, Cout] (K = KH·KW·C, row-major) into panels of 8 output channels: dst[Cout/8][K][8]. */
+export function packFilter(w: usize, K: i32, Cout: i32, dst: usize): void {
+  const panels = Cout >> 3;
+  const rowBytes = <usize>Cout << 2;
+  for (let p = 0; p < panels; p++) {
+    let src = w + (<usize>p << 5);
+    let d = dst + <usize>(p * K) * 32;
+    for (let k = 0; k < K; k++) {
+      v128.store(d, v128.load(src));
+      v128.store(d, v128.load(src, 16), 16);
+      src += rowBytes;
+      d += 32;
+    }
+  }
+}
+
+/**
+ * 2-D convolution (cross-correlation, as tf.conv2d) as an implicit GEMM:
+ *   out[n, oh, ow, co] = Σ over (kh, kw, ci) of xpad[n, oh·s + kh, ow·s + kw, ci] · w[kh, kw, ci, co]
+ * x: zero-padded NHWC input [N, Hp, Wp, C]; wp: filter packed by packFilter; out: [N, OH, OW, Cout], overwritten.
+ * Requires C % 4 == 0 and Cout % 8 == 0. Tiles of 4 neighbouring output pixels × 8 output channels keep
+ * 8 vector accumulators in registers; pixel addresses advance by pointer increments (no divisions).
+ */
+export function conv2d(
+  x: usize, N: i32, Hp: i32, Wp: i32, C: i32,
+  wp: usize, KH: i32, KW: i32, s: i32,
+  out: usize, OH: i32, OW: i32, Cout: i32,
+): void {
+  const K = KH * KW * C;
+  const panels = Cout >> 3;
+  const pixStep = <usize>(s * C) << 2;
+  const rowStep = <usize>(Wp * C) << 2;
+  const cs = <usize>Cout << 2;
+  const panelBytes = <usize>K << 5;
+  let o = out;
+  for (let n = 0; n < N; n++) {
+    for (let oh = 0; oh < OH; oh++) {
+      const rowBase = x + ((<usize>((n * Hp + oh * s) * Wp * C)) << 2);
+      let ow = 0;
+      for (; ow + 4 <= OW; ow += 4) {
+        const p0 = rowBase + <usize>ow * pixStep;
+        for (let p = 0; p < panels; p++) {
+          let b = wp + <usize>p * panelBytes;
+          let c00 = f32x4.splat(0), c01 = f32x4.splat(0), c10 = f32x4.splat(0), c11 = f32x4.splat(0);
+          let c20 = f32x4.splat(0), c21 = f32x4.splat(0), c30 = f32x4.splat(0), c31 = f32x4.splat(0);
+          for (let kh = 0; kh < KH; kh++) {
+            let tap = p0 + <usize>kh * rowStep;
+            for (let kw = 0; kw < KW; kw++) {
+              let a = tap;
+              const end = a + (<usize>C << 2);
+              while (a < end) {
+                const b0 = v128.load(b), b1 = v128.load(b, 16);
+                const x0 = v128.load32_splat(a);
+                c00 = madd(x0, b0, c00); c01 = madd(x0, b1, c01);
+                const x1 = v128.load32_splat(a + pixStep);
+                c10 = madd(x1, b0, c10); c11 = madd(x1, b1, c11);
+                const x2 = v128.load32_splat(a + 2 * pixStep);
+                c20 = madd(x2, b0, c20); c21 = madd(x2, b1, c21);
+                const x3 = v128.load32_splat(a + 3 * pixStep);
+                c30 = madd(x3, b0, c30); c31 = madd(x3, b1, c31);
+                a += 4;
+                b += 32;
+              }
+              tap += <usize>C << 2;
+            }
+          }
+          const d = o + (<usize>p << 5);
+          v128.store(d, c00); v128.store(d, c01, 16);
+          v128.store(d + cs, c10); v128.store(d + cs, c11, 16);
+          v128.store(d + 2 * cs, c20); v128.store(d + 2 * cs, c21, 16);
+          v128.store(d + 3 * cs, c30); v128.store(d + 3 * cs, c31, 16);
+        }
+        o += 4 * cs;
+      }
+      for (; ow < OW; ow++) {
+        const p0 = rowBase + <usize>ow * pixStep;
+        for (let p = 0; p < panels; p++) {
+          let b = wp + <usize>p * panelBytes;
+          let c00 = f32x4.splat(0), c01 = f32x4.splat(0);
+          for (let kh = 0; kh < KH; kh++) {
+            let a = p0 + <usize>kh * rowStep;
+            const end = a + (<usize>(KW * C) << 2);
+            while (a < end) {
+              const x0 = v128.load32_splat(a);
+              c00 = madd(x0, v128.load(b), c00); c01 = madd(x0, v128.load(b, 16), c01);
+              a += 4;
+              b += 32;
+            }
+          }
+          const d = o + (<usize>p << 5);
+          v128.store(d, c00); v128.store(d, c01, 16);
+        }
+        o += cs;
+      }
+    }
+  }
+}
