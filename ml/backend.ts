@@ -1,6 +1,7 @@
 // Backend selection: node-gpu, node (native libtensorflow), wasm (XNNPACK, ships in the package), cpu (pure JS).
 // UNLEARN_BACKEND forces one. Native packages are optional: loaded by dynamic import inside try/catch.
 import { createRequire } from 'node:module';
+import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { tf } from './tf.js';
 import { registerWasmTrainingKernels } from './kernels/index.js';
@@ -40,7 +41,9 @@ async function tryLoad(name: BackendName): Promise<BackendInfo> {
       const ok = await tf.setBackend('tensorflow');
       if (!ok) throw new Error(`${pkg} loaded but tf.setBackend('tensorflow') failed`);
       await tf.ready();
-      return { name, tfBackend: tf.getBackend(), version };
+      // libtensorflow's intra-op pool: TF_NUM_INTRAOP_THREADS, else one thread per CPU the process may use.
+      const threads = Number(process.env.TF_NUM_INTRAOP_THREADS) || availableParallelism();
+      return { name, tfBackend: tf.getBackend(), version, threads };
     }
     case 'wasm': {
       const wasm = await import('@tensorflow/tfjs-backend-wasm');
