@@ -14,6 +14,8 @@ export interface AsmConvKernels {
   packFilter(w: number, k: number, cout: number, dst: number): void;
   /** Implicit-GEMM Conv2D on a padded NHWC input (offsets are heap byte offsets). */
   conv2d(x: number, n: number, hp: number, wp: number, c: number, packed: number, kh: number, kw: number, s: number, out: number, oh: number, ow: number, cout: number): void;
+  /** Zero-pads NHWC src [n,h,w,c] by (top, bottom, left, right) pixels and cPad channels into dst. */
+  padNhwc(src: number, n: number, h: number, w: number, c: number, top: number, bottom: number, left: number, right: number, cPad: number, dst: number): void;
   convFilterGrad(x: number, n: number, hp: number, wp: number, c: number, dy: number, oh: number, ow: number, cout: number, kh: number, kw: number, s: number, dw: number, rowsPerBlock: number): void;
 }
 

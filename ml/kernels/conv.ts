@@ -43,6 +43,9 @@ class Ops {
     // the engine passes Concat its inputs as an array
     return this.run('Concat', xs as unknown as Record<string, TensorInfo>, { axis });
   }
+  backendOf(): Backend {
+    return this.backend;
+  }
   /** Keep a tensor made outside `run` (e.g. with makeOutput) on the disposal list. */
   own(t: TensorInfo): TensorInfo {
     this.temps.push(t);
@@ -132,13 +135,15 @@ export function conv2dBackpropFilterWasm(args: { inputs: Record<string, TensorIn
     // no transposes, fused multiply-add where available (3-4x the path below on ResNet's first stages).
     convKernelStats.backpropFilterAsm++;
     const asm = asmConvKernels(args.backend);
-    const { padded, needH, needW } = padForTaps(ops, x, g);
+    const { padded, hp, wp, cp } = padForTaps(ops, x, g);
     const backend = args.backend as WasmHeapBackend;
-    const dw = backend.makeOutput(attrs.filterShape, 'float32');
+    const dw = backend.makeOutput([g.kh, g.kw, cp, g.outC], 'float32');
     // ~512 output pixels per block: the block's input and dy rows stay in L1/L2 while every tile reduces over it
     const rowsPerBlock = Math.max(1, Math.floor(512 / g.outW));
-    asm.convFilterGrad(heapOffset(backend, padded), g.batch, needH, needW, g.inC, heapOffset(backend, dy), g.outH, g.outW, g.outC, g.kh, g.kw, g.sh, heapOffset(backend, dw), rowsPerBlock);
-    return ops.finish(dw);
+    asm.convFilterGrad(heapOffset(backend, padded), g.batch, hp, wp, cp, heapOffset(backend, dy), g.outH, g.outW, g.outC, g.kh, g.kw, g.sh, heapOffset(backend, dw), rowsPerBlock);
+    if (cp === g.inC) return ops.finish(dw);
+    ops.own(dw);
+    return ops.finish(ops.slice(dw, [0, 0, 0, 0], attrs.filterShape));
   }
   if (g.kh * g.kw * g.inC <= IM2COL_MAX_K) {
     // Few input channels (stems, RGB/grey inputs): im2col as a Conv2D with a one-hot filter (same stride
@@ -176,29 +181,34 @@ export function conv2dBackpropFilterWasm(args: { inputs: Record<string, TensorIn
 }
 
 /**
- * x cropped and zero-padded so that every filter tap of every output pixel is in bounds:
- * [N, (outH−1)·sh + kh, (outW−1)·sw + kw, C] (rows/columns the convolution never reads are cropped).
+ * x zero-padded so that every filter tap of every output pixel is in bounds (rows and columns past what the
+ * convolution reads are left in place, not cropped: the kernels take the padded extent as the row stride),
+ * and its channels padded to a multiple of 4 (RGB stems: 3 -> 4). No copy when nothing needs padding.
  */
-function padForTaps(ops: Ops, x: TensorInfo, g: ConvGeom): { padded: TensorInfo; needH: number; needW: number } {
+function padForTaps(ops: Ops, x: TensorInfo, g: ConvGeom): { padded: TensorInfo; hp: number; wp: number; cp: number } {
   const needH = (g.outH - 1) * g.sh + g.kh;
   const needW = (g.outW - 1) * g.sw + g.kw;
-  const cropH = Math.min(g.inH, needH - g.top);
-  const cropW = Math.min(g.inW, needW - g.left);
-  let xc = x;
-  if (cropH !== g.inH || cropW !== g.inW) xc = ops.slice(xc, [0, 0, 0, 0], [g.batch, cropH, cropW, g.inC]);
-  if (g.top === 0 && g.left === 0 && needH === cropH && needW === cropW) return { padded: xc, needH, needW };
-  const padded = ops.pad(xc, [
-    [0, 0],
-    [g.top, needH - cropH - g.top],
-    [g.left, needW - cropW - g.left],
-    [0, 0],
-  ]);
-  return { padded, needH, needW };
+  const bottom = Math.max(0, needH - g.inH - g.top);
+  const right = Math.max(0, needW - g.inW - g.left);
+  const cp = paddedChannels(g.inC);
+  const hp = g.top + g.inH + bottom;
+  const wp = g.left + g.inW + right;
+  if (g.top === 0 && g.left === 0 && bottom === 0 && right === 0 && cp === g.inC) return { padded: x, hp, wp, cp };
+  // our pad (row copies + fills) is ~4x the backend's PadV2 on these shapes
+  const backend = ops.backendOf() as unknown as WasmHeapBackend;
+  const padded = ops.own(backend.makeOutput([g.batch, hp, wp, cp], 'float32'));
+  asmConvKernels(backend).padNhwc(heapOffset(backend, x), g.batch, g.inH, g.inW, g.inC, g.top, bottom, g.left, right, cp - g.inC, heapOffset(backend, padded));
+  return { padded, hp, wp, cp };
+}
+
+/** Input channels as our kernels see them: a multiple of 4 (2 and 3 are padded to 4 with zeros). */
+function paddedChannels(c: number): number {
+  return c % 4 === 0 ? c : c < 4 && c > 1 ? 4 : c;
 }
 
 /** Whether our implicit-GEMM kernels take this geometry (vector widths: 4 input, 8 output channels). */
 function asmEligible(g: ConvGeom): boolean {
-  return g.inC % 4 === 0 && g.outC % 8 === 0 && g.sh === g.sw;
+  return paddedChannels(g.inC) % 4 === 0 && g.outC % 8 === 0 && g.sh === g.sw;
 }
 
 let originalConv2D: KernelFn | undefined;
@@ -224,12 +234,13 @@ export function conv2dWasm(args: { inputs: Record<string, TensorInfo>; backend: 
   const backend = args.backend as WasmHeapBackend & Backend;
   const ops = new Ops(backend);
   const asm = asmConvKernels(backend);
-  const { padded, needH, needW } = padForTaps(ops, x, g);
-  const k = g.kh * g.kw * g.inC;
+  const { padded, hp, wp, cp } = padForTaps(ops, x, g);
+  const k = g.kh * g.kw * cp;
+  const w = cp === g.inC ? filter : ops.pad(filter, [[0, 0], [0, 0], [0, cp - g.inC], [0, 0]]);
   const packed = ops.own(backend.makeOutput([k * g.outC], 'float32'));
-  asm.packFilter(heapOffset(backend, filter), k, g.outC, heapOffset(backend, packed));
+  asm.packFilter(heapOffset(backend, w), k, g.outC, heapOffset(backend, packed));
   const out = backend.makeOutput([g.batch, g.outH, g.outW, g.outC], 'float32');
-  asm.conv2d(heapOffset(backend, padded), g.batch, needH, needW, g.inC, heapOffset(backend, packed), g.kh, g.kw, g.sh, heapOffset(backend, out), g.outH, g.outW, g.outC);
+  asm.conv2d(heapOffset(backend, padded), g.batch, hp, wp, cp, heapOffset(backend, packed), g.kh, g.kw, g.sh, heapOffset(backend, out), g.outH, g.outW, g.outC);
   return ops.finish(out);
 }
 

@@ -28,6 +28,7 @@ export function convFilterGrad(
   const panels = Cout >> 3;
   const xStep = <usize>(s * C) << 2;
   const dyRow = <usize>(OW * Cout) << 2;
+  const xRowStep = <usize>(s * Wp * C) << 2;
   const cs = <usize>Cout << 2;
   for (let rb = 0; rb < totalRows; rb += rowsPerBlock) {
     const re = min(totalRows, rb + rowsPerBlock);
@@ -40,11 +41,13 @@ export function convFilterGrad(
             let c10 = v128.load(o + cs), c11 = v128.load(o + cs, 16);
             let c20 = v128.load(o + 2 * cs), c21 = v128.load(o + 2 * cs, 16);
             let c30 = v128.load(o + 3 * cs), c31 = v128.load(o + 3 * cs, 16);
+            // (n, oh) of the block's first row; later rows by increments (no division per row)
+            let n = rb / OH;
+            let oh = rb - n * OH;
+            let rowBase = x + ((<usize>(((n * Hp + oh * s + kh) * Wp + kw) * C + ci)) << 2);
+            let b = dy + <usize>rb * dyRow + (<usize>p << 5);
             for (let row = rb; row < re; row++) {
-              const n = row / OH;
-              const oh = row - n * OH;
-              let a = x + ((<usize>(((n * Hp + oh * s + kh) * Wp + kw) * C + ci)) << 2);
-              let b = dy + <usize>row * dyRow + (<usize>p << 5);
+              let a = rowBase;
               for (let ow = 0; ow < OW; ow++) {
                 const b0 = v128.load(b), b1 = v128.load(b, 16);
                 const x0 = v128.load32_splat(a);
@@ -57,6 +60,14 @@ export function convFilterGrad(
                 c30 = madd(x3, b0, c30); c31 = madd(x3, b1, c31);
                 a += xStep;
                 b += cs;
+              }
+              // dy rows are contiguous (b already points at the next row); x rows step by s padded rows
+              if (++oh < OH) {
+                rowBase += xRowStep;
+              } else {
+                oh = 0;
+                n++;
+                rowBase = x + ((<usize>(((n * Hp + kh) * Wp + kw) * C + ci)) << 2);
               }
             }
             v128.store(o, c00); v128.store(o, c01, 16);
@@ -116,10 +127,10 @@ export function conv2d(
           let c00 = f32x4.splat(0), c01 = f32x4.splat(0), c10 = f32x4.splat(0), c11 = f32x4.splat(0);
           let c20 = f32x4.splat(0), c21 = f32x4.splat(0), c30 = f32x4.splat(0), c31 = f32x4.splat(0);
           for (let kh = 0; kh < KH; kh++) {
-            let tap = p0 + <usize>kh * rowStep;
-            for (let kw = 0; kw < KW; kw++) {
-              let a = tap;
-              const end = a + (<usize>C << 2);
+            // the KW taps of one filter row are KW·C contiguous floats of the padded input row
+            let a = p0 + <usize>kh * rowStep;
+            const end = a + (<usize>(KW * C) << 2);
+            {
               while (a < end) {
                 const b0 = v128.load(b), b1 = v128.load(b, 16);
                 const x0 = v128.load32_splat(a);
@@ -133,7 +144,6 @@ export function conv2d(
                 a += 4;
                 b += 32;
               }
-              tap += <usize>C << 2;
             }
           }
           const d = o + (<usize>p << 5);
@@ -165,5 +175,44 @@ export function conv2d(
         o += cs;
       }
     }
+  }
+}
+
+/**
+ * Zero-pads an NHWC tensor: src [N, H, W, C] -> dst [N, top + H + bottom, left + W + right, C + cPad].
+ * Rows are copied with memory.copy when no channel padding is asked.
+ */
+export function padNhwc(src: usize, N: i32, H: i32, W: i32, C: i32, top: i32, bottom: i32, left: i32, right: i32, cPad: i32, dst: usize): void {
+  const Cd = C + cPad;
+  const Wd = left + W + right;
+  const Hd = top + H + bottom;
+  const dstRow = <usize>(Wd * Cd) << 2;
+  const srcRow = <usize>(W * C) << 2;
+  let d = dst;
+  let sp = src;
+  for (let n = 0; n < N; n++) {
+    memory.fill(d, 0, <usize>top * dstRow);
+    d += <usize>top * dstRow;
+    for (let h = 0; h < H; h++) {
+      memory.fill(d, 0, <usize>(left * Cd) << 2);
+      const rowStart = d + ((<usize>(left * Cd)) << 2);
+      if (cPad == 0) {
+        memory.copy(rowStart, sp, srcRow);
+      } else {
+        let q = rowStart;
+        let r = sp;
+        for (let w = 0; w < W; w++) {
+          memory.copy(q, r, <usize>C << 2);
+          memory.fill(q + (<usize>C << 2), 0, <usize>cPad << 2);
+          q += <usize>Cd << 2;
+          r += <usize>C << 2;
+        }
+      }
+      memory.fill(rowStart + srcRow + ((<usize>(W * cPad)) << 2), 0, <usize>(right * Cd) << 2);
+      d += dstRow;
+      sp += srcRow;
+    }
+    memory.fill(d, 0, <usize>bottom * dstRow);
+    d += <usize>bottom * dstRow;
   }
 }
