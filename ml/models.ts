@@ -2,7 +2,7 @@
 // running statistics, deterministic JS-side initialization (identical on every backend), fast gradients.
 import { tf } from './tf.js';
 import { Rng } from './rng.js';
-import { batchNormTrain, batchNormInfer, layerNorm, gelu } from './ops.js';
+import { batchNormTrain, batchNormInfer, layerNorm, gelu, relu } from './ops.js';
 
 export type ModelSpec =
   | { arch: 'mlp'; hidden: number[] }
@@ -188,9 +188,13 @@ function bn(ps: ParamStore, name: string, c: number): BN {
 }
 const BN_MOMENTUM = 0.1;
 const BN_EPS = 1e-5;
-function applyBn(b: BN, x: tf.Tensor4D, training: boolean, updateStats: boolean): tf.Tensor4D {
-  if (!training) return batchNormInfer(x, b.mean, b.variance, b.gamma, b.beta, BN_EPS);
-  return batchNormTrain(x, b.gamma, b.beta, BN_EPS, updateStats ? { mean: b.mean, variance: b.variance, momentum: BN_MOMENTUM } : undefined);
+function applyBn(b: BN, x: tf.Tensor4D, training: boolean, updateStats: boolean, withRelu = false): tf.Tensor4D {
+  if (!training) {
+    const y = batchNormInfer(x, b.mean, b.variance, b.gamma, b.beta, BN_EPS);
+    return withRelu ? tf.relu(y) : y;
+  }
+  const running = updateStats ? { mean: b.mean, variance: b.variance, momentum: BN_MOMENTUM } : undefined;
+  return batchNormTrain(x, b.gamma, b.beta, BN_EPS, running, { relu: withRelu });
 }
 
 interface LN {
@@ -274,12 +278,12 @@ function buildResnet(ps: ParamStore, spec: Extract<ModelSpec, { arch: 'resnet' }
   });
   const head = dense(ps, 'head', cin, numClasses);
   return (x, training, upd) => {
-    let t: tf.Tensor4D = tf.relu(applyBn(stemBn, applyConv(stem, x as tf.Tensor4D), training, upd));
+    let t: tf.Tensor4D = applyBn(stemBn, applyConv(stem, x as tf.Tensor4D), training, upd, true);
     for (const blk of blocks) {
-      const o = tf.relu(applyBn(blk.b1, applyConv(blk.c1, t), training, upd));
+      const o = applyBn(blk.b1, applyConv(blk.c1, t), training, upd, true);
       const o2 = applyBn(blk.b2, applyConv(blk.c2, o), training, upd);
       const sc = blk.sc ? applyBn(blk.sc.b, applyConv(blk.sc.c, t), training, upd) : t;
-      t = tf.relu(tf.add(o2, sc)) as tf.Tensor4D;
+      t = relu(tf.add(o2, sc)) as tf.Tensor4D;
     }
     const pooled = tf.mean(t, [1, 2]) as tf.Tensor2D;
     return applyDense(head, pooled);

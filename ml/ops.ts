@@ -2,6 +2,7 @@
 // tile broadcast tensors (batch norm) and run several extra full-size passes; on the WebAssembly backend
 // those dominated a ResNet step.
 import { tf } from './tf.js';
+import { BN_BACKWARD, BN_FORWARD, RELU_BACKWARD, fusedNormAvailable } from './kernels/norm.js';
 
 function reductionAxes(rank: number): number[] {
   return Array.from({ length: rank - 1 }, (_, i) => i);
@@ -32,9 +33,36 @@ export function batchNormTrain<T extends tf.Tensor>(
   beta: tf.Tensor,
   eps: number,
   running?: { mean: tf.Variable; variance: tf.Variable; momentum: number },
+  opts: { relu?: boolean } = {},
 ): T {
   const axes = reductionAxes(x.rank);
   const n = x.size / x.shape[x.rank - 1];
+  const updateRunning = (mean: tf.Tensor, variance: tf.Tensor): void => {
+    if (!running) return;
+    const m = running.momentum;
+    running.mean.assign(tf.add(tf.mul(running.mean, 1 - m), tf.mul(mean, m)));
+    const unbiased = n > 1 ? tf.mul(variance, n / (n - 1)) : variance;
+    running.variance.assign(tf.add(tf.mul(running.variance, 1 - m), tf.mul(unbiased, m)));
+  };
+  const relu = opts.relu === true;
+  if (x.rank === 4 && (x.shape as number[])[3] % 4 === 0 && fusedNormAvailable()) {
+    // wasm: two fused passes forward, two backward (ml/kernels/norm.ts), ReLU folded in
+    const fused = tf.customGrad((...args: unknown[]) => {
+      const [xi, g, b] = args as tf.Tensor[];
+      const save = args[3] as (ts: tf.Tensor[]) => void;
+      const [y, mean, variance] = tf.engine().runKernel(BN_FORWARD, { x: xi, gamma: g, beta: b }, { eps, relu }) as tf.Tensor[];
+      updateRunning(mean, variance);
+      save([xi, y, g, mean, variance]);
+      return {
+        value: y,
+        gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+          const [xs, ys, gs, ms, vs] = saved;
+          return tf.engine().runKernel(BN_BACKWARD, { dy, x: xs, y: ys, gamma: gs, mean: ms, variance: vs }, { eps, relu }) as tf.Tensor[];
+        },
+      };
+    });
+    return fused(x, gamma, beta) as T;
+  }
   const f = tf.customGrad((...args: unknown[]) => {
     const [xi, g, b] = args as tf.Tensor[];
     const save = args[3] as (ts: tf.Tensor[]) => void;
@@ -45,12 +73,7 @@ export function batchNormTrain<T extends tf.Tensor>(
     const rstd = tf.rsqrt(tf.add(variance, eps));
     const scale = tf.mul(g, rstd);
     const y = channelAffine(xc, scale, b);
-    if (running) {
-      const m = running.momentum;
-      running.mean.assign(tf.add(tf.mul(running.mean, 1 - m), tf.mul(mean, m)));
-      const unbiased = n > 1 ? tf.mul(variance, n / (n - 1)) : variance;
-      running.variance.assign(tf.add(tf.mul(running.variance, 1 - m), tf.mul(unbiased, m)));
-    }
+    updateRunning(mean, variance);
     save([xc, rstd, scale]);
     return {
       value: y,
@@ -67,7 +90,21 @@ export function batchNormTrain<T extends tf.Tensor>(
       },
     };
   });
-  return f(x, gamma, beta) as T;
+  const out = f(x, gamma, beta) as T;
+  return relu ? (tf.relu(out) as T) : out;
+}
+
+/** ReLU; on wasm its gradient is one fused pass from the output (dy·[y > 0]) instead of Step, Cast and Multiply. */
+export function relu<T extends tf.Tensor>(x: T): T {
+  if (x.size % 4 !== 0 || !fusedNormAvailable()) return tf.relu(x);
+  const f = tf.customGrad((...args: unknown[]) => {
+    const xi = args[0] as tf.Tensor;
+    const save = args[1] as (ts: tf.Tensor[]) => void;
+    const y = tf.relu(xi);
+    save([y]);
+    return { value: y, gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.engine().runKernel(RELU_BACKWARD, { dy, y: saved[0] }) as tf.Tensor };
+  });
+  return f(x) as T;
 }
 
 /** Batch normalisation with running statistics (inference mode); differentiable by autodiff. */

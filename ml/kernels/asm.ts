@@ -16,6 +16,9 @@ export interface AsmConvKernels {
   conv2d(x: number, n: number, hp: number, wp: number, c: number, packed: number, kh: number, kw: number, s: number, out: number, oh: number, ow: number, cout: number): void;
   /** Zero-pads NHWC src [n,h,w,c] by (top, bottom, left, right) pixels and cPad channels into dst. */
   padNhwc(src: number, n: number, h: number, w: number, c: number, top: number, bottom: number, left: number, right: number, cPad: number, dst: number): void;
+  batchNormForward(x: number, m: number, c: number, gamma: number, beta: number, eps: number, relu: number, y: number, mean: number, variance: number, scratch: number): void;
+  batchNormBackward(dy: number, x: number, y: number, relu: number, m: number, c: number, gamma: number, mean: number, variance: number, eps: number, dx: number, dgamma: number, dbeta: number, scratch: number): void;
+  reluBackward(dy: number, y: number, n: number, dx: number): void;
   convFilterGrad(x: number, n: number, hp: number, wp: number, c: number, dy: number, oh: number, ow: number, cout: number, kh: number, kw: number, s: number, dw: number, rowsPerBlock: number): void;
 }
 
@@ -39,7 +42,7 @@ interface WasmBackendInternals {
 let cached: { backend: unknown; kernels: AsmConvKernels } | undefined;
 
 function load(variant: 'relaxed' | 'simd', memory: WasmMemory): AsmConvKernels | undefined {
-  const bytes = readFileSync(fileURLToPath(new URL(`./assembly/build/conv-${variant}.wasm`, import.meta.url)));
+  const bytes = readFileSync(fileURLToPath(new URL(`./assembly/build/kernels-${variant}.wasm`, import.meta.url)));
   if (!WA.validate(bytes)) return undefined;
   const instance = new WA.Instance(new WA.Module(bytes), { env: { memory } });
   const ex = instance.exports as unknown as Omit<AsmConvKernels, 'variant'>;

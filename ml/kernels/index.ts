@@ -4,6 +4,7 @@
 // benchmarks; Conv2DBackpropFilter cannot be turned off: the backend has none).
 import { registerConvKernels } from './conv.js';
 import { registerMiscKernels } from './misc.js';
+import { registerNormKernels } from './norm.js';
 
 export const REPLACED_KERNELS = ['Conv2DBackpropFilter', 'Conv2DBackpropInput', 'Sum', 'Mean', 'BatchMatMul', 'MaxPoolGrad', 'Identity'] as const;
 
@@ -15,4 +16,5 @@ export function registerWasmTrainingKernels(): void {
   const off = new Set((process.env.UNLEARN_WASM_KERNELS_OFF ?? '').split(',').map((s) => s.trim()).filter(Boolean));
   registerConvKernels(off);
   registerMiscKernels(off);
+  registerNormKernels(off);
 }

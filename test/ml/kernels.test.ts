@@ -6,7 +6,8 @@ import { initBackend } from '../../ml/backend.js';
 import { Rng } from '../../ml/rng.js';
 import { convKernelStats } from '../../ml/kernels/conv.js';
 import { miscKernelStats } from '../../ml/kernels/misc.js';
-import { batchNormTrain } from '../../ml/ops.js';
+import { batchNormTrain, relu } from '../../ml/ops.js';
+import { normKernelStats } from '../../ml/kernels/norm.js';
 
 interface Case {
   x: [number, number, number, number];
@@ -149,11 +150,12 @@ void test('wasm MaxPoolGrad, transposed BatchMatMul and Identity match the CPU b
   assert.ok(miscKernelStats.channelReduce - before.channelReduce >= 2);
 });
 
-void test('batchNormTrain (wasm: 1x1 depthwise affine) matches the CPU backend: output, running stats, gradients', async () => {
+void test('batchNormTrain (wasm: fused kernels, or 1x1 depthwise affines for odd channels) and relu match the CPU backend: output, running stats, gradients', async () => {
   const rng = new Rng(11);
   const shapes: Array<[number, number, number, number]> = [
     [4, 5, 6, 3],
     [2, 3, 3, 16],
+    [8, 16, 16, 32],
   ];
   const data = shapes.map((sh) => ({ x: rand(rng, sh), g: rand(rng, [sh[3]]), b: rand(rng, [sh[3]]), dy: rand(rng, sh) }));
   const run = (): Float32Array[] =>
@@ -171,6 +173,11 @@ void test('batchNormTrain (wasm: 1x1 depthwise affine) matches the CPU backend: 
         out.push(batchNormTrain(x, g, b, 1e-5).dataSync() as Float32Array);
         out.push(running.mean.dataSync() as Float32Array, running.variance.dataSync() as Float32Array);
         for (const gr of grads) out.push(gr.dataSync() as Float32Array);
+        // with the ReLU folded in (forward and backward), and the standalone relu's gradient
+        const fr = (xx: tf.Tensor, gg: tf.Tensor, bb: tf.Tensor): tf.Tensor => tf.sum(tf.mul(batchNormTrain(xx, gg, bb, 1e-5, undefined, { relu: true }), dy));
+        out.push(batchNormTrain(x, g, b, 1e-5, undefined, { relu: true }).dataSync() as Float32Array);
+        for (const gr of tf.grads(fr)([x, g, b])) out.push(gr.dataSync() as Float32Array);
+        out.push(tf.grad((xx: tf.Tensor) => tf.sum(tf.mul(relu(xx), dy)))(x).dataSync() as Float32Array);
         running.mean.dispose();
         running.variance.dispose();
       });
@@ -180,6 +187,11 @@ void test('batchNormTrain (wasm: 1x1 depthwise affine) matches the CPU backend: 
   const ref = run();
   await initBackend({ prefer: 'wasm' });
   await tf.setBackend('wasm');
+  const before = { ...normKernelStats };
   const got = run();
   got.forEach((g, i) => assert.ok(maxRelDiff(g, ref[i]) < 1e-4, `case ${i}: ${maxRelDiff(g, ref[i])}`));
+  // the fused kernels served the two shapes with channels % 4 == 0 (forward: 4 calls each, backward: 2); relu: all 3
+  assert.equal(normKernelStats.forward - before.forward, 8);
+  assert.equal(normKernelStats.backward - before.backward, 4);
+  assert.equal(normKernelStats.reluBackward - before.reluBackward, 3);
 });

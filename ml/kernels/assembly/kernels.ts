@@ -216,3 +216,135 @@ export function padNhwc(src: usize, N: i32, H: i32, W: i32, C: i32, top: i32, bo
     d += <usize>bottom * dstRow;
   }
 }
+
+// ---- batch normalisation (training mode) over the rows of an [M, C] view of an NHWC tensor, C % 4 == 0.
+// Channel sums are accumulated per block of 256 rows, then added to the total (error grows with 256 + M/256
+// instead of M). Scratch: C floats.
+
+const BLOCK_ROWS = 256;
+
+/** total[c] = Σ_m (x[m, c] − shift[c])^power (power 1 or 2; shift may be 0 for none). */
+function channelSums(x: usize, M: i32, C: i32, shift: usize, power: i32, total: usize, blk: usize): void {
+  const cb = <usize>C << 2;
+  memory.fill(total, 0, cb);
+  let p = x;
+  for (let m0 = 0; m0 < M; m0 += BLOCK_ROWS) {
+    const m1 = min(M, m0 + BLOCK_ROWS);
+    memory.fill(blk, 0, cb);
+    for (let m = m0; m < m1; m++) {
+      for (let c: usize = 0; c < cb; c += 16) {
+        let v = v128.load(p + c);
+        if (shift) v = f32x4.sub(v, v128.load(shift + c));
+        if (power == 2) v = f32x4.mul(v, v);
+        v128.store(blk + c, f32x4.add(v128.load(blk + c), v));
+      }
+      p += cb;
+    }
+    for (let c: usize = 0; c < cb; c += 16) v128.store(total + c, f32x4.add(v128.load(total + c), v128.load(blk + c)));
+  }
+}
+
+/**
+ * y = (x − mean)·γ/√(var + ε) + β over channels, with batch mean and (biased) variance written to mean/variance;
+ * relu != 0 applies max(0, ·) in the same pass. Scratch: 2·C floats.
+ */
+export function batchNormForward(x: usize, M: i32, C: i32, gamma: usize, beta: usize, eps: f32, relu: i32, y: usize, mean: usize, variance: usize, scratch: usize): void {
+  const cb = <usize>C << 2;
+  const scale = scratch + cb;
+  const invM = f32x4.splat(<f32>1 / <f32>M);
+  channelSums(x, M, C, 0, 1, mean, scratch);
+  for (let c: usize = 0; c < cb; c += 16) v128.store(mean + c, f32x4.mul(v128.load(mean + c), invM));
+  channelSums(x, M, C, mean, 2, variance, scratch);
+  for (let c: usize = 0; c < cb; c += 16) v128.store(variance + c, f32x4.mul(v128.load(variance + c), invM));
+  for (let c: usize = 0; c < cb; c += 4) store<f32>(scale + c, load<f32>(gamma + c) / Mathf.sqrt(load<f32>(variance + c) + eps));
+  const zero = f32x4.splat(0);
+  let p = x;
+  let q = y;
+  for (let m = 0; m < M; m++) {
+    for (let c: usize = 0; c < cb; c += 16) {
+      let v = f32x4.add(f32x4.mul(f32x4.sub(v128.load(p + c), v128.load(mean + c)), v128.load(scale + c)), v128.load(beta + c));
+      if (relu) v = f32x4.max(v, zero);
+      v128.store(q + c, v);
+    }
+    p += cb;
+    q += cb;
+  }
+}
+
+/**
+ * Batch-norm backward (batch statistics): with dŷ = dy, or dy·[y > 0] when relu != 0 (y: the forward output),
+ *   dβ = Σ dŷ,  dγ = Σ dŷ·(x − mean)·rstd,
+ *   dx = scale·dŷ + (x − mean)·k + c,  scale = γ·rstd, k = −scale·rstd²·Σ dŷ(x − mean)/M, c = −scale·Σ dŷ/M.
+ * Scratch: 4·C floats.
+ */
+export function batchNormBackward(dy: usize, x: usize, y: usize, relu: i32, M: i32, C: i32, gamma: usize, mean: usize, variance: usize, eps: f32, dx: usize, dgamma: usize, dbeta: usize, scratch: usize): void {
+  const cb = <usize>C << 2;
+  const blkDy = scratch;
+  const blkDyXc = scratch + cb;
+  const kv = scratch + 2 * cb;
+  const cv = scratch + 3 * cb;
+  const zero = f32x4.splat(0);
+  memory.fill(dbeta, 0, cb);
+  memory.fill(dgamma, 0, cb);
+  let pd = dy;
+  let px = x;
+  let py = y;
+  for (let m0 = 0; m0 < M; m0 += BLOCK_ROWS) {
+    const m1 = min(M, m0 + BLOCK_ROWS);
+    memory.fill(blkDy, 0, 2 * cb);
+    for (let m = m0; m < m1; m++) {
+      for (let c: usize = 0; c < cb; c += 16) {
+        let d = v128.load(pd + c);
+        if (relu) d = v128.bitselect(d, zero, f32x4.gt(v128.load(py + c), zero));
+        const xc = f32x4.sub(v128.load(px + c), v128.load(mean + c));
+        v128.store(blkDy + c, f32x4.add(v128.load(blkDy + c), d));
+        v128.store(blkDyXc + c, f32x4.add(v128.load(blkDyXc + c), f32x4.mul(d, xc)));
+      }
+      pd += cb;
+      px += cb;
+      py += cb;
+    }
+    for (let c: usize = 0; c < cb; c += 16) {
+      v128.store(dbeta + c, f32x4.add(v128.load(dbeta + c), v128.load(blkDy + c)));
+      v128.store(dgamma + c, f32x4.add(v128.load(dgamma + c), v128.load(blkDyXc + c)));
+    }
+  }
+  // per channel: dγ = Σdŷ·xc·rstd; scale, k, c as above (blkDy now holds scale)
+  const invM = <f32>1 / <f32>M;
+  for (let c: usize = 0; c < cb; c += 4) {
+    const rstd = <f32>1 / Mathf.sqrt(load<f32>(variance + c) + eps);
+    const scale = load<f32>(gamma + c) * rstd;
+    const sdx = load<f32>(dgamma + c);
+    const sd = load<f32>(dbeta + c);
+    store<f32>(dgamma + c, sdx * rstd);
+    store<f32>(blkDy + c, scale);
+    store<f32>(kv + c, -scale * rstd * rstd * sdx * invM);
+    store<f32>(cv + c, -scale * sd * invM);
+  }
+  pd = dy;
+  px = x;
+  py = y;
+  let q = dx;
+  for (let m = 0; m < M; m++) {
+    for (let c: usize = 0; c < cb; c += 16) {
+      let d = v128.load(pd + c);
+      if (relu) d = v128.bitselect(d, zero, f32x4.gt(v128.load(py + c), zero));
+      const xc = f32x4.sub(v128.load(px + c), v128.load(mean + c));
+      const v = f32x4.add(f32x4.add(f32x4.mul(d, v128.load(blkDy + c)), f32x4.mul(xc, v128.load(kv + c))), v128.load(cv + c));
+      v128.store(q + c, v);
+    }
+    pd += cb;
+    px += cb;
+    py += cb;
+    q += cb;
+  }
+}
+
+/** dx = dy where y > 0, else 0 (ReLU backward from its output), n % 4 == 0. */
+export function reluBackward(dy: usize, y: usize, n: i32, dx: usize): void {
+  const zero = f32x4.splat(0);
+  const end = <usize>n << 2;
+  for (let i: usize = 0; i < end; i += 16) {
+    v128.store(dx + i, v128.bitselect(v128.load(dy + i), zero, f32x4.gt(v128.load(y + i), zero)));
+  }
+}
