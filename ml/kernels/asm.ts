@@ -13,7 +13,7 @@ export interface AsmConvKernels {
   /** Filter [K, Cout] row-major -> panels [Cout/8][K][8]. */
   packFilter(w: number, k: number, cout: number, dst: number): void;
   /** Implicit-GEMM Conv2D on a padded NHWC input (offsets are heap byte offsets). */
-  conv2d(x: number, n: number, hp: number, wp: number, c: number, packed: number, kh: number, kw: number, s: number, out: number, oh: number, ow: number, cout: number): void;
+  conv2d(x: number, n: number, hp: number, wp: number, c: number, packed: number, kh: number, kw: number, s: number, out: number, oh: number, ow: number, cout: number, outPix: number, outRow: number, outImg: number): void;
   /** Zero-pads NHWC src [n,h,w,c] by (top, bottom, left, right) pixels and cPad channels into dst. */
   padNhwc(src: number, n: number, h: number, w: number, c: number, top: number, bottom: number, left: number, right: number, cPad: number, dst: number): void;
   batchNormForward(x: number, m: number, c: number, gamma: number, beta: number, eps: number, relu: number, y: number, mean: number, variance: number, scratch: number): void;

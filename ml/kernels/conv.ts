@@ -241,8 +241,96 @@ export function conv2dWasm(args: { inputs: Record<string, TensorInfo>; backend: 
   const packed = ops.own(backend.makeOutput([k * g.outC], 'float32'));
   asm.packFilter(heapOffset(backend, w), k, g.outC, heapOffset(backend, packed));
   const out = backend.makeOutput([g.batch, g.outH, g.outW, g.outC], 'float32');
-  asm.conv2d(heapOffset(backend, padded), g.batch, hp, wp, cp, heapOffset(backend, packed), g.kh, g.kw, g.sh, heapOffset(backend, out), g.outH, g.outW, g.outC);
+  asm.conv2d(heapOffset(backend, padded), g.batch, hp, wp, cp, heapOffset(backend, packed), g.kh, g.kw, g.sh, heapOffset(backend, out), g.outH, g.outW, g.outC, 4 * g.outC, 4 * g.outW * g.outC, 4 * g.outH * g.outW * g.outC);
   return ops.finish(out);
+}
+
+/** Taps of one sub-pixel phase along one axis of a stride-s convolution's input gradient. */
+interface AxisPhase {
+  /** input coordinate of the phase's first pixel (0..s−1) */
+  p: number;
+  /** filter taps k with (p + pad − k) ≡ 0 (mod s), in order of ascending dy offset d = (p + pad − k)/s */
+  taps: number[];
+  dMin: number;
+  /** input pixels of this phase: ⌈(len − p)/s⌉ */
+  count: number;
+}
+
+function axisPhases(k: number, pad: number, len: number, s: number): AxisPhase[] {
+  const out: AxisPhase[] = [];
+  for (let p = 0; p < s; p++) {
+    const taps: number[] = [];
+    for (let kk = k - 1; kk >= 0; kk--) if ((((p + pad - kk) % s) + s) % s === 0) taps.push(kk);
+    out.push({ p, taps, dMin: taps.length ? (p + pad - taps[0]) / s : 0, count: p < len ? Math.ceil((len - p) / s) : 0 });
+  }
+  return out;
+}
+
+/**
+ * Input gradient of a stride-s convolution on our implicit-GEMM kernel, one call per sub-pixel phase (ph, pw):
+ *   dx[n, ph + s·i, pw + s·j, ci] = Σ over the phase's taps (t, u) of dyPad[n, i + dMin_h + t, j + dMin_w + u, :] · W[kh_t, kw_u, ci, :]
+ * i.e. a stride-1 convolution of dy with the phase's sub-filter (channels swapped), written straight into dx
+ * with pixel stride s: no dilated dy, no multiplications by zero taps, no interleaving copies.
+ * Stride 1 is the one-phase case (the 180°-rotated filter).
+ */
+function asmBackpropInput(ops: Ops, backend: WasmHeapBackend, dy: TensorInfo, filter: TensorInfo, g: ConvGeom): TensorInfo {
+  const s = g.sh;
+  const rows = axisPhases(g.kh, g.top, g.inH, s).filter((r) => r.count > 0);
+  const cols = axisPhases(g.kw, g.left, g.inW, s).filter((c) => c.count > 0);
+  const withTaps = (a: AxisPhase[]): AxisPhase[] => a.filter((x) => x.taps.length > 0);
+  const padOf = (a: AxisPhase[], outLen: number): [number, number] => {
+    let before = 0;
+    let after = 0;
+    for (const x of withTaps(a)) {
+      before = Math.max(before, -x.dMin);
+      after = Math.max(after, x.count - 1 + x.dMin + x.taps.length - 1 - (outLen - 1));
+    }
+    return [before, after];
+  };
+  const [padT, padB] = padOf(rows, g.outH);
+  const [padL, padR] = padOf(cols, g.outW);
+  const hp = padT + g.outH + padB;
+  const wp = padL + g.outW + padR;
+  const asm = asmConvKernels(backend);
+  let dyPad = dy;
+  if (padT || padB || padL || padR) {
+    dyPad = ops.own(backend.makeOutput([g.batch, hp, wp, g.outC], 'float32'));
+    asm.padNhwc(heapOffset(backend, dy), g.batch, g.outH, g.outW, g.outC, padT, padB, padL, padR, 0, heapOffset(backend, dyPad));
+  }
+  const dx = backend.makeOutput([g.batch, g.inH, g.inW, g.inC], 'float32');
+  const phases: Array<{ r: AxisPhase; c: AxisPhase; packed: TensorInfo }> = [];
+  for (const r of withTaps(rows)) {
+    for (const c of withTaps(cols)) {
+      phases.push({ r, c, packed: ops.own(backend.makeOutput([r.taps.length * c.taps.length * g.outC * g.inC], 'float32')) });
+    }
+  }
+  // heap views only after every allocation (an allocation may grow and move the heap)
+  if (withTaps(rows).length < rows.length || withTaps(cols).length < cols.length) backend.typedArrayFromHeap(dx).fill(0);
+  const w = backend.typedArrayFromHeap(filter); // [kh, kw, inC, outC]
+  for (const { r, c, packed } of phases) {
+    // sub-filter [t, u, co, ci] = W[kh_t, kw_u, ci, co], written directly in packFilter's layout [ci/8][k][8]
+    const tw = c.taps.length;
+    const k = r.taps.length * tw * g.outC;
+    const pk = backend.typedArrayFromHeap(packed);
+    for (let t = 0; t < r.taps.length; t++) {
+      for (let u = 0; u < tw; u++) {
+        const src = (r.taps[t] * g.kw + c.taps[u]) * g.inC * g.outC;
+        const row0 = (t * tw + u) * g.outC;
+        for (let ci = 0; ci < g.inC; ci++) {
+          const dst = (ci >> 3) * k * 8 + (ci & 7);
+          const sci = src + ci * g.outC;
+          for (let co = 0; co < g.outC; co++) pk[dst + (row0 + co) * 8] = w[sci + co];
+        }
+      }
+    }
+  }
+  const pixBytes = 4 * g.inC;
+  for (const { r, c, packed } of phases) {
+    const xBase = heapOffset(backend, dyPad) + ((r.dMin + padT) * wp + (c.dMin + padL)) * g.outC * 4;
+    const outBase = heapOffset(backend, dx) + (r.p * g.inW + c.p) * pixBytes;
+    asm.conv2d(xBase, g.batch, hp, wp, g.outC, heapOffset(backend, packed), r.taps.length, c.taps.length, 1, outBase, r.count, c.count, g.inC, s * pixBytes, s * g.inW * pixBytes, g.inH * g.inW * pixBytes);
+  }
+  return dx;
 }
 
 let originalBackpropInput: KernelFn | undefined;
@@ -274,7 +362,7 @@ function oneHotFilter(backend: WasmHeapBackend, kh: number, kw: number, c: numbe
 }
 
 /** Call counters (tests assert the fast paths run). */
-export const convKernelStats = { conv2dAsm: 0, conv2dOriginal: 0, backpropFilterAsm: 0, backpropInput: 0, backpropInputFallback: 0, backpropInputPhase: 0, backpropFilter: 0, backpropInput1x1Strided: 0 };
+export const convKernelStats = { backpropInputAsm: 0, conv2dAsm: 0, conv2dOriginal: 0, backpropFilterAsm: 0, backpropInput: 0, backpropInputFallback: 0, backpropInputPhase: 0, backpropFilter: 0, backpropInput1x1Strided: 0 };
 
 /**
  * dx = Conv2D(dilate(dy, stride), rot180(W) with in/out swapped), with explicit padding
@@ -301,6 +389,10 @@ export function conv2dBackpropInputWasm(args: { inputs: Record<string, TensorInf
     const w = ops.reshape(filter, [1, g.inC, g.outC]);
     const dx = ops.batchMatMul(ds, w, false, true);
     return ops.finish(ops.reshape(dx, attrs.inputShape));
+  }
+  if (g.inC % 8 === 0 && g.outC % 4 === 0 && g.sh === g.sw && !asmOff && dy.dtype === 'float32') {
+    convKernelStats.backpropInputAsm++;
+    return ops.finish(asmBackpropInput(ops, args.backend as WasmHeapBackend, dy, filter, g));
   }
   if (g.kh === 1 && g.kw === 1 && g.top === 0 && g.left === 0 && g.inH === g.outH * g.sh && g.inW === g.outW * g.sw) {
     // 1×1 strided (ResNet shortcuts): dy·Wᵀ at the pixels the forward pass read, zeros elsewhere (a 6-D

@@ -100,7 +100,9 @@ export function packFilter(w: usize, K: i32, Cout: i32, dst: usize): void {
 /**
  * 2-D convolution (cross-correlation, as tf.conv2d) as an implicit GEMM:
  *   out[n, oh, ow, co] = Σ over (kh, kw, ci) of xpad[n, oh·s + kh, ow·s + kw, ci] · w[kh, kw, ci, co]
- * x: zero-padded NHWC input [N, Hp, Wp, C]; wp: filter packed by packFilter; out: [N, OH, OW, Cout], overwritten.
+ * x: zero-padded NHWC input [N, Hp, Wp, C]; wp: filter packed by packFilter; out: output pixels of Cout floats,
+ * pixel (n, oh, ow) at out + n·outImg + oh·outRow + ow·outPix bytes (dense NHWC: Cout·4, OW·Cout·4, OH·OW·Cout·4;
+ * the strided input gradient writes one sub-pixel phase of dx with pixel and row strides s·… ).
  * Requires C % 4 == 0 and Cout % 8 == 0. Tiles of 4 neighbouring output pixels × 8 output channels keep
  * 8 vector accumulators in registers; pixel addresses advance by pointer increments (no divisions).
  */
@@ -108,16 +110,17 @@ export function conv2d(
   x: usize, N: i32, Hp: i32, Wp: i32, C: i32,
   wp: usize, KH: i32, KW: i32, s: i32,
   out: usize, OH: i32, OW: i32, Cout: i32,
+  outPix: i32, outRow: i32, outImg: i32,
 ): void {
   const K = KH * KW * C;
   const panels = Cout >> 3;
   const pixStep = <usize>(s * C) << 2;
   const rowStep = <usize>(Wp * C) << 2;
-  const cs = <usize>Cout << 2;
+  const cs = <usize>outPix;
   const panelBytes = <usize>K << 5;
-  let o = out;
   for (let n = 0; n < N; n++) {
     for (let oh = 0; oh < OH; oh++) {
+      let o = out + <usize>n * <usize>outImg + <usize>oh * <usize>outRow;
       const rowBase = x + ((<usize>((n * Hp + oh * s) * Wp * C)) << 2);
       let ow = 0;
       for (; ow + 4 <= OW; ow += 4) {
