@@ -19,6 +19,10 @@ export interface AsmConvKernels {
   batchNormForward(x: number, m: number, c: number, gamma: number, beta: number, eps: number, relu: number, y: number, mean: number, variance: number, scratch: number): void;
   batchNormBackward(dy: number, x: number, y: number, relu: number, m: number, c: number, gamma: number, mean: number, variance: number, eps: number, dx: number, dgamma: number, dbeta: number, scratch: number): void;
   reluBackward(dy: number, y: number, n: number, dx: number): void;
+  /** Transpose of 4-byte elements; desc: i32[12] heap offset (output dims, input strides per output axis). */
+  transpose(src: number, dst: number, desc: number): void;
+  /** C[i] = A[i]·op(B[i]) (row-major; element strides per batch entry, 0 broadcasts; bp: packing scratch). */
+  batchMatMul(a: number, b: number, c: number, batch: number, m: number, n: number, k: number, strideA: number, strideB: number, strideC: number, transB: number, bp: number): void;
   convFilterGrad(x: number, n: number, hp: number, wp: number, c: number, dy: number, oh: number, ow: number, cout: number, kh: number, kw: number, s: number, dw: number, rowsPerBlock: number): void;
 }
 

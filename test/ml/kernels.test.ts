@@ -114,6 +114,12 @@ void test('wasm MaxPoolGrad, transposed BatchMatMul and Identity match the CPU b
     { a: [7, 5], b: [3, 7], ta: true, tb: true },
     { a: [4, 6, 5], b: [4, 6, 3], ta: true, tb: false },
     { a: [4, 6, 5], b: [4, 3, 5], ta: false, tb: true },
+    // our kernel's edges: rows not a multiple of 4, columns not a multiple of 8, broadcast batch, attention shapes
+    { a: [3, 9, 13], b: [3, 13, 17], ta: false, tb: false },
+    { a: [1, 6, 5], b: [4, 5, 9], ta: false, tb: false },
+    { a: [8, 65, 16], b: [8, 65, 16], ta: false, tb: true },
+    { a: [8, 65, 65], b: [8, 65, 16], ta: false, tb: false },
+    { a: [33, 20], b: [20, 24], ta: false, tb: false },
   ];
   const poolData = poolCases.map((c) => rand(rng, c.x));
   const mmData = mmCases.map((c) => ({ a: rand(rng, c.a), b: rand(rng, c.b) }));
@@ -151,7 +157,7 @@ void test('wasm MaxPoolGrad, transposed BatchMatMul and Identity match the CPU b
   const got = run();
   got.forEach((g, i) => assert.ok(maxRelDiff(g, ref[i]) < 1e-4, `case ${i}: ${maxRelDiff(g, ref[i])}`));
   assert.equal(miscKernelStats.maxPoolGrad - before.maxPoolGrad, poolCases.length);
-  assert.equal(miscKernelStats.batchMatMulTransposed - before.batchMatMulTransposed, mmCases.length);
+  assert.equal(miscKernelStats.batchMatMulAsm - before.batchMatMulAsm, mmCases.length);
   assert.ok(miscKernelStats.channelReduce - before.channelReduce >= 2);
 });
 
@@ -199,4 +205,34 @@ void test('batchNormTrain (wasm: fused kernels, or 1x1 depthwise affines for odd
   assert.equal(normKernelStats.forward - before.forward, 8);
   assert.equal(normKernelStats.backward - before.backward, 4);
   assert.equal(normKernelStats.reluBackward - before.reluBackward, 3);
+});
+
+void test('wasm Transpose (our kernel) matches the CPU backend on ranks 1-6, float32 and int32', async () => {
+  const rng = new Rng(5);
+  const cases: Array<{ shape: number[]; perm: number[] }> = [
+    { shape: [7], perm: [0] },
+    { shape: [5, 9], perm: [1, 0] },
+    { shape: [4, 6, 8], perm: [0, 2, 1] },
+    { shape: [3, 5, 4, 8], perm: [0, 2, 1, 3] },
+    { shape: [6, 7, 3, 4, 16], perm: [2, 0, 3, 1, 4] },
+    { shape: [2, 3, 4, 5, 6, 7], perm: [5, 3, 1, 0, 2, 4] },
+    { shape: [4, 1, 6], perm: [2, 1, 0] },
+  ];
+  const data = cases.map((c) => rand(rng, c.shape));
+  const run = (): Array<Float32Array | Int32Array> =>
+    tf.tidy(() =>
+      cases.flatMap((c, i) => [
+        tf.transpose(tf.tensor(data[i], c.shape), c.perm).dataSync() as Float32Array,
+        tf.transpose(tf.tensor(Int32Array.from(data[i], (v) => Math.round(v * 1000)), c.shape, 'int32'), c.perm).dataSync() as Int32Array,
+      ]),
+    );
+  await tf.setBackend('cpu');
+  const ref = run();
+  await initBackend({ prefer: 'wasm' });
+  await tf.setBackend('wasm');
+  const before = miscKernelStats.transpose;
+  const got = run();
+  got.forEach((g, i) => assert.deepEqual(Array.from(g), Array.from(ref[i]), `case ${i >> 1} (${i & 1 ? 'int32' : 'float32'})`));
+  // tf.transpose of a rank-1 tensor is a clone (no kernel call)
+  assert.equal(miscKernelStats.transpose - before, 2 * (cases.length - 1));
 });

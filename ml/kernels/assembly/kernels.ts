@@ -351,3 +351,145 @@ export function reluBackward(dy: usize, y: usize, n: i32, dx: usize): void {
     v128.store(dx + i, v128.bitselect(v128.load(dy + i), zero, f32x4.gt(v128.load(y + i), zero)));
   }
 }
+
+/**
+ * Transpose of a tensor of 4-byte elements, rank ≤ 6. desc (i32[12]): the output's dims d0..d5 (outermost
+ * first, leading 1s for lower ranks) and, per output axis, the input stride in elements s0..s5. The output is
+ * written in order; the innermost axis is a vector copy when it is contiguous in the input, else a gather.
+ */
+export function transpose(src: usize, dst: usize, desc: usize): void {
+  const d0 = load<i32>(desc), d1 = load<i32>(desc, 4), d2 = load<i32>(desc, 8);
+  const d3 = load<i32>(desc, 12), d4 = load<i32>(desc, 16), d5 = load<i32>(desc, 20);
+  const s0 = <usize>load<i32>(desc, 24) << 2, s1 = <usize>load<i32>(desc, 28) << 2, s2 = <usize>load<i32>(desc, 32) << 2;
+  const s3 = <usize>load<i32>(desc, 36) << 2, s4 = <usize>load<i32>(desc, 40) << 2, s5 = <usize>load<i32>(desc, 44) << 2;
+  const runBytes = <usize>d5 << 2;
+  const vectorRun = s5 == 4 && (d5 & 3) == 0;
+  let o = dst;
+  for (let i0 = 0; i0 < d0; i0++) {
+    const p0 = src + <usize>i0 * s0;
+    for (let i1 = 0; i1 < d1; i1++) {
+      const p1 = p0 + <usize>i1 * s1;
+      for (let i2 = 0; i2 < d2; i2++) {
+        const p2 = p1 + <usize>i2 * s2;
+        for (let i3 = 0; i3 < d3; i3++) {
+          const p3 = p2 + <usize>i3 * s3;
+          for (let i4 = 0; i4 < d4; i4++) {
+            const p4 = p3 + <usize>i4 * s4;
+            if (vectorRun) {
+              for (let b: usize = 0; b < runBytes; b += 16) v128.store(o + b, v128.load(p4 + b));
+            } else if (s5 == 4) {
+              memory.copy(o, p4, runBytes);
+            } else {
+              let p = p4;
+              for (let i5 = 0; i5 < d5; i5++) {
+                store<u32>(o + (<usize>i5 << 2), load<u32>(p));
+                p += s5;
+              }
+            }
+            o += runBytes;
+          }
+        }
+      }
+    }
+  }
+}
+
+/**
+ * Batched matrix product C[i] = A[i] · op(B[i]) for i < batch, float32, row-major:
+ * A[i]: M×K at a + i·strideA (elements); B[i]: K×N, or N×K when transB != 0, at b + i·strideB; C[i]: M×N at
+ * c + i·strideC. A stride of 0 broadcasts that operand. bp: scratch of ⌈N/8⌉·8·K + 8 floats, where each B[i] is
+ * packed into zero-padded panels of 8 columns; tiles of 4 rows × 8 columns keep 8 vector accumulators.
+ */
+export function batchMatMul(a: usize, b: usize, c: usize, batch: i32, M: i32, N: i32, K: i32, strideA: i32, strideB: i32, strideC: i32, transB: i32, bp: usize): void {
+  const panels = (N + 7) >> 3;
+  const panelBytes = <usize>K << 5;
+  const tail = bp + <usize>panels * panelBytes; // 8 floats for partial-panel stores
+  const rowA = <usize>K << 2;
+  const rowC = <usize>N << 2;
+  let packedFrom: usize = <usize>-1;
+  for (let i = 0; i < batch; i++) {
+    const Bi = b + ((<usize>i * <usize>strideB) << 2);
+    if (Bi != packedFrom) {
+      // pack B[i]: panel p, row k: B[k, 8p .. 8p+7] (zeros past N)
+      for (let p = 0; p < panels; p++) {
+        const n0 = p << 3;
+        const w = min(8, N - n0);
+        let d = bp + <usize>p * panelBytes;
+        for (let k = 0; k < K; k++) {
+          if (transB) {
+            for (let j = 0; j < 8; j++) store<f32>(d + (<usize>j << 2), j < w ? load<f32>(Bi + ((<usize>((n0 + j) * K + k)) << 2)) : 0);
+          } else if (w == 8) {
+            const src = Bi + ((<usize>(k * N + n0)) << 2);
+            v128.store(d, v128.load(src));
+            v128.store(d, v128.load(src, 16), 16);
+          } else {
+            for (let j = 0; j < 8; j++) store<f32>(d + (<usize>j << 2), j < w ? load<f32>(Bi + ((<usize>(k * N + n0 + j)) << 2)) : 0);
+          }
+          d += 32;
+        }
+      }
+      packedFrom = Bi;
+    }
+    const Ai = a + ((<usize>i * <usize>strideA) << 2);
+    const Ci = c + ((<usize>i * <usize>strideC) << 2);
+    let m = 0;
+    for (; m + 4 <= M; m += 4) {
+      const a0 = Ai + <usize>m * rowA;
+      for (let p = 0; p < panels; p++) {
+        let bb = bp + <usize>p * panelBytes;
+        let c00 = f32x4.splat(0), c01 = f32x4.splat(0), c10 = f32x4.splat(0), c11 = f32x4.splat(0);
+        let c20 = f32x4.splat(0), c21 = f32x4.splat(0), c30 = f32x4.splat(0), c31 = f32x4.splat(0);
+        let pa = a0;
+        const end = a0 + rowA;
+        while (pa < end) {
+          const b0 = v128.load(bb), b1 = v128.load(bb, 16);
+          const x0 = v128.load32_splat(pa);
+          c00 = madd(x0, b0, c00); c01 = madd(x0, b1, c01);
+          const x1 = v128.load32_splat(pa + rowA);
+          c10 = madd(x1, b0, c10); c11 = madd(x1, b1, c11);
+          const x2 = v128.load32_splat(pa + 2 * rowA);
+          c20 = madd(x2, b0, c20); c21 = madd(x2, b1, c21);
+          const x3 = v128.load32_splat(pa + 3 * rowA);
+          c30 = madd(x3, b0, c30); c31 = madd(x3, b1, c31);
+          pa += 4;
+          bb += 32;
+        }
+        const o = Ci + <usize>m * rowC + (<usize>p << 5);
+        const w = min(8, N - (p << 3));
+        storeRow(o, c00, c01, w, tail);
+        storeRow(o + rowC, c10, c11, w, tail);
+        storeRow(o + 2 * rowC, c20, c21, w, tail);
+        storeRow(o + 3 * rowC, c30, c31, w, tail);
+      }
+    }
+    for (; m < M; m++) {
+      const a0 = Ai + <usize>m * rowA;
+      for (let p = 0; p < panels; p++) {
+        let bb = bp + <usize>p * panelBytes;
+        let c00 = f32x4.splat(0), c01 = f32x4.splat(0);
+        let pa = a0;
+        const end = a0 + rowA;
+        while (pa < end) {
+          const x0 = v128.load32_splat(pa);
+          c00 = madd(x0, v128.load(bb), c00); c01 = madd(x0, v128.load(bb, 16), c01);
+          pa += 4;
+          bb += 32;
+        }
+        storeRow(Ci + <usize>m * rowC + (<usize>p << 5), c00, c01, min(8, N - (p << 3)), tail);
+      }
+    }
+  }
+}
+
+// Stores the first w (≤ 8) floats of [lo, hi] at o (through tmp when w < 8).
+// @ts-ignore: decorator
+@inline function storeRow(o: usize, lo: v128, hi: v128, w: i32, tmp: usize): void {
+  if (w == 8) {
+    v128.store(o, lo);
+    v128.store(o, hi, 16);
+  } else {
+    v128.store(tmp, lo);
+    v128.store(tmp, hi, 16);
+    memory.copy(o, tmp, <usize>w << 2);
+  }
+}
