@@ -108,7 +108,7 @@ async function main(): Promise<void> {
       const line = r.stdout.trim().split('\n').filter((l) => l.startsWith('{')).pop();
       if (r.status !== 0 || !line) {
         const why = (r.stderr.match(/Error: (UNLEARN_BACKEND=\S+ could not be loaded[^\n]*)/) ?? [, r.stderr.trim().split('\n').pop()])[1];
-        skipped.push(`${backend}/${m.id}: ${why}`);
+        skipped.push(`${backend}/${m.id}: ${String(why).split(path.resolve(here, '..') + path.sep).join('')}`); // no machine paths in results
         if (backend === 'node-gpu' || backend === 'node') break; // not installed: skip its other models
         continue;
       }
