@@ -2,7 +2,8 @@
 // processes and an io worker in this process, runs sweeps/demo.yaml (MNIST subset, small CNN, IID + class
 // forget sets, oracle + DEL + 4 baselines, 2 seeds), watches it, and prints the leaderboard and timings.
 // Running it again resumes / reuses every finished stage (content keys), so a second run takes seconds;
-// `--fresh` uses a new cache namespace to recompute everything.
+// `--fresh` uses a new cache namespace to recompute everything. `--file <sweep.yaml>` runs another sweep file the
+// same way (the local stack and workers, then its leaderboard): `npm run demo -- --file sweeps/mnist-del-tuning.yaml`.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
@@ -16,9 +17,16 @@ import { expandSweep } from '../workflows/plan.js';
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const args = process.argv.slice(2);
 const fresh = args.includes('--fresh');
+const fileArg = args.indexOf('--file');
+if (fileArg >= 0 && !args[fileArg + 1]) throw new Error('--file needs a sweep file path');
+const sweepFile = fileArg >= 0 ? path.resolve(args[fileArg + 1]) : path.join(root, 'sweeps', 'demo.yaml');
 const gpuWorkers = Number(process.env.UNLEARN_DEMO_GPU_WORKERS ?? 2);
 const t0 = Date.now();
 const say = (m: string) => console.log(`[demo ${((Date.now() - t0) / 1000).toFixed(1)}s] ${m}`);
+
+// the sweep file is validated before anything starts (errors name the file, the field and the problem)
+let cfg = loadSweep(sweepFile);
+if (fresh) cfg = { ...cfg, cacheNamespace: `fresh-${randomBytes(3).toString('hex')}` };
 
 const stack = await ensureStack({ profile: 'demo', log: (l) => say(l) });
 for (const line of describeStack(stack)) say(line);
@@ -38,8 +46,6 @@ async function cleanup() {
 process.once('SIGINT', () => void cleanup().finally(() => process.exit(130)));
 
 try {
-  let cfg = loadSweep(path.join(root, 'sweeps', 'demo.yaml'));
-  if (fresh) cfg = { ...cfg, cacheNamespace: `fresh-${randomBytes(3).toString('hex')}` };
   // Workers: N gpu processes (the wasm backend is single-threaded: one process per core) + io in this process.
   const ready: Promise<void>[] = [];
   for (let i = 0; i < gpuWorkers; i++) {
@@ -67,7 +73,7 @@ try {
 
   const c = await connectClient();
   try {
-    const id = fresh ? `demo-${cfg.cacheNamespace}` : 'demo';
+    const id = fresh ? `${cfg.name}-${cfg.cacheNamespace}` : cfg.name;
     const started = Date.now();
     const r = await startSweep(c.client, cfg, { id });
     say(`${r.started ? 'started' : 'attached to'} sweep ${id}: ${expandSweep(cfg, id).stages.length} stages, ${expandSweep(cfg, id).trials.length} trials${stack.temporal.uiUrl ? `; web UI ${stack.temporal.uiUrl}/namespaces/${stack.temporal.namespace}/workflows/${id}` : ''}`);
