@@ -18,14 +18,23 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const args = process.argv.slice(2);
 const fresh = args.includes('--fresh');
 const fileArg = args.indexOf('--file');
-if (fileArg >= 0 && !args[fileArg + 1]) throw new Error('--file needs a sweep file path');
+if (fileArg >= 0 && !args[fileArg + 1]) {
+  console.error('demo: --file needs a sweep file path');
+  process.exit(2);
+}
 const sweepFile = fileArg >= 0 ? path.resolve(args[fileArg + 1]) : path.join(root, 'sweeps', 'demo.yaml');
 const gpuWorkers = Number(process.env.UNLEARN_DEMO_GPU_WORKERS ?? 2);
 const t0 = Date.now();
 const say = (m: string) => console.log(`[demo ${((Date.now() - t0) / 1000).toFixed(1)}s] ${m}`);
 
 // the sweep file is validated before anything starts (errors name the file, the field and the problem)
-let cfg = loadSweep(sweepFile);
+let cfg: ReturnType<typeof loadSweep>;
+try {
+  cfg = loadSweep(sweepFile);
+} catch (e) {
+  console.error(`demo: ${(e as Error).message}`);
+  process.exit(2);
+}
 if (fresh) cfg = { ...cfg, cacheNamespace: `fresh-${randomBytes(3).toString('hex')}` };
 
 const stack = await ensureStack({ profile: 'demo', log: (l) => say(l) });
