@@ -2,12 +2,10 @@
 // forward (tf.conv2d), filter gradient and input gradient (the registered kernels through tf.engine().runKernel),
 // best of 7 calls each, in ms and GFLOP/s. Compare configurations with UNLEARN_WASM_KERNELS_OFF=asm or
 // UNLEARN_WASM_FMA=0. Writes bench/results/ml-layers-<timestamp>.json.
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { initBackend } from '../ml/backend.js';
 import { tf } from '../ml/tf.js';
+import { machineInfo, writeBenchResult } from './result-file.js';
 
 const LAYERS: Array<{ h: number; cin: number; cout: number; stride: number; k: number }> = [
   { h: 32, cin: 3, cout: 16, stride: 1, k: 3 },
@@ -66,17 +64,14 @@ async function main(): Promise<void> {
   }
   const result = {
     bench: 'ml-layers',
-    machine: { cpu: cpus()[0]?.model, cores: cpus().length, loadavgAtStart: loadavg().map(r1), node: process.version },
+    machine: machineInfo(),
     backend: info,
     kernelsOff: process.env.UNLEARN_WASM_KERNELS_OFF ?? '',
     fma: process.env.UNLEARN_WASM_FMA !== '0',
     batch,
     layers: rows,
   };
-  const dir = path.join(path.dirname(fileURLToPath(import.meta.url)), 'results');
-  mkdirSync(dir, { recursive: true });
-  const file = path.join(dir, `ml-layers-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
-  writeFileSync(file, JSON.stringify(result, null, 2) + '\n');
+  const file = writeBenchResult('ml-layers', result);
   process.stdout.write(JSON.stringify(result, null, 2) + '\n');
   console.error(`wrote ${path.relative(process.cwd(), file)}`);
 }

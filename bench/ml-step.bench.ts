@@ -4,15 +4,13 @@
 // internally are charged to themselves, not to the caller) of the fastest step.
 // Env: BENCH_STEP_MODELS (comma list of ids below; default resnet-w16-1111,vit-tiny), BENCH_STEP_N (default 10).
 // Writes bench/results/ml-step-<timestamp>.json. Tool for kernel work: run it before and after a change.
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { initBackend } from '../ml/backend.js';
 import { buildModel, type ModelSpec } from '../ml/models.js';
 import { crossEntropy, Sgd } from '../ml/train.js';
 import { tf } from '../ml/tf.js';
 import { Rng } from '../ml/rng.js';
+import { machineInfo, writeBenchResult } from './result-file.js';
 
 const MODELS: Record<string, { spec: ModelSpec; inputShape: number[]; batch: number }> = {
   'resnet-w16-1111': { spec: { arch: 'resnet', width: 16, blocksPerStage: [1, 1, 1, 1] }, inputShape: [32, 32, 3], batch: 64 },
@@ -117,16 +115,13 @@ async function main(): Promise<void> {
   }
   const result = {
     bench: 'ml-step',
-    machine: { cpu: cpus()[0]?.model, cores: cpus().length, loadavgAtStart: loadavg().map(r1), node: process.version },
+    machine: machineInfo(),
     backend: info,
     kernelsOff: process.env.UNLEARN_WASM_KERNELS_OFF ?? '',
     fma: process.env.UNLEARN_WASM_FMA !== '0',
     results,
   };
-  const dir = path.join(path.dirname(fileURLToPath(import.meta.url)), 'results');
-  mkdirSync(dir, { recursive: true });
-  const file = path.join(dir, `ml-step-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
-  writeFileSync(file, JSON.stringify(result, null, 2) + '\n');
+  const file = writeBenchResult('ml-step', result);
   process.stdout.write(JSON.stringify(result, null, 2) + '\n');
   console.error(`wrote ${path.relative(process.cwd(), file)}`);
 }

@@ -6,8 +6,8 @@
 // The machine is shared with other engineers' jobs: wall-clock samples/s depends on their load; the
 // per-CPU-second figure (process.cpuUsage) is the steadier one. Both are reported.
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg, totalmem } from 'node:os';
+import { machineInfo, writeBenchResult } from './result-file.js';
+import { loadavg } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -93,7 +93,7 @@ async function child(modelId: string): Promise<void> {
 
 async function main(): Promise<void> {
   const want = process.env.BENCH_ML_MODELS?.split(',').map((s) => s.trim());
-  const machine = { cpu: cpus()[0]?.model, cores: cpus().length, memGiB: Math.round(totalmem() / 2 ** 30), loadavgAtStart: loadavg().map(r1), node: process.version };
+  const machine = machineInfo();
   const runs: unknown[] = [];
   const skipped: string[] = [];
   for (const backend of ['node-gpu', 'node', 'wasm', 'cpu']) {
@@ -147,10 +147,7 @@ async function main(): Promise<void> {
     ratios,
     skipped,
   };
-  const dir = path.join(here, 'results');
-  mkdirSync(dir, { recursive: true });
-  const file = path.join(dir, `ml-${result.at.replace(/[:.]/g, '-')}.json`);
-  writeFileSync(file, JSON.stringify(result, null, 2) + '\n');
+  const file = writeBenchResult('ml', result);
   process.stdout.write(JSON.stringify(result, null, 2) + '\n');
   console.error(`wrote ${path.relative(process.cwd(), file)}`);
 }

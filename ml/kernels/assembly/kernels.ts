@@ -122,63 +122,70 @@ export function conv2d(
     for (let oh = 0; oh < OH; oh++) {
       let o = out + <usize>n * <usize>outImg + <usize>oh * <usize>outRow;
       const rowBase = x + ((<usize>((n * Hp + oh * s) * Wp * C)) << 2);
+      // the KW taps of one filter row are KW·C contiguous floats of the padded input row: KH runs per tile
+      const runBytes = <usize>(KW * C) << 2;
       let ow = 0;
       for (; ow + 4 <= OW; ow += 4) {
         const p0 = rowBase + <usize>ow * pixStep;
-        for (let p = 0; p < panels; p++) {
-          let b = wp + <usize>p * panelBytes;
-          let c00 = f32x4.splat(0), c01 = f32x4.splat(0), c10 = f32x4.splat(0), c11 = f32x4.splat(0);
-          let c20 = f32x4.splat(0), c21 = f32x4.splat(0), c30 = f32x4.splat(0), c31 = f32x4.splat(0);
-          for (let kh = 0; kh < KH; kh++) {
-            // the KW taps of one filter row are KW·C contiguous floats of the padded input row
-            let a = p0 + <usize>kh * rowStep;
-            const end = a + (<usize>(KW * C) << 2);
-            {
-              while (a < end) {
-                const b0 = v128.load(b), b1 = v128.load(b, 16);
-                const x0 = v128.load32_splat(a);
-                c00 = madd(x0, b0, c00); c01 = madd(x0, b1, c01);
-                const x1 = v128.load32_splat(a + pixStep);
-                c10 = madd(x1, b0, c10); c11 = madd(x1, b1, c11);
-                const x2 = v128.load32_splat(a + 2 * pixStep);
-                c20 = madd(x2, b0, c20); c21 = madd(x2, b1, c21);
-                const x3 = v128.load32_splat(a + 3 * pixStep);
-                c30 = madd(x3, b0, c30); c31 = madd(x3, b1, c31);
-                a += 4;
-                b += 32;
-              }
-            }
-          }
-          const d = o + (<usize>p << 5);
-          v128.store(d, c00); v128.store(d, c01, 16);
-          v128.store(d + cs, c10); v128.store(d + cs, c11, 16);
-          v128.store(d + 2 * cs, c20); v128.store(d + 2 * cs, c21, 16);
-          v128.store(d + 3 * cs, c30); v128.store(d + 3 * cs, c31, 16);
-        }
+        for (let p = 0; p < panels; p++) tile4x8(p0, pixStep, KH, rowStep, runBytes, wp + <usize>p * panelBytes, o + (<usize>p << 5), cs, 8, 0);
         o += 4 * cs;
       }
       for (; ow < OW; ow++) {
         const p0 = rowBase + <usize>ow * pixStep;
-        for (let p = 0; p < panels; p++) {
-          let b = wp + <usize>p * panelBytes;
-          let c00 = f32x4.splat(0), c01 = f32x4.splat(0);
-          for (let kh = 0; kh < KH; kh++) {
-            let a = p0 + <usize>kh * rowStep;
-            const end = a + (<usize>(KW * C) << 2);
-            while (a < end) {
-              const x0 = v128.load32_splat(a);
-              c00 = madd(x0, v128.load(b), c00); c01 = madd(x0, v128.load(b, 16), c01);
-              a += 4;
-              b += 32;
-            }
-          }
-          const d = o + (<usize>p << 5);
-          v128.store(d, c00); v128.store(d, c01, 16);
-        }
+        for (let p = 0; p < panels; p++) tile1x8(p0, KH, rowStep, runBytes, wp + <usize>p * panelBytes, o + (<usize>p << 5), 8, 0);
         o += cs;
       }
     }
   }
+}
+
+/**
+ * One output tile of the GEMM kernels: 4 rows of A × one 8-column panel of packed B (8 vector accumulators),
+ * reduced over `runs` runs of runBytes contiguous floats; run r of row i starts at a + i·rowStride + r·runStride,
+ * and B advances 32 bytes per float of A. Row i is stored at out + i·outStride (its first w ≤ 8 columns).
+ */
+// @ts-ignore: decorator
+@inline function tile4x8(a: usize, rowStride: usize, runs: i32, runStride: usize, runBytes: usize, b: usize, out: usize, outStride: usize, w: i32, tmp: usize): void {
+  let c00 = f32x4.splat(0), c01 = f32x4.splat(0), c10 = f32x4.splat(0), c11 = f32x4.splat(0);
+  let c20 = f32x4.splat(0), c21 = f32x4.splat(0), c30 = f32x4.splat(0), c31 = f32x4.splat(0);
+  for (let r = 0; r < runs; r++) {
+    let pa = a + <usize>r * runStride;
+    const end = pa + runBytes;
+    while (pa < end) {
+      const b0 = v128.load(b), b1 = v128.load(b, 16);
+      const x0 = v128.load32_splat(pa);
+      c00 = madd(x0, b0, c00); c01 = madd(x0, b1, c01);
+      const x1 = v128.load32_splat(pa + rowStride);
+      c10 = madd(x1, b0, c10); c11 = madd(x1, b1, c11);
+      const x2 = v128.load32_splat(pa + 2 * rowStride);
+      c20 = madd(x2, b0, c20); c21 = madd(x2, b1, c21);
+      const x3 = v128.load32_splat(pa + 3 * rowStride);
+      c30 = madd(x3, b0, c30); c31 = madd(x3, b1, c31);
+      pa += 4;
+      b += 32;
+    }
+  }
+  storeRow(out, c00, c01, w, tmp);
+  storeRow(out + outStride, c10, c11, w, tmp);
+  storeRow(out + 2 * outStride, c20, c21, w, tmp);
+  storeRow(out + 3 * outStride, c30, c31, w, tmp);
+}
+
+/** tile4x8 for a single row (the remainder rows). */
+// @ts-ignore: decorator
+@inline function tile1x8(a: usize, runs: i32, runStride: usize, runBytes: usize, b: usize, out: usize, w: i32, tmp: usize): void {
+  let c00 = f32x4.splat(0), c01 = f32x4.splat(0);
+  for (let r = 0; r < runs; r++) {
+    let pa = a + <usize>r * runStride;
+    const end = pa + runBytes;
+    while (pa < end) {
+      const x0 = v128.load32_splat(pa);
+      c00 = madd(x0, v128.load(b), c00); c01 = madd(x0, v128.load(b, 16), c01);
+      pa += 4;
+      b += 32;
+    }
+  }
+  storeRow(out, c00, c01, w, tmp);
 }
 
 /**
@@ -435,48 +442,11 @@ export function batchMatMul(a: usize, b: usize, c: usize, batch: i32, M: i32, N:
     let m = 0;
     for (; m + 4 <= M; m += 4) {
       const a0 = Ai + <usize>m * rowA;
-      for (let p = 0; p < panels; p++) {
-        let bb = bp + <usize>p * panelBytes;
-        let c00 = f32x4.splat(0), c01 = f32x4.splat(0), c10 = f32x4.splat(0), c11 = f32x4.splat(0);
-        let c20 = f32x4.splat(0), c21 = f32x4.splat(0), c30 = f32x4.splat(0), c31 = f32x4.splat(0);
-        let pa = a0;
-        const end = a0 + rowA;
-        while (pa < end) {
-          const b0 = v128.load(bb), b1 = v128.load(bb, 16);
-          const x0 = v128.load32_splat(pa);
-          c00 = madd(x0, b0, c00); c01 = madd(x0, b1, c01);
-          const x1 = v128.load32_splat(pa + rowA);
-          c10 = madd(x1, b0, c10); c11 = madd(x1, b1, c11);
-          const x2 = v128.load32_splat(pa + 2 * rowA);
-          c20 = madd(x2, b0, c20); c21 = madd(x2, b1, c21);
-          const x3 = v128.load32_splat(pa + 3 * rowA);
-          c30 = madd(x3, b0, c30); c31 = madd(x3, b1, c31);
-          pa += 4;
-          bb += 32;
-        }
-        const o = Ci + <usize>m * rowC + (<usize>p << 5);
-        const w = min(8, N - (p << 3));
-        storeRow(o, c00, c01, w, tail);
-        storeRow(o + rowC, c10, c11, w, tail);
-        storeRow(o + 2 * rowC, c20, c21, w, tail);
-        storeRow(o + 3 * rowC, c30, c31, w, tail);
-      }
+      for (let p = 0; p < panels; p++) tile4x8(a0, rowA, 1, 0, rowA, bp + <usize>p * panelBytes, Ci + <usize>m * rowC + (<usize>p << 5), rowC, min(8, N - (p << 3)), tail);
     }
     for (; m < M; m++) {
       const a0 = Ai + <usize>m * rowA;
-      for (let p = 0; p < panels; p++) {
-        let bb = bp + <usize>p * panelBytes;
-        let c00 = f32x4.splat(0), c01 = f32x4.splat(0);
-        let pa = a0;
-        const end = a0 + rowA;
-        while (pa < end) {
-          const x0 = v128.load32_splat(pa);
-          c00 = madd(x0, v128.load(bb), c00); c01 = madd(x0, v128.load(bb, 16), c01);
-          pa += 4;
-          bb += 32;
-        }
-        storeRow(Ci + <usize>m * rowC + (<usize>p << 5), c00, c01, min(8, N - (p << 3)), tail);
-      }
+      for (let p = 0; p < panels; p++) tile1x8(a0, 1, 0, rowA, bp + <usize>p * panelBytes, Ci + <usize>m * rowC + (<usize>p << 5), min(8, N - (p << 3)), tail);
     }
   }
 }

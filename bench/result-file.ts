@@ -1,0 +1,20 @@
+// Shared by the benchmarks: the machine description and the results file bench/results/<name>-<timestamp>.json.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, totalmem } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const r2 = (x: number): number => Math.round(x * 100) / 100;
+
+export function machineInfo(): { cpu: string | undefined; cores: number; memGiB: number; loadavgAtStart: number[]; node: string } {
+  return { cpu: cpus()[0]?.model, cores: cpus().length, memGiB: Math.round(totalmem() / 2 ** 30), loadavgAtStart: loadavg().map(r2), node: process.version };
+}
+
+/** Writes the result as pretty JSON to bench/results/<name>-<ISO time>.json; returns the path. */
+export function writeBenchResult(name: string, result: unknown): string {
+  const dir = path.join(path.dirname(fileURLToPath(import.meta.url)), 'results');
+  mkdirSync(dir, { recursive: true });
+  const file = path.join(dir, `${name}-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+  writeFileSync(file, JSON.stringify(result, null, 2) + '\n');
+  return file;
+}
