@@ -23,6 +23,8 @@ export interface AsmConvKernels {
   transpose(src: number, dst: number, desc: number): void;
   /** C[i] = A[i]·op(B[i]) (row-major; element strides per batch entry, 0 broadcasts; bp: packing scratch). */
   batchMatMul(a: number, b: number, c: number, batch: number, m: number, n: number, k: number, strideA: number, strideB: number, strideC: number, transB: number, bp: number): void;
+  /** 2×2/2 max-pool backward (first maximum in row-major order gets dy). */
+  maxPool2x2Grad(x: number, dy: number, dx: number, n: number, h: number, w: number, c: number, oh: number, ow: number): void;
   convFilterGrad(x: number, n: number, hp: number, wp: number, c: number, dy: number, oh: number, ow: number, cout: number, kh: number, kw: number, s: number, dw: number, rowsPerBlock: number): void;
 }
 

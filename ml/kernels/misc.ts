@@ -14,7 +14,7 @@ interface WasmBackend {
 }
 type KernelFn = (args: { inputs: Record<string, TensorInfo>; backend: unknown; attrs?: Record<string, unknown> }) => TensorInfo;
 
-export const miscKernelStats = { batchMatMulAsm: 0, transpose: 0, batchMatMulTransposed: 0, maxPoolGrad: 0, channelReduce: 0 };
+export const miscKernelStats = { maxPoolGradAsm: 0, batchMatMulAsm: 0, transpose: 0, batchMatMulTransposed: 0, maxPoolGrad: 0, channelReduce: 0 };
 
 const originalReduce: Record<string, KernelFn> = {};
 let avgPoolKernel: KernelFn | undefined;
@@ -117,6 +117,13 @@ function maxPoolGradWasm(args: { inputs: Record<string, TensorInfo>; backend: un
   const backend = args.backend as WasmBackend;
   const info = tf.backend_util.computePool2DInfo(input.shape as [number, number, number, number], filterSize, strides, 1, pad, dimRoundingMode);
   const out = backend.makeOutput([...input.shape], 'float32');
+  const p = info.padInfo;
+  if (!transposeAsmOff && info.inChannels % 4 === 0 && info.effectiveFilterHeight === 2 && info.effectiveFilterWidth === 2 && info.strideHeight === 2 && info.strideWidth === 2 && p.top === 0 && p.left === 0 && info.outHeight * 2 <= info.inHeight && info.outWidth * 2 <= info.inWidth) {
+    // our SIMD kernel: 4 channels at a time, every window position written once (no separate zero fill)
+    miscKernelStats.maxPoolGradAsm++;
+    asmConvKernels(backend).maxPool2x2Grad(heapOffset(backend, input), heapOffset(backend, dy), heapOffset(backend, out), info.batchSize, info.inHeight, info.inWidth, info.inChannels, info.outHeight, info.outWidth);
+    return out;
+  }
   // views after allocation (allocation can grow and detach the heap)
   const dx = backend.typedArrayFromHeap(out);
   const xv = backend.typedArrayFromHeap(input);

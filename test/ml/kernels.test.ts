@@ -107,6 +107,10 @@ void test('wasm MaxPoolGrad, transposed BatchMatMul and Identity match the CPU b
     { x: [2, 7, 9, 3], f: 2, s: 2, pad: 'valid' },
     { x: [2, 7, 7, 2], f: 3, s: 2, pad: 'same' },
     { x: [1, 6, 6, 4], f: 3, s: 1, pad: 'valid' },
+    // our SIMD 2x2/2 kernel (channels % 4 == 0), odd sizes, and (last case) integer data full of ties
+    { x: [2, 8, 8, 8], f: 2, s: 2, pad: 'valid' },
+    { x: [2, 7, 9, 4], f: 2, s: 2, pad: 'valid' },
+    { x: [2, 6, 6, 4], f: 2, s: 2, pad: 'valid' },
   ];
   const mmCases: Array<{ a: number[]; b: number[]; ta: boolean; tb: boolean }> = [
     { a: [5, 7], b: [5, 3], ta: true, tb: false },
@@ -121,7 +125,7 @@ void test('wasm MaxPoolGrad, transposed BatchMatMul and Identity match the CPU b
     { a: [8, 65, 65], b: [8, 65, 16], ta: false, tb: false },
     { a: [33, 20], b: [20, 24], ta: false, tb: false },
   ];
-  const poolData = poolCases.map((c) => rand(rng, c.x));
+  const poolData = poolCases.map((c, i) => (i === poolCases.length - 1 ? rand(rng, c.x).map((v) => Math.round(v)) : rand(rng, c.x)));
   const mmData = mmCases.map((c) => ({ a: rand(rng, c.a), b: rand(rng, c.b) }));
   const run = (): Float32Array[] =>
     tf.tidy(() => {
@@ -157,6 +161,7 @@ void test('wasm MaxPoolGrad, transposed BatchMatMul and Identity match the CPU b
   const got = run();
   got.forEach((g, i) => assert.ok(maxRelDiff(g, ref[i]) < 1e-4, `case ${i}: ${maxRelDiff(g, ref[i])}`));
   assert.equal(miscKernelStats.maxPoolGrad - before.maxPoolGrad, poolCases.length);
+  assert.equal(miscKernelStats.maxPoolGradAsm - before.maxPoolGradAsm, 3);
   assert.equal(miscKernelStats.batchMatMulAsm - before.batchMatMulAsm, mmCases.length);
   assert.ok(miscKernelStats.channelReduce - before.channelReduce >= 2);
 });

@@ -463,3 +463,44 @@ export function batchMatMul(a: usize, b: usize, c: usize, batch: i32, M: i32, N:
     memory.copy(o, tmp, <usize>w << 2);
   }
 }
+
+/**
+ * Max-pool 2×2 / stride 2 (no padding) backward: each window's dy goes to its first maximum in row-major order
+ * (strictly greater replaces, as the CPU backend), zeros elsewhere. x, dx: [N, H, W, C]; dy: [N, OH, OW, C],
+ * OH·2 ≤ H, OW·2 ≤ W, C % 4 == 0. Rows and columns outside every window (odd H or W) are zeroed.
+ */
+export function maxPool2x2Grad(x: usize, dy: usize, dx: usize, N: i32, H: i32, W: i32, C: i32, OH: i32, OW: i32): void {
+  if (OH * 2 < H || OW * 2 < W) memory.fill(dx, 0, <usize>(N * H * W * C) << 2);
+  const cb = <usize>C << 2;
+  const rowBytes = <usize>(W * C) << 2;
+  let g = dy;
+  for (let n = 0; n < N; n++) {
+    for (let oh = 0; oh < OH; oh++) {
+      const rowOff = ((<usize>(n * H + oh * 2)) * rowBytes);
+      for (let ow = 0; ow < OW; ow++) {
+        const off = rowOff + <usize>(ow * 2) * cb;
+        const pa = x + off;
+        const qa = dx + off;
+        for (let c: usize = 0; c < cb; c += 16) {
+          const a = v128.load(pa + c), b = v128.load(pa + c + cb);
+          const d = v128.load(pa + c + rowBytes), e = v128.load(pa + c + rowBytes + cb);
+          const gv = v128.load(g + c);
+          const selB = f32x4.gt(b, a);
+          let best = v128.bitselect(b, a, selB);
+          const selD = f32x4.gt(d, best);
+          best = v128.bitselect(d, best, selD);
+          const selE = f32x4.gt(e, best);
+          const mE = selE;
+          const mD = v128.andnot(selD, selE);
+          const mB = v128.andnot(v128.andnot(selB, selD), selE);
+          const mA = v128.not(v128.or(v128.or(selB, selD), selE));
+          v128.store(qa + c, v128.and(gv, mA));
+          v128.store(qa + c + cb, v128.and(gv, mB));
+          v128.store(qa + c + rowBytes, v128.and(gv, mD));
+          v128.store(qa + c + rowBytes + cb, v128.and(gv, mE));
+        }
+        g += cb;
+      }
+    }
+  }
+}
