@@ -8,6 +8,7 @@ import { convKernelStats } from '../../ml/kernels/conv.js';
 import { miscKernelStats } from '../../ml/kernels/misc.js';
 import { batchNormTrain, relu } from '../../ml/ops.js';
 import { normKernelStats } from '../../ml/kernels/norm.js';
+import { asmConvKernels } from '../../ml/kernels/asm.js';
 
 interface Case {
   x: [number, number, number, number];
@@ -88,6 +89,8 @@ void test('wasm Conv2D and Conv2DBackpropInput/Filter match the CPU backend to 1
     assert.ok(ex < 1e-4, `dx mismatch ${ex} for ${JSON.stringify(c)}`);
     assert.ok(ew < 1e-4, `dW mismatch ${ew} for ${JSON.stringify(c)}`);
   });
+  // the build we meant to run: fused multiply-add unless UNLEARN_WASM_FMA=0 (test/ml/kernels-nofma.test.ts)
+  assert.equal(asmConvKernels(tf.backend()).variant, process.env.UNLEARN_WASM_FMA === '0' ? 'simd' : 'relaxed');
   // our kernels ran (not the backend's naive one), once per case each
   assert.equal(convKernelStats.backpropInput, cases.length);
   assert.equal(convKernelStats.backpropFilter, cases.length);

@@ -37,10 +37,10 @@ export function convFilterGrad(
         for (let ci = 0; ci < C; ci += 4) {
           for (let p = 0; p < panels; p++) {
             const o = dw + ((<usize>(((kh * KW + kw) * C + ci) * Cout + p * 8)) << 2);
-            let c00 = v128.load(o), c01 = v128.load(o, 16);
-            let c10 = v128.load(o + cs), c11 = v128.load(o + cs, 16);
-            let c20 = v128.load(o + 2 * cs), c21 = v128.load(o + 2 * cs, 16);
-            let c30 = v128.load(o + 3 * cs), c31 = v128.load(o + 3 * cs, 16);
+            // the block's partial sums start at zero and are added to dw at the end: rounding error grows with
+            // the block length plus the number of blocks, not with every pixel of the batch
+            let c00 = f32x4.splat(0), c01 = f32x4.splat(0), c10 = f32x4.splat(0), c11 = f32x4.splat(0);
+            let c20 = f32x4.splat(0), c21 = f32x4.splat(0), c30 = f32x4.splat(0), c31 = f32x4.splat(0);
             // (n, oh) of the block's first row; later rows by increments (no division per row)
             let n = rb / OH;
             let oh = rb - n * OH;
@@ -70,15 +70,22 @@ export function convFilterGrad(
                 rowBase = x + ((<usize>(((n * Hp + kh) * Wp + kw) * C + ci)) << 2);
               }
             }
-            v128.store(o, c00); v128.store(o, c01, 16);
-            v128.store(o + cs, c10); v128.store(o + cs, c11, 16);
-            v128.store(o + 2 * cs, c20); v128.store(o + 2 * cs, c21, 16);
-            v128.store(o + 3 * cs, c30); v128.store(o + 3 * cs, c31, 16);
+            addRow(o, c00, c01);
+            addRow(o + cs, c10, c11);
+            addRow(o + 2 * cs, c20, c21);
+            addRow(o + 3 * cs, c30, c31);
           }
         }
       }
     }
   }
+}
+
+// o[0..8) += [lo, hi]
+// @ts-ignore: decorator
+@inline function addRow(o: usize, lo: v128, hi: v128): void {
+  v128.store(o, f32x4.add(v128.load(o), lo));
+  v128.store(o, f32x4.add(v128.load(o, 16), hi), 16);
 }
 
 /** Packs a filter [K, Cout] (K = KH·KW·C, row-major) into panels of 8 output channels: dst[Cout/8][K][8]. */
