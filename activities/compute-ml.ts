@@ -6,7 +6,7 @@ import { unlearn } from '../ml/unlearn/index.js';
 import { getAlgorithm } from '../ml/unlearn/registry.js';
 import { train, type TrainConfig, type TrainState } from '../ml/train.js';
 import { saveCheckpoint, loadCheckpoint, applyCheckpoint, modelFromCheckpoint } from '../ml/checkpoint.js';
-import { selectForgetSet, type ForgetSetSpec } from '../ml/unlearn/forget-sets.js';
+import { memorizationFromLearningSpeed, selectForgetSet, type ForgetSetSpec } from '../ml/unlearn/forget-sets.js';
 import { localize, STRATEGIES, type Strategy } from '../ml/unlearn/localize.js';
 import { measureModel } from '../ml/unlearn/metrics.js';
 import type { Mask } from '../ml/unlearn/select.js';
@@ -56,7 +56,7 @@ function checkAbort(ctx: StageContext) {
 }
 
 /** Trains with an epoch checkpoint + heartbeat after each epoch; resumes from the last saved epoch. */
-async function trainStage(ctx: StageContext, split: Dataset['train'], ds: Dataset, p: { model: ModelParams; recipe: RecipeParams; seed: number }): Promise<StageOutput> {
+async function trainStage(ctx: StageContext, split: Dataset['train'], ds: Dataset, p: { model: ModelParams; recipe: RecipeParams; seed: number }, keepHistory = false): Promise<StageOutput> {
   const model = buildModel(modelSpec(p.model), ds.inputShape, ds.numClasses, p.seed);
   try {
     const cfg = trainConfig(p.recipe, p.seed);
@@ -75,6 +75,8 @@ async function trainStage(ctx: StageContext, split: Dataset['train'], ds: Datase
     const t0 = Date.now();
     const result = await train(model, split, cfg, {
       resume,
+      // the original's per-example correctness per epoch: the learning-speed memorization proxy
+      recordPerExampleCorrect: keepHistory,
       onEpoch: async ({ state, loss, accuracy, seconds }) => {
         checkAbort(ctx);
         await ctx.curve([
@@ -87,7 +89,9 @@ async function trainStage(ctx: StageContext, split: Dataset['train'], ds: Datase
       },
     });
     const trainSeconds = (Date.now() - t0) / 1000;
-    const bytes = saveCheckpoint(model, { meta: { stage: ctx.stage.key, kind: ctx.stage.kind, recipe: p.recipe.name, seed: p.seed, examples: split.count } });
+    const meta = { stage: ctx.stage.key, kind: ctx.stage.kind, recipe: p.recipe.name, seed: p.seed, examples: split.count };
+    // the history without the momentum buffers (nobody resumes a finished stage; they would double the artifact)
+    const bytes = saveCheckpoint(model, keepHistory ? { meta, trainState: { ...result.state, optimizer: new Map() } } : { meta });
     return { bytes, meta: { epochs: cfg.epochs, trainSeconds, examples: split.count, finalLoss: result.history.at(-1)?.loss ?? null }, resumedFromEpoch };
   } finally {
     model.dispose();
@@ -101,16 +105,23 @@ async function run(ctx: StageContext): Promise<StageOutput> {
   switch (s.kind) {
     case 'forgetset.select': {
       const spec = { kind: p.kind, seed: p.seed, ...(p.fraction !== null ? { fraction: p.fraction } : {}), ...(p.count !== null ? { count: p.count } : {}), ...(p.classes ? { classes: p.classes } : {}), ...p.params } as ForgetSetSpec;
+      let memorization: Float32Array | undefined;
+      if (p.kind === 'memorization') {
+        // learning-speed proxy from the original model's training history (1 − mean correctness over epochs)
+        const history = loadCheckpoint(await ctx.input('original')).trainState?.perExampleCorrect;
+        if (!history?.length) throw new InvalidConfigError('forget set (memorization): the original checkpoint carries no per-example training history');
+        memorization = memorizationFromLearningSpeed(history);
+      }
       let fs;
       try {
-        fs = selectForgetSet(spec, { labels: ds.train.y, ids: ds.train.ids });
+        fs = selectForgetSet(spec, { labels: ds.train.y, ids: ds.train.ids, memorization });
       } catch (e) {
         throw new InvalidConfigError(`forget set ${JSON.stringify(spec)}: ${(e as Error).message}`);
       }
       return { bytes: jsonBytes({ ids: Array.from(fs.ids), params: fs.params, trainCount: ds.train.count }), meta: { count: fs.ids.length, trainCount: ds.train.count } };
     }
     case 'train.original':
-      return trainStage(ctx, ds.train, ds, p as any);
+      return trainStage(ctx, ds.train, ds, p as any, true);
     case 'train.oracle': {
       const ids = forgetIds(await ctx.input('forgetSet'));
       const retain = subsetByIds(ds.train, complementIds(ds.train, ids));

@@ -136,6 +136,8 @@ export interface NameRegistries {
   forgetSets?: readonly string[];
   algorithms?: readonly string[];
   localizations?: readonly string[];
+  /** validates a forget-set entry against the library's spec: [path inside the entry, message][] */
+  forgetSet?: (spec: { kind: string; fraction?: number; count?: number; classes?: number[]; params?: Record<string, unknown> }) => [string, string][];
   /** validates one expanded hyperparameter combination of an algorithm: [path inside hparams, message][] */
   hparams?: (algorithm: string, combo: Record<string, unknown>) => [string, string][];
   /** the algorithm's own localization when the sweep gives none (e.g. DEL: wg-channel, α 0.3) */
@@ -168,6 +170,11 @@ export function parseSweep(text: string, file: string, registries: NameRegistrie
   cfg.grid.forgetSets.forEach((f, i) => {
     check(registries.forgetSets, f.kind, `grid.forgetSets[${i}].kind`, 'forget-set kind');
     if ((f.fraction === undefined) === (f.count === undefined)) problems.push(`grid.forgetSets[${i}]: give exactly one of fraction or count`);
+    else if (registries.forgetSet && (!registries.forgetSets || registries.forgetSets.includes(f.kind))) {
+      for (const [path, message] of registries.forgetSet(f as Parameters<NonNullable<NameRegistries['forgetSet']>>[0])) {
+        problems.push(`grid.forgetSets[${i}]${path ? `.${path}` : ''}: ${message}`);
+      }
+    }
   });
   cfg.grid.algorithms.forEach((a, i) => {
     check(registries.algorithms, a.name, `grid.algorithms[${i}].name`, 'algorithm');

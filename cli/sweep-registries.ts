@@ -3,11 +3,12 @@
 // localization (DEL: wg-channel α 0.3, SalUn: salloc α 0.5) so masks become shared stages.
 import { ALGORITHM_NAMES, getAlgorithm } from '../ml/unlearn/registry.js';
 import { STRATEGIES } from '../ml/unlearn/localize.js';
+import { ForgetSetSpec } from '../ml/unlearn/forget-sets.js';
 import { loadSweepFile, parseSweep, type NameRegistries, type SweepConfig } from './sweep-file.js';
 
 export const DATASETS = ['synthetic', 'mnist', 'fashion-mnist', 'cifar10', 'svhn'] as const;
 export const MODELS = ['mlp', 'cnn', 'resnet', 'vit'] as const;
-export const FORGET_KINDS = ['iid', 'classes'] as const;
+export const FORGET_KINDS = ['iid', 'classes', 'memorization'] as const;
 
 export function mlRegistries(): NameRegistries {
   return {
@@ -21,6 +22,17 @@ export function mlRegistries(): NameRegistries {
       const r = getAlgorithm(algorithm).schema.safeParse(combo);
       if (r.success) return [];
       return r.error.issues.map((i: { path: PropertyKey[]; message: string }) => [i.path.map(String).join('.'), i.message.replace(/^Invalid input: /, '')] as [string, string]);
+    },
+    forgetSet(spec) {
+      // the library's own schema (e.g. memorization needs params.mode); seed is per sweep, any value checks the shape
+      const { params, ...rest } = spec;
+      const r = ForgetSetSpec.safeParse({ ...rest, ...(params ?? {}), seed: 0 });
+      if (r.success) return [];
+      const top = new Set(['kind', 'fraction', 'count', 'classes']);
+      return r.error.issues.map((i: { path: PropertyKey[]; message: string }) => {
+        const path = i.path.map(String).join('.');
+        return [top.has(path) || path === '' ? path : `params.${path}`, i.message.replace(/^Invalid input: /, '')] as [string, string];
+      });
     },
     defaultLocalization(algorithm) {
       const d = getAlgorithm(algorithm).defaultLocalization;

@@ -14,7 +14,7 @@ export type Queue = 'gpu' | 'io';
 /** Code version of each stage kind: bump it when a stage's output would change, and its keys change. */
 export const STAGE_VERSIONS: Record<StageKind, number> = {
   'forgetset.select': 1,
-  'train.original': 1,
+  'train.original': 2, // 2: the checkpoint carries the per-example training history (memorization forget sets)
   'train.oracle': 1,
   localize: 1,
   unlearn: 1,
@@ -95,9 +95,19 @@ export function expandGrid(grid: Record<string, Scalar | Scalar[] | undefined>):
   return out;
 }
 
+/** 'top', 'bottom' or 'band<lo>-<hi>' for a memorization forget set, else undefined. */
+function memorizationMode(f: SweepConfig['grid']['forgetSets'][number]): string | undefined {
+  const prm = (f.params ?? {}) as Record<string, unknown>;
+  if (typeof prm.mode !== 'string') return undefined;
+  return Array.isArray(prm.band) ? `${prm.mode}${prm.band.join('-')}` : prm.mode;
+}
+
 function forgetLabel(f: SweepConfig['grid']['forgetSets'][number]): string {
   const parts: string[] = [f.kind];
   if (f.classes) parts.push(`c${f.classes.join('-')}`);
+  // memorization: which end of the ranking (the label names the forget set in trials and result tables)
+  const mode = memorizationMode(f);
+  if (mode) parts.push(mode);
   if (f.fraction !== undefined) parts.push(`${f.fraction}`);
   if (f.count !== undefined) parts.push(`n${f.count}`);
   return parts.join(':');
@@ -145,18 +155,27 @@ export function expandSweep(cfg: SweepConfig, sweepId: string): SweepPlan {
       const dataset = { id: ds.id, subset: ds.subset ?? null, params: ds.params ?? {} };
       for (const fsCfg of cfg.grid.forgetSets) {
         const fsLabel = forgetLabel(fsCfg);
-        const forgetSet = add(
-          'forgetset.select',
-          { dataset, kind: fsCfg.kind, fraction: fsCfg.fraction ?? null, count: fsCfg.count ?? null, classes: fsCfg.classes ?? null, params: fsCfg.params ?? {}, seed },
-          {},
-          `forget ${ds.id} ${fsLabel} s${seed}`,
-        );
+        // a memorization forget set ranks examples by the original model's training history, so it is selected
+        // once per original (model, recipe, seed); the others depend on the data only and are shared
+        const byModel = fsCfg.kind === 'memorization';
+        // results group by forget kind: the two ends (or bands) of the memorization ranking are different settings
+        const mode = memorizationMode(fsCfg);
+        const forgetKind = byModel && mode ? `memorization-${mode}` : fsCfg.kind;
+        const selectForget = (original?: string, what = ''): string =>
+          add(
+            'forgetset.select',
+            { dataset, kind: fsCfg.kind, fraction: fsCfg.fraction ?? null, count: fsCfg.count ?? null, classes: fsCfg.classes ?? null, params: fsCfg.params ?? {}, seed },
+            original ? { original } : {},
+            `forget ${ds.id} ${fsLabel}${what} s${seed}`,
+          );
+        const shared = byModel ? undefined : selectForget();
         for (const m of cfg.grid.models) {
           const model = { id: m.id, params: m.params ?? {} };
           for (const recipe of cfg.grid.recipes) {
             const original = add('train.original', { dataset, model, recipe, seed }, {}, `original ${ds.id} ${m.id} ${recipe.name} s${seed}`);
+            const forgetSet = shared ?? selectForget(original, ` ${m.id} ${recipe.name}`);
             const recipeKey = sha256Hex(canonicalJson({ dataset, model, recipe, compute, ns: cfg.cacheNamespace ?? null })).slice(0, 16);
-            const common = { dataset: ds.id, model: m.id, recipe: recipe.name, recipeKey, forgetSet: fsLabel, forgetKind: fsCfg.kind, forgetFraction: fsCfg.fraction ?? null, seed };
+            const common = { dataset: ds.id, model: m.id, recipe: recipe.name, recipeKey, forgetSet: fsLabel, forgetKind, forgetFraction: fsCfg.fraction ?? null, seed };
             addTrial({ ...common, algorithm: 'original', localization: null, alpha: null, hparams: {} }, original, { original, forgetSet }, dataset, model);
             let oracleEvaluate: string | undefined;
             let oracle: string | undefined;

@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { canonicalJson, sha256Hex } from '../../workflows/hash.js';
 import { expandSweep, expandGrid, TRAINING_KINDS, countByKind } from '../../workflows/plan.js';
 import { parseSweep, SweepFileError, loadSweepFile, type SweepConfig } from '../../cli/sweep-file.js';
+import { mlRegistries } from '../../cli/sweep-registries.js';
 
 void test('pure sha256 equals node:crypto on ASCII, unicode and block boundaries', () => {
   for (const s of ['', 'abc', 'α→β 🚀', 'x'.repeat(55), 'y'.repeat(56), 'z'.repeat(64), 'w'.repeat(1000)]) {
@@ -70,7 +71,7 @@ void test('JSON sweep files are accepted and registries check names', () => {
 });
 
 void test('example sweeps in sweeps/ validate', () => {
-  for (const f of ['sweeps/demo.yaml', 'sweeps/synthetic-test.yaml', 'sweeps/cifar10-resnet18-paper.yaml', 'sweeps/noop-small.yaml']) loadSweepFile(f);
+  for (const f of ['sweeps/demo.yaml', 'sweeps/synthetic-test.yaml', 'sweeps/cifar10-resnet18-paper.yaml', 'sweeps/noop-small.yaml', 'sweeps/mnist-del-tuning.yaml', 'sweeps/mnist-memorization.yaml']) loadSweepFile(f, mlRegistries());
 });
 
 const cfgOf = (text: string): SweepConfig => parseSweep(text, 't.yaml');
@@ -124,4 +125,30 @@ void test('hyperparameter grids expand as a cartesian product', () => {
   const grid = base.replace('hparams: { lr: 0.05, epochs: 1 } }\n    - { name: neggrad', 'hparams: { lr: [0.01, 0.05, 0.1], epochs: [1, 2] } }\n    - { name: neggrad');
   assert.equal(countByKind(expandSweep(cfgOf(grid), 's').stages).unlearn, 4 * (1 + 6 + 1));
   void readFileSync;
+});
+
+void test('memorization forget sets: selected once per original, after it; labelled by their end of the ranking; checked against the library', () => {
+  const text = base.replace(
+    '    - { kind: classes, classes: [1], fraction: 0.1 }',
+    '    - { kind: memorization, count: 6, params: { mode: top } }\n    - { kind: memorization, count: 6, params: { mode: bottom } }',
+  );
+  const plan = expandSweep(cfgOf(text), 's1');
+  const selects = plan.stages.filter((s) => s.kind === 'forgetset.select');
+  const originals = plan.stages.filter((s) => s.kind === 'train.original');
+  // iid: one per seed, no inputs; memorization: one per (mode, seed), fed by that seed's original
+  assert.equal(selects.filter((s) => Object.keys(s.inputs).length === 0).length, 2);
+  const mem = selects.filter((s) => s.inputs.original);
+  assert.equal(mem.length, 4);
+  for (const s of mem) assert.ok(originals.some((o) => o.key === s.inputs.original));
+  const pos = new Map(plan.stages.map((s, i) => [s.key, i]));
+  for (const s of mem) assert.ok((pos.get(s.inputs.original) as number) < (pos.get(s.key) as number));
+  // distinct labels, so the two memorization sets keep separate trials (3 forget sets × 2 seeds × 5)
+  assert.deepEqual([...new Set(plan.trials.map((t) => t.forgetSet))].sort(), ['iid:0.1', 'memorization:bottom:n6', 'memorization:top:n6']);
+  assert.equal(plan.trials.length, 30);
+  // and separate result groups (the leaderboard groups by forget kind and fraction)
+  assert.deepEqual([...new Set(plan.trials.map((t) => t.forgetKind))].sort(), ['iid', 'memorization-bottom', 'memorization-top']);
+  // a memorization entry without its mode is refused with the path, before anything starts
+  const bad = base.replace('    - { kind: classes, classes: [1], fraction: 0.1 }', '    - { kind: memorization, count: 6 }');
+  const mlReg = mlRegistries();
+  assert.throws(() => parseSweep(bad, 'sweeps/m.yaml', mlReg), (e: Error) => /sweeps\/m\.yaml: grid\.forgetSets\[1\]\.params\.mode: /.test(e.message));
 });
