@@ -5,7 +5,7 @@
 import path from 'node:path';
 import { initBackend } from '../ml/backend.js';
 import { tf } from '../ml/tf.js';
-import { machineInfo, writeBenchResult } from './result-file.js';
+import { kernelBenchHeader, writeBenchResult } from './result-file.js';
 
 const LAYERS: Array<{ h: number; cin: number; cout: number; stride: number; k: number }> = [
   { h: 32, cin: 3, cout: 16, stride: 1, k: 3 },
@@ -63,11 +63,7 @@ async function main(): Promise<void> {
     tf.dispose([x, w, dy]);
   }
   const result = {
-    bench: 'ml-layers',
-    machine: machineInfo(),
-    backend: info,
-    kernelsOff: process.env.UNLEARN_WASM_KERNELS_OFF ?? '',
-    fma: process.env.UNLEARN_WASM_FMA !== '0',
+    ...kernelBenchHeader('ml-layers', info),
     batch,
     layers: rows,
   };

@@ -10,7 +10,7 @@ import { buildModel, type ModelSpec } from '../ml/models.js';
 import { crossEntropy, Sgd } from '../ml/train.js';
 import { tf } from '../ml/tf.js';
 import { Rng } from '../ml/rng.js';
-import { machineInfo, writeBenchResult } from './result-file.js';
+import { kernelBenchHeader, writeBenchResult } from './result-file.js';
 
 const MODELS: Record<string, { spec: ModelSpec; inputShape: number[]; batch: number }> = {
   'resnet-w16-1111': { spec: { arch: 'resnet', width: 16, blocksPerStage: [1, 1, 1, 1] }, inputShape: [32, 32, 3], batch: 64 },
@@ -114,11 +114,7 @@ async function main(): Promise<void> {
     y.dispose();
   }
   const result = {
-    bench: 'ml-step',
-    machine: machineInfo(),
-    backend: info,
-    kernelsOff: process.env.UNLEARN_WASM_KERNELS_OFF ?? '',
-    fma: process.env.UNLEARN_WASM_FMA !== '0',
+    ...kernelBenchHeader('ml-step', info),
     results,
   };
   const file = writeBenchResult('ml-step', result);

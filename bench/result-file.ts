@@ -18,3 +18,8 @@ export function writeBenchResult(name: string, result: unknown): string {
   writeFileSync(file, JSON.stringify(result, null, 2) + '\n');
   return file;
 }
+
+/** The head of an ML kernel benchmark's result: what ran it, and which of our wasm kernels were on. */
+export function kernelBenchHeader(bench: string, backend: unknown): { bench: string; machine: ReturnType<typeof machineInfo>; backend: unknown; kernelsOff: string; fma: boolean } {
+  return { bench, machine: machineInfo(), backend, kernelsOff: process.env.UNLEARN_WASM_KERNELS_OFF ?? '', fma: process.env.UNLEARN_WASM_FMA !== '0' };
+}

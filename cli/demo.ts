@@ -85,7 +85,8 @@ try {
     const id = fresh ? `${cfg.name}-${cfg.cacheNamespace}` : cfg.name;
     const started = Date.now();
     const r = await startSweep(c.client, cfg, { id });
-    say(`${r.started ? 'started' : 'attached to'} sweep ${id}: ${expandSweep(cfg, id).stages.length} stages, ${expandSweep(cfg, id).trials.length} trials${stack.temporal.uiUrl ? `; web UI ${stack.temporal.uiUrl}/namespaces/${stack.temporal.namespace}/workflows/${id}` : ''}`);
+    const plan = expandSweep(cfg, id);
+    say(`${r.started ? 'started' : 'attached to'} sweep ${id}: ${plan.stages.length} stages, ${plan.trials.length} trials${stack.temporal.uiUrl ? `; web UI ${stack.temporal.uiUrl}/namespaces/${stack.temporal.namespace}/workflows/${id}` : ''}`);
     const result = await watchSweep(c.client, id);
     const wall = (Date.now() - started) / 1000;
     console.log(progressTable(result));
@@ -97,7 +98,7 @@ try {
       const rows = await leaderboard(db.db, { sweep: id });
       console.log('\nResults (mean ± 95% t-interval over seeds; Δ = oracle − unlearned):');
       console.log(formatLeaderboard(rows, 'table'));
-      const timing = await sweepTiming(db, expandSweep(cfg, id), wall, gpuWorkers, started);
+      const timing = await sweepTiming(db, plan, wall, gpuWorkers, started);
       console.log(`\nwall ${wall.toFixed(1)} s for the sweep (${((Date.now() - t0) / 1000).toFixed(1)} s with stack and workers); ${timing.stagesRan} stages ran, the rest were cached`);
       for (const [k, v] of Object.entries(timing.byKind)) console.log(`  ${k.padEnd(16)} ran ${String(v.ran).padStart(3)}  compute ${v.computeSeconds.toFixed(1).padStart(7)} s  activity ${v.activitySeconds.toFixed(1).padStart(7)} s`);
       console.log(`  gpu worker time outside compute: ${(timing.fractionOutsideCompute * 100).toFixed(1)}%, outside training stages: ${(timing.fractionOutsideTraining * 100).toFixed(1)}% (${gpuWorkers} gpu workers x ${wall.toFixed(1)} s)`);

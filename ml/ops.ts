@@ -52,12 +52,13 @@ export function batchNormTrain<T extends tf.Tensor>(
       const save = args[3] as (ts: tf.Tensor[]) => void;
       const [y, mean, variance] = tf.engine().runKernel(BN_FORWARD, { x: xi, gamma: g, beta: b }, { eps, relu }) as tf.Tensor[];
       updateRunning(mean, variance);
-      save([xi, y, g, mean, variance]);
+      // y is read backward only for the ReLU mask: not kept alive otherwise (x stands in for the unused input)
+      save(relu ? [xi, g, mean, variance, y] : [xi, g, mean, variance]);
       return {
         value: y,
         gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-          const [xs, ys, gs, ms, vs] = saved;
-          return tf.engine().runKernel(BN_BACKWARD, { dy, x: xs, y: ys, gamma: gs, mean: ms, variance: vs }, { eps, relu }) as tf.Tensor[];
+          const [xs, gs, ms, vs, ys] = saved;
+          return tf.engine().runKernel(BN_BACKWARD, { dy, x: xs, y: ys ?? xs, gamma: gs, mean: ms, variance: vs }, { eps, relu }) as tf.Tensor[];
         },
       };
     });

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import v8 from 'node:v8';
 
-export interface AsmConvKernels {
+export interface AsmKernels {
   /** 'relaxed' (fused multiply-add) or 'simd'. */
   variant: 'relaxed' | 'simd';
   /** Filter [K, Cout] row-major -> panels [Cout/8][K][8]. */
@@ -45,22 +45,33 @@ interface WasmBackendInternals {
   dataIdMap: { get(id: object): { memoryOffset: number } | undefined };
 }
 
-let cached: { backend: unknown; kernels: AsmConvKernels } | undefined;
+let cached: { backend: unknown; kernels: AsmKernels } | undefined;
+let enabled = true;
 
-function load(variant: 'relaxed' | 'simd', memory: WasmMemory): AsmConvKernels | undefined {
+/** Whether our SIMD kernels serve the wasm backend (UNLEARN_WASM_KERNELS_OFF=asm turns all of them off). */
+export function asmEnabled(): boolean {
+  return enabled;
+}
+
+/** Set once at registration (ml/kernels/index.ts); every kernel that has an asm path asks asmEnabled(). */
+export function setAsmEnabled(on: boolean): void {
+  enabled = on;
+}
+
+function load(variant: 'relaxed' | 'simd', memory: WasmMemory): AsmKernels | undefined {
   const bytes = readFileSync(fileURLToPath(new URL(`./assembly/build/kernels-${variant}.wasm`, import.meta.url)));
   if (!WA.validate(bytes)) return undefined;
   const instance = new WA.Instance(new WA.Module(bytes), { env: { memory } });
-  const ex = instance.exports as unknown as Omit<AsmConvKernels, 'variant'>;
+  const ex = instance.exports as unknown as Omit<AsmKernels, 'variant'>;
   return { ...ex, variant };
 }
 
 /** Our kernels bound to this wasm backend's heap; throws if the backend does not expose its memory. */
-export function asmConvKernels(backend: unknown): AsmConvKernels {
+export function asmKernels(backend: unknown): AsmKernels {
   if (cached && cached.backend === backend) return cached.kernels;
   const memory = (backend as WasmBackendInternals).wasm?.asm?.memory;
   if (!(memory instanceof WA.Memory)) throw new Error('tfjs wasm backend does not expose its WebAssembly.Memory (wasm.asm.memory)');
-  let kernels: AsmConvKernels | undefined;
+  let kernels: AsmKernels | undefined;
   if (process.env.UNLEARN_WASM_FMA !== '0') {
     v8.setFlagsFromString('--experimental-wasm-relaxed-simd');
     kernels = load('relaxed', memory);

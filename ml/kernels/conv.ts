@@ -3,7 +3,7 @@
 // composed from kernels the backend has (XNNPACK's Conv2D), replacing a missing (Conv2DBackpropFilter) or slow
 // naive (Conv2DBackpropInput) implementation.
 import { tf } from '../tf.js';
-import { asmConvKernels, heapOffset } from './asm.js';
+import { asmEnabled, asmKernels, heapOffset } from './asm.js';
 
 type TensorInfo = tf.TensorInfo;
 type Backend = { disposeData(dataId: object, force?: boolean): boolean };
@@ -39,12 +39,22 @@ class Ops {
   conv2d(x: TensorInfo, filter: TensorInfo, strides: [number, number], pad: unknown, dilations: [number, number]): TensorInfo {
     return this.run('Conv2D', { x, filter }, { strides, pad, dilations, dataFormat: 'NHWC', dimRoundingMode: undefined });
   }
+  /** (s−1) zeros after every row and column of an NHWC tensor: [N, H·sh, W·sw, C] (a 6-D pad). */
+  dilate(x: TensorInfo, sh: number, sw: number): TensorInfo {
+    const [n, h, w, c] = x.shape;
+    const p6 = this.pad(this.reshape(x, [n, h, 1, w, 1, c]), [
+      [0, 0],
+      [0, 0],
+      [0, sh - 1],
+      [0, 0],
+      [0, sw - 1],
+      [0, 0],
+    ]);
+    return this.reshape(p6, [n, h * sh, w * sw, c]);
+  }
   concat(xs: TensorInfo[], axis: number): TensorInfo {
     // the engine passes Concat its inputs as an array
     return this.run('Concat', xs as unknown as Record<string, TensorInfo>, { axis });
-  }
-  backendOf(): Backend {
-    return this.backend;
   }
   /** Keep a tensor made outside `run` (e.g. with makeOutput) on the disposal list. */
   own(t: TensorInfo): TensorInfo {
@@ -130,13 +140,13 @@ export function conv2dBackpropFilterWasm(args: { inputs: Record<string, TensorIn
     const w = ops.batchMatMul(xs, ds, true, false);
     return ops.finish(ops.reshape(w, [1, 1, g.inC, g.outC]));
   }
-  if (asmEligible(g) && !asmOff) {
-    // Our implicit-GEMM kernel (ml/kernels/assembly/conv.ts) on a zero-padded copy of x: no im2col buffer,
-    // no transposes, fused multiply-add where available (3-4x the path below on ResNet's first stages).
+  if (asmTakes(paddedChannels(g.inC), g.outC, g, x.dtype)) {
+    // Our implicit-GEMM kernel (ml/kernels/assembly/kernels.ts) on a zero-padded copy of x: no im2col buffer,
+    // no transposes, fused multiply-add where available (3.2-3.4x the path below on ResNet's first stages, ml-layers).
     convKernelStats.backpropFilterAsm++;
-    const asm = asmConvKernels(args.backend);
-    const { padded, hp, wp, cp } = padForTaps(ops, x, g);
+    const asm = asmKernels(args.backend);
     const backend = args.backend as WasmHeapBackend;
+    const { padded, hp, wp, cp } = padForTaps(ops, backend, x, g);
     const dw = backend.makeOutput([g.kh, g.kw, cp, g.outC], 'float32');
     // ~64 output pixels per block (measured best of 16..2048 on every ResNet layer): the block's input and dy
     // rows stay in L1 while every tile reduces over it
@@ -186,7 +196,7 @@ export function conv2dBackpropFilterWasm(args: { inputs: Record<string, TensorIn
  * convolution reads are left in place, not cropped: the kernels take the padded extent as the row stride),
  * and its channels padded to a multiple of 4 (RGB stems: 3 -> 4). No copy when nothing needs padding.
  */
-function padForTaps(ops: Ops, x: TensorInfo, g: ConvGeom): { padded: TensorInfo; hp: number; wp: number; cp: number } {
+function padForTaps(ops: Ops, backend: WasmHeapBackend, x: TensorInfo, g: ConvGeom): { padded: TensorInfo; hp: number; wp: number; cp: number } {
   const needH = (g.outH - 1) * g.sh + g.kh;
   const needW = (g.outW - 1) * g.sw + g.kw;
   const bottom = Math.max(0, needH - g.inH - g.top);
@@ -195,10 +205,9 @@ function padForTaps(ops: Ops, x: TensorInfo, g: ConvGeom): { padded: TensorInfo;
   const hp = g.top + g.inH + bottom;
   const wp = g.left + g.inW + right;
   if (g.top === 0 && g.left === 0 && bottom === 0 && right === 0 && cp === g.inC) return { padded: x, hp, wp, cp };
-  // our pad (row copies + fills) is ~4x the backend's PadV2 on these shapes
-  const backend = ops.backendOf() as unknown as WasmHeapBackend;
+  // our pad (row copies + fills): 0.41 vs 2.26 ms for the backend's PadV2 on [64,32,32,16] -> [64,34,34,16]
   const padded = ops.own(backend.makeOutput([g.batch, hp, wp, cp], 'float32'));
-  asmConvKernels(backend).padNhwc(heapOffset(backend, x), g.batch, g.inH, g.inW, g.inC, g.top, bottom, g.left, right, cp - g.inC, heapOffset(backend, padded));
+  asmKernels(backend).padNhwc(heapOffset(backend, x), g.batch, g.inH, g.inW, g.inC, g.top, bottom, g.left, right, cp - g.inC, heapOffset(backend, padded));
   return { padded, hp, wp, cp };
 }
 
@@ -207,16 +216,19 @@ function paddedChannels(c: number): number {
   return c % 4 === 0 ? c : c < 4 && c > 1 ? 4 : c;
 }
 
-/** Whether our implicit-GEMM kernels take this geometry (vector widths: 4 input, 8 output channels). */
-function asmEligible(g: ConvGeom): boolean {
-  return paddedChannels(g.inC) % 4 === 0 && g.outC % 8 === 0 && g.sh === g.sw;
+/**
+ * Whether our implicit-GEMM kernels take a convolution with inCh input and outCh output channels (vector widths:
+ * 4 input, 8 output channels; one stride for both axes; float32).
+ */
+function asmTakes(inCh: number, outCh: number, g: ConvGeom, dtype: string): boolean {
+  return asmEnabled() && dtype === 'float32' && inCh % 4 === 0 && outCh % 8 === 0 && g.sh === g.sw;
 }
 
 let originalConv2D: KernelFn | undefined;
 
 /**
  * Conv2D (NHWC, no dilation) by our implicit-GEMM kernel: the filter packed into 8-channel panels, the
- * input zero-padded once; ~2x XNNPACK's Conv2D on ResNet's layers on this machine. Other cases go to the
+ * input zero-padded once; 1.6-1.8x XNNPACK's Conv2D on ResNet's 3x3 layers here (ml-layers). Other cases go to the
  * backend's own kernel. Also serves the stride-1 input gradient, which is a Conv2D of padded dy.
  */
 export function conv2dWasm(args: { inputs: Record<string, TensorInfo>; backend: unknown; attrs?: Record<string, unknown> }): TensorInfo {
@@ -226,7 +238,7 @@ export function conv2dWasm(args: { inputs: Record<string, TensorInfo>; backend: 
   const dilated = Array.isArray(dil) ? dil[0] !== 1 || dil[1] !== 1 : dil !== 1;
   const nhwc = !attrs.dataFormat || attrs.dataFormat === 'NHWC';
   const g = nhwc && !dilated ? geometry(x.shape as [number, number, number, number], filter.shape as [number, number, number, number], attrs) : undefined;
-  if (!g || !asmEligible(g) || asmOff || x.dtype !== 'float32') {
+  if (!g || !asmTakes(paddedChannels(g.inC), g.outC, g, x.dtype)) {
     if (!originalConv2D) throw new Error('conv2dWasm: no original Conv2D kernel');
     convKernelStats.conv2dOriginal++;
     return originalConv2D(args) as TensorInfo;
@@ -234,8 +246,8 @@ export function conv2dWasm(args: { inputs: Record<string, TensorInfo>; backend: 
   convKernelStats.conv2dAsm++;
   const backend = args.backend as WasmHeapBackend & Backend;
   const ops = new Ops(backend);
-  const asm = asmConvKernels(backend);
-  const { padded, hp, wp, cp } = padForTaps(ops, x, g);
+  const asm = asmKernels(backend);
+  const { padded, hp, wp, cp } = padForTaps(ops, backend, x, g);
   const k = g.kh * g.kw * cp;
   const w = cp === g.inC ? filter : ops.pad(filter, [[0, 0], [0, 0], [0, cp - g.inC], [0, 0]]);
   const packed = ops.own(backend.makeOutput([k * g.outC], 'float32'));
@@ -291,7 +303,7 @@ function asmBackpropInput(ops: Ops, backend: WasmHeapBackend, dy: TensorInfo, fi
   const [padL, padR] = padOf(cols, g.outW);
   const hp = padT + g.outH + padB;
   const wp = padL + g.outW + padR;
-  const asm = asmConvKernels(backend);
+  const asm = asmKernels(backend);
   let dyPad = dy;
   if (padT || padB || padL || padR) {
     dyPad = ops.own(backend.makeOutput([g.batch, hp, wp, g.outC], 'float32'));
@@ -334,7 +346,6 @@ function asmBackpropInput(ops: Ops, backend: WasmHeapBackend, dy: TensorInfo, fi
 }
 
 let originalBackpropInput: KernelFn | undefined;
-let asmOff = false;
 
 /** Largest kh·kw·inC for which the filter gradient goes through im2col + matmul. */
 const IM2COL_MAX_K = 32;
@@ -390,7 +401,8 @@ export function conv2dBackpropInputWasm(args: { inputs: Record<string, TensorInf
     const dx = ops.batchMatMul(ds, w, false, true);
     return ops.finish(ops.reshape(dx, attrs.inputShape));
   }
-  if (g.inC % 8 === 0 && g.outC % 4 === 0 && g.sh === g.sw && !asmOff && dy.dtype === 'float32') {
+  // dy is the input of this convolution (outC channels), dx its output (inC channels)
+  if (asmTakes(g.outC, g.inC, g, dy.dtype)) {
     convKernelStats.backpropInputAsm++;
     return ops.finish(asmBackpropInput(ops, args.backend as WasmHeapBackend, dy, filter, g));
   }
@@ -400,15 +412,7 @@ export function conv2dBackpropInputWasm(args: { inputs: Record<string, TensorInf
     convKernelStats.backpropInput1x1Strided++;
     const m = g.batch * g.outH * g.outW;
     const small = ops.batchMatMul(ops.reshape(dy, [1, m, g.outC]), ops.reshape(filter, [1, g.inC, g.outC]), false, true);
-    const p6 = ops.pad(ops.reshape(small, [g.batch, g.outH, 1, g.outW, 1, g.inC]), [
-      [0, 0],
-      [0, 0],
-      [0, g.sh - 1],
-      [0, 0],
-      [0, g.sw - 1],
-      [0, 0],
-    ]);
-    return ops.finish(ops.reshape(p6, attrs.inputShape));
+    return ops.finish(ops.dilate(ops.reshape(small, [g.batch, g.outH, g.outW, g.inC]), g.sh, g.sw));
   }
   if (g.sh === g.sw && g.sh > 1 && !phaseOff) {
     const out = phaseBackpropInput(ops, args.backend as WasmHeapBackend, dy, filter, g);
@@ -418,16 +422,7 @@ export function conv2dBackpropInputWasm(args: { inputs: Record<string, TensorInf
   let bottom = padBottom;
   let right = padRight;
   if (g.sh > 1 || g.sw > 1) {
-    const r6 = ops.reshape(dy, [g.batch, g.outH, 1, g.outW, 1, g.outC]);
-    const p6 = ops.pad(r6, [
-      [0, 0],
-      [0, 0],
-      [0, g.sh - 1],
-      [0, 0],
-      [0, g.sw - 1],
-      [0, 0],
-    ]);
-    d = ops.reshape(p6, [g.batch, g.outH * g.sh, g.outW * g.sw, g.outC]);
+    d = ops.dilate(dy, g.sh, g.sw);
     // the 6-D pad added (s−1) trailing zeros: take them off the explicit padding, crop if it goes negative
     bottom -= g.sh - 1;
     right -= g.sw - 1;
@@ -528,8 +523,6 @@ let phaseOff = false;
 export function registerConvKernels(disabled: ReadonlySet<string> = new Set()): void {
   // 'Conv2DBackpropInput.phase' turns off only the sub-pixel path for strided layers
   phaseOff = disabled.has('Conv2DBackpropInput.phase');
-  // 'asm' turns off our implicit-GEMM kernels (Conv2D and the filter gradient go back to XNNPACK compositions)
-  asmOff = disabled.has('asm');
   const orig = tf.getKernel('Conv2DBackpropInput', 'wasm');
   if (orig && !originalBackpropInput) originalBackpropInput = orig.kernelFunc as unknown as KernelFn;
   const origConv = tf.getKernel('Conv2D', 'wasm');

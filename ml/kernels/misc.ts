@@ -3,7 +3,7 @@
 // times slower than the JS loop below) and Identity (the engine clones every tensor a gradient saves;
 // wasm's Identity copies the data, the CPU backend's shares it, as we do now: tensors are immutable).
 import { tf } from '../tf.js';
-import { asmConvKernels, heapOffset } from './asm.js';
+import { asmEnabled, asmKernels, heapOffset } from './asm.js';
 
 type TensorInfo = tf.TensorInfo;
 interface WasmBackend {
@@ -69,7 +69,7 @@ function batchMatMulWasm(args: { inputs: Record<string, TensorInfo>; backend: un
   const prod = (d: number[]): number => d.reduce((x, y) => x * y, 1);
   const [ba, bb] = [batchOf(a), batchOf(b)];
   const sameBatch = ba.length === bb.length && ba.every((d, i) => d === bb[i]);
-  const asmOk = !transposeAsmOff && a.dtype === 'float32' && b.dtype === 'float32' && (sameBatch || prod(ba) === 1 || prod(bb) === 1);
+  const asmOk = asmEnabled() && a.dtype === 'float32' && b.dtype === 'float32' && (sameBatch || prod(ba) === 1 || prod(bb) === 1);
   if (asmOk) {
     // our kernel: B packed per batch entry (read transposed in place when transposeB), A transposed first if asked
     miscKernelStats.batchMatMulAsm++;
@@ -84,7 +84,7 @@ function batchMatMulWasm(args: { inputs: Record<string, TensorInfo>; backend: un
       if (k === 0) backend.typedArrayFromHeap(out).fill(0);
       else {
         const scratch = backend.makeOutput([Math.ceil(n / 8) * 8 * k + 8], 'float32');
-        asmConvKernels(backend).batchMatMul(
+        asmKernels(backend).batchMatMul(
           heapOffset(backend, at), heapOffset(backend, b), heapOffset(backend, out), batch, m, n, k,
           prod(ba) === 1 && batch > 1 ? 0 : m * k, prod(bb) === 1 && batch > 1 ? 0 : k * n, m * n, transposeB ? 1 : 0, heapOffset(backend, scratch),
         );
@@ -118,10 +118,10 @@ function maxPoolGradWasm(args: { inputs: Record<string, TensorInfo>; backend: un
   const info = tf.backend_util.computePool2DInfo(input.shape as [number, number, number, number], filterSize, strides, 1, pad, dimRoundingMode);
   const out = backend.makeOutput([...input.shape], 'float32');
   const p = info.padInfo;
-  if (!transposeAsmOff && info.inChannels % 4 === 0 && info.effectiveFilterHeight === 2 && info.effectiveFilterWidth === 2 && info.strideHeight === 2 && info.strideWidth === 2 && p.top === 0 && p.left === 0 && info.outHeight * 2 <= info.inHeight && info.outWidth * 2 <= info.inWidth) {
+  if (asmEnabled() && info.inChannels % 4 === 0 && info.effectiveFilterHeight === 2 && info.effectiveFilterWidth === 2 && info.strideHeight === 2 && info.strideWidth === 2 && p.top === 0 && p.left === 0 && info.outHeight * 2 <= info.inHeight && info.outWidth * 2 <= info.inWidth) {
     // our SIMD kernel: 4 channels at a time, every window position written once (no separate zero fill)
     miscKernelStats.maxPoolGradAsm++;
-    asmConvKernels(backend).maxPool2x2Grad(heapOffset(backend, input), heapOffset(backend, dy), heapOffset(backend, out), info.batchSize, info.inHeight, info.inWidth, info.inChannels, info.outHeight, info.outWidth);
+    asmKernels(backend).maxPool2x2Grad(heapOffset(backend, input), heapOffset(backend, dy), heapOffset(backend, out), info.batchSize, info.inHeight, info.inWidth, info.inChannels, info.outHeight, info.outWidth);
     return out;
   }
   // views after allocation (allocation can grow and detach the heap)
@@ -198,13 +198,14 @@ function maxPoolGradWasm(args: { inputs: Record<string, TensorInfo>; backend: un
 
 /**
  * Transpose on our kernel (ml/kernels/assembly): output written in order, the innermost axis copied as vectors
- * when it stays innermost. The backend's generic kernel took ~48 ms for a [64, 65, 3, 4, 16] attention transpose.
+ * when it stays innermost. The backend's generic kernel took 577 ms (self time, 12 calls) of one ViT-tiny training
+ * step, ours 3.9 ms (`npm run bench -- ml-step`).
  */
 function transposeWasm(args: { inputs: Record<string, TensorInfo>; backend: unknown; attrs?: Record<string, unknown> }): TensorInfo {
   const { x } = args.inputs;
   const perm = (args.attrs as { perm: number[] }).perm;
   const rank = x.shape.length;
-  if (rank > 6 || (x.dtype !== 'float32' && x.dtype !== 'int32') || transposeAsmOff) return transposeKernel!(args);
+  if (rank > 6 || (x.dtype !== 'float32' && x.dtype !== 'int32') || !asmEnabled()) return transposeKernel!(args);
   miscKernelStats.transpose++;
   const backend = args.backend as WasmBackend;
   const outShape = perm.map((p) => x.shape[p]);
@@ -222,11 +223,10 @@ function transposeWasm(args: { inputs: Record<string, TensorInfo>; backend: unkn
     dv[i] = i < lead ? 1 : outShape[i - lead];
     dv[6 + i] = i < lead ? 0 : inStrides[perm[i - lead]];
   }
-  asmConvKernels(backend).transpose(heapOffset(backend, x), heapOffset(backend, out), heapOffset(backend, desc));
+  asmKernels(backend).transpose(heapOffset(backend, x), heapOffset(backend, out), heapOffset(backend, desc));
   backend.disposeData(desc.dataId);
   return out;
 }
-let transposeAsmOff = false;
 
 /** Identity without a copy: share the data and bump its reference count (as the CPU backend does). */
 function identityWasm(args: { inputs: Record<string, TensorInfo>; backend: unknown }): TensorInfo {
@@ -236,7 +236,6 @@ function identityWasm(args: { inputs: Record<string, TensorInfo>; backend: unkno
 }
 
 export function registerMiscKernels(disabled: ReadonlySet<string> = new Set()): void {
-  transposeAsmOff = disabled.has('asm');
   const bmm = tf.getKernel('BatchMatMul', 'wasm');
   const tr = tf.getKernel('Transpose', 'wasm');
   if (!bmm || !tr) throw new Error('wasm backend lacks BatchMatMul or Transpose');

@@ -3,7 +3,7 @@
 // separate elementwise/reduction kernels a composed batch norm runs (each a full pass over the activation).
 // Registered as kernels of their own names; ml/ops.ts calls them through tf.engine().runKernel on wasm.
 import { tf } from '../tf.js';
-import { asmConvKernels, heapOffset } from './asm.js';
+import { asmEnabled, asmKernels, heapOffset } from './asm.js';
 
 type TensorInfo = tf.TensorInfo;
 interface Backend {
@@ -37,7 +37,7 @@ function batchNormForward({ inputs, backend, attrs }: Args): TensorInfo[] {
   const variance = b.makeOutput([c], 'float32');
   const scratch = b.makeOutput([2 * c], 'float32');
   const o = (t: TensorInfo): number => heapOffset(b, t);
-  asmConvKernels(b).batchNormForward(o(x), m, c, o(gamma), o(beta), eps, relu ? 1 : 0, o(y), o(mean), o(variance), o(scratch));
+  asmKernels(b).batchNormForward(o(x), m, c, o(gamma), o(beta), eps, relu ? 1 : 0, o(y), o(mean), o(variance), o(scratch));
   b.disposeData(scratch.dataId);
   return [y, mean, variance];
 }
@@ -54,7 +54,7 @@ function batchNormBackward({ inputs, backend, attrs }: Args): TensorInfo[] {
   const dbeta = b.makeOutput([c], 'float32');
   const scratch = b.makeOutput([4 * c], 'float32');
   const o = (t: TensorInfo): number => heapOffset(b, t);
-  asmConvKernels(b).batchNormBackward(o(dy), o(x), o(y), relu ? 1 : 0, m, c, o(gamma), o(mean), o(variance), eps, o(dx), o(dgamma), o(dbeta), o(scratch));
+  asmKernels(b).batchNormBackward(o(dy), o(x), o(y), relu ? 1 : 0, m, c, o(gamma), o(mean), o(variance), eps, o(dx), o(dgamma), o(dbeta), o(scratch));
   b.disposeData(scratch.dataId);
   return [dx, dgamma, dbeta];
 }
@@ -67,12 +67,12 @@ function reluBackward({ inputs, backend }: Args): TensorInfo {
   if (n % 4 !== 0) throw new Error(`${RELU_BACKWARD}: size ${n} is not a multiple of 4`);
   normKernelStats.reluBackward++;
   const dx = b.makeOutput(y.shape, 'float32');
-  asmConvKernels(b).reluBackward(heapOffset(b, dy), heapOffset(b, y), n, heapOffset(b, dx));
+  asmKernels(b).reluBackward(heapOffset(b, dy), heapOffset(b, y), n, heapOffset(b, dx));
   return dx;
 }
 
 export function registerNormKernels(disabled: ReadonlySet<string>): void {
-  if (disabled.has('asm') || disabled.has('norm')) return;
+  if (!asmEnabled() || disabled.has('norm')) return;
   for (const [kernelName, fn] of [
     [BN_FORWARD, batchNormForward],
     [BN_BACKWARD, batchNormBackward],

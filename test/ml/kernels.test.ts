@@ -8,7 +8,7 @@ import { convKernelStats } from '../../ml/kernels/conv.js';
 import { miscKernelStats } from '../../ml/kernels/misc.js';
 import { batchNormTrain, relu } from '../../ml/ops.js';
 import { normKernelStats } from '../../ml/kernels/norm.js';
-import { asmConvKernels } from '../../ml/kernels/asm.js';
+import { asmKernels } from '../../ml/kernels/asm.js';
 
 interface Case {
   x: [number, number, number, number];
@@ -62,6 +62,20 @@ function grads(c: Case, xData: Float32Array, wData: Float32Array, dyData: Float3
   });
 }
 
+/**
+ * run() on the pure-JS CPU backend (the reference), then on wasm; ran(k) is how much counter k of `stats` grew
+ * during the wasm run.
+ */
+async function onCpuThenWasm<T, S extends Record<string, number>>(run: () => T, stats: S): Promise<{ ref: T; got: T; ran: (k: keyof S) => number }> {
+  await tf.setBackend('cpu');
+  const ref = run();
+  await initBackend({ prefer: 'wasm' });
+  await tf.setBackend('wasm');
+  const before = { ...stats };
+  const got = run();
+  return { ref, got, ran: (k) => stats[k] - before[k] };
+}
+
 function maxRelDiff(a: Float32Array, b: Float32Array): number {
   assert.equal(a.length, b.length);
   let m = 0;
@@ -90,7 +104,7 @@ void test('wasm Conv2D and Conv2DBackpropInput/Filter match the CPU backend to 1
     assert.ok(ew < 1e-4, `dW mismatch ${ew} for ${JSON.stringify(c)}`);
   });
   // the build we meant to run: fused multiply-add unless UNLEARN_WASM_FMA=0 (test/ml/kernels-nofma.test.ts)
-  assert.equal(asmConvKernels(tf.backend()).variant, process.env.UNLEARN_WASM_FMA === '0' ? 'simd' : 'relaxed');
+  assert.equal(asmKernels(tf.backend()).variant, process.env.UNLEARN_WASM_FMA === '0' ? 'simd' : 'relaxed');
   // our kernels ran (not the backend's naive one), once per case each
   assert.equal(convKernelStats.backpropInput, cases.length);
   assert.equal(convKernelStats.backpropFilter, cases.length);
@@ -156,17 +170,12 @@ void test('wasm MaxPoolGrad, transposed BatchMatMul and Identity match the CPU b
       out.push(tf.sum(r, [1, 2]).dataSync() as Float32Array);
       return out;
     });
-  await tf.setBackend('cpu');
-  const ref = run();
-  await initBackend({ prefer: 'wasm' });
-  await tf.setBackend('wasm');
-  const before = { ...miscKernelStats };
-  const got = run();
+  const { ref, got, ran } = await onCpuThenWasm(run, miscKernelStats);
   got.forEach((g, i) => assert.ok(maxRelDiff(g, ref[i]) < 1e-4, `case ${i}: ${maxRelDiff(g, ref[i])}`));
-  assert.equal(miscKernelStats.maxPoolGrad - before.maxPoolGrad, poolCases.length);
-  assert.equal(miscKernelStats.maxPoolGradAsm - before.maxPoolGradAsm, 3);
-  assert.equal(miscKernelStats.batchMatMulAsm - before.batchMatMulAsm, mmCases.length);
-  assert.ok(miscKernelStats.channelReduce - before.channelReduce >= 2);
+  assert.equal(ran('maxPoolGrad'), poolCases.length);
+  assert.equal(ran('maxPoolGradAsm'), 3);
+  assert.equal(ran('batchMatMulAsm'), mmCases.length);
+  assert.ok(ran('channelReduce') >= 2);
 });
 
 void test('batchNormTrain (wasm: fused kernels, or 1x1 depthwise affines for odd channels) and relu match the CPU backend: output, running stats, gradients', async () => {
@@ -202,17 +211,12 @@ void test('batchNormTrain (wasm: fused kernels, or 1x1 depthwise affines for odd
       });
       return out;
     });
-  await tf.setBackend('cpu');
-  const ref = run();
-  await initBackend({ prefer: 'wasm' });
-  await tf.setBackend('wasm');
-  const before = { ...normKernelStats };
-  const got = run();
+  const { ref, got, ran } = await onCpuThenWasm(run, normKernelStats);
   got.forEach((g, i) => assert.ok(maxRelDiff(g, ref[i]) < 1e-4, `case ${i}: ${maxRelDiff(g, ref[i])}`));
   // the fused kernels served the two shapes with channels % 4 == 0 (forward: 4 calls each, backward: 2); relu: all 3
-  assert.equal(normKernelStats.forward - before.forward, 8);
-  assert.equal(normKernelStats.backward - before.backward, 4);
-  assert.equal(normKernelStats.reluBackward - before.reluBackward, 3);
+  assert.equal(ran('forward'), 8);
+  assert.equal(ran('backward'), 4);
+  assert.equal(ran('reluBackward'), 3);
 });
 
 void test('wasm Transpose (our kernel) matches the CPU backend on ranks 1-6, float32 and int32', async () => {
@@ -234,13 +238,8 @@ void test('wasm Transpose (our kernel) matches the CPU backend on ranks 1-6, flo
         tf.transpose(tf.tensor(Int32Array.from(data[i], (v) => Math.round(v * 1000)), c.shape, 'int32'), c.perm).dataSync() as Int32Array,
       ]),
     );
-  await tf.setBackend('cpu');
-  const ref = run();
-  await initBackend({ prefer: 'wasm' });
-  await tf.setBackend('wasm');
-  const before = miscKernelStats.transpose;
-  const got = run();
+  const { ref, got, ran } = await onCpuThenWasm(run, miscKernelStats);
   got.forEach((g, i) => assert.deepEqual(Array.from(g), Array.from(ref[i]), `case ${i >> 1} (${i & 1 ? 'int32' : 'float32'})`));
   // tf.transpose of a rank-1 tensor is a clone (no kernel call)
-  assert.equal(miscKernelStats.transpose - before, 2 * (cases.length - 1));
+  assert.equal(ran('transpose'), 2 * (cases.length - 1));
 });

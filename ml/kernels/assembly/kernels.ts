@@ -240,8 +240,12 @@ export function padNhwc(src: usize, N: i32, H: i32, W: i32, C: i32, top: i32, bo
 
 const BLOCK_ROWS = 256;
 
-/** total[c] = Σ_m (x[m, c] − shift[c])^power (power 1 or 2; shift may be 0 for none). */
-function channelSums(x: usize, M: i32, C: i32, shift: usize, power: i32, total: usize, blk: usize): void {
+/**
+ * total[c] = Σ_m (x[m, c] − shift[c])^power (power 1 or 2; shift may be 0 for none). Inlined: its two call sites
+ * pass constants, so the branches in the inner loop fold away.
+ */
+// @ts-ignore: decorator
+@inline function channelSums(x: usize, M: i32, C: i32, shift: usize, power: i32, total: usize, blk: usize): void {
   const cb = <usize>C << 2;
   memory.fill(total, 0, cb);
   let p = x;
