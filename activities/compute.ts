@@ -2,7 +2,7 @@
 // heartbeats, checkpoints and recording; a Compute only turns input bytes into output bytes.
 // Two implementations: ml (activities/compute-ml.ts, the tfjs library) and noop (below: no math, tiny JSON
 // artifacts, for orchestration benchmarks; selected by `compute: noop` in a sweep file, part of every key).
-import type { StageSpec } from '../workflows/plan.js';
+import type { StageSpec } from '../sweep/plan.js';
 
 export interface ResumePoint { epoch: number; checkpointKey: string }
 

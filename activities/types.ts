@@ -1,6 +1,6 @@
 // Types shared by the stage activities and the SweepWorkflow (which imports them with `import type` only).
-import type { StageSpec } from '../workflows/plan.js';
-import type { SweepConfig } from '../cli/sweep-file.js';
+import type { StageSpec } from '../sweep/plan.js';
+import type { SweepConfig } from '../sweep/schema.js';
 
 export interface StageOutcome {
   key: string;

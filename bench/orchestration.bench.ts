@@ -32,8 +32,8 @@ const tag = randomBytes(4).toString('hex');
 process.env.UNLEARN_QUEUE_PREFIX = `bench-${tag}-`;
 
 const { migrate } = await import('../db/migrate.js');
-const { parseSweep } = await import('../cli/sweep-file.js');
-const { expandSweep, countByKind } = await import('../workflows/plan.js');
+const { parseSweep } = await import('../sweep/schema.js');
+const { expandSweep, countByKind } = await import('../sweep/plan.js');
 const { connectClient, startSweep } = await import('../cli/sweep.js');
 const { createWorkers } = await import('../workers/worker.js');
 const { openDb } = await import('../db/client.js');

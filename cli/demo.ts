@@ -9,10 +9,10 @@ import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ensureStack, stackEnv, describeStack } from '../infra/stack.js';
-import { loadSweep } from './sweep-registries.js';
+import { loadSweep } from './sweep-file.js';
 import { connectClient, startSweep, watchSweep, progressTable } from './sweep.js';
 import { sweepTiming } from './stats.js';
-import { expandSweep } from '../workflows/plan.js';
+import { expandSweep } from '../sweep/plan.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const args = process.argv.slice(2);

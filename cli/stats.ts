@@ -1,8 +1,8 @@
 // Timing of a finished sweep from the artifacts table: wall time, compute time per stage kind, and the
 // fraction of worker time spent outside compute (orchestration overhead) — used by the demo and the bench.
 import type { DbHandle } from '../db/client.js';
-import type { SweepPlan } from '../workflows/plan.js';
-import { TRAINING_KINDS } from '../workflows/plan.js';
+import type { SweepPlan } from '../sweep/plan.js';
+import { TRAINING_KINDS } from '../sweep/plan.js';
 
 export interface SweepTiming {
   wallSeconds: number;

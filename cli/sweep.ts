@@ -5,8 +5,8 @@ import { Client, Connection, WorkflowExecutionAlreadyStartedError, WorkflowNotFo
 import cliProgress from 'cli-progress';
 import Table from 'cli-table3';
 import { connectionOptions, temporalConfigFromEnv } from '../infra/temporal.js';
-import type { SweepConfig } from './sweep-file.js';
-import { loadSweep } from './sweep-registries.js';
+import type { SweepConfig } from '../sweep/schema.js';
+import { loadSweep } from './sweep-file.js';
 import { queueNames } from '../workers/worker.js';
 import type { SweepWorkflow, SweepProgress, SweepResult } from '../workflows/sweep.js';
 

@@ -22,9 +22,9 @@ import {
   setHandler,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { SweepConfig } from '../cli/sweep-file.js';
+import type { SweepConfig } from '../sweep/schema.js';
 import type { StageMark, StageOutcome, SweepActivities } from '../activities/types.js';
-import { expandSweep, TRAINING_KINDS, type StageKind } from './plan.js';
+import { expandSweep, TRAINING_KINDS, type StageKind } from '../sweep/plan.js';
 
 /** One character per stage, carried across continue-as-new. */
 export const ST = { pending: '.', running: 'r', ran: 'd', cached: 'c', failed: 'f', skipped: 's', cancelled: 'x' } as const;

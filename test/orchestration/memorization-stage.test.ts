@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mlCompute, datasetFor } from '../../activities/compute-ml.js';
 import { bytesJson, InvalidConfigError, type StageContext } from '../../activities/compute.js';
-import type { StageSpec } from '../../workflows/plan.js';
+import type { StageSpec } from '../../sweep/plan.js';
 
 const dataset = { id: 'synthetic', subset: { perClass: 60, testPerClass: 30, seed: 0 }, params: { numClasses: 4, shape: [8, 8, 1] } };
 

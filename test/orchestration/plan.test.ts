@@ -3,10 +3,11 @@ import test from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { canonicalJson, sha256Hex } from '../../workflows/hash.js';
-import { expandSweep, expandGrid, TRAINING_KINDS, countByKind } from '../../workflows/plan.js';
-import { parseSweep, SweepFileError, loadSweepFile, type SweepConfig } from '../../cli/sweep-file.js';
-import { mlRegistries } from '../../cli/sweep-registries.js';
+import { canonicalJson, sha256Hex } from '../../sweep/hash.js';
+import { expandSweep, expandGrid, TRAINING_KINDS, countByKind } from '../../sweep/plan.js';
+import { parseSweep, SweepFileError, type SweepConfig } from '../../sweep/schema.js';
+import { loadSweepFile } from '../../cli/sweep-file.js';
+import { mlRegistries } from '../../sweep/registries.js';
 
 void test('pure sha256 equals node:crypto on ASCII, unicode and block boundaries', () => {
   for (const s of ['', 'abc', 'α→β 🚀', 'x'.repeat(55), 'y'.repeat(56), 'z'.repeat(64), 'w'.repeat(1000)]) {

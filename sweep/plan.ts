@@ -5,8 +5,11 @@
 // per (forget set, model, recipe, seed); one mask per (original, forget set, strategy, alpha); then per trial
 // unlearn → evaluate → record. Originals and oracles are also evaluated and recorded per forget set, as the
 // reference rows `original` and `retrain` of every leaderboard.
-import type { SweepConfig } from '../cli/sweep-file.js';
+import type { SweepConfig } from './schema.js';
+import { expandGrid, type Scalar } from './grid.js';
 import { canonicalJson, sha256Hex } from './hash.js';
+
+export { expandGrid } from './grid.js';
 
 export type StageKind = 'forgetset.select' | 'train.original' | 'train.oracle' | 'localize' | 'unlearn' | 'evaluate' | 'record';
 export type Queue = 'gpu' | 'io';
@@ -78,21 +81,6 @@ export interface SweepPlan {
 
 export function stageKey(kind: StageKind, params: Record<string, unknown>, inputs: Record<string, string>, version = STAGE_VERSIONS[kind]): string {
   return sha256Hex(canonicalJson({ kind, params, inputs, version }));
-}
-
-type Scalar = number | string | boolean;
-/** Cartesian product of grid axes: {a:[1,2], b:3} → [{a:1,b:3},{a:2,b:3}], in key order. */
-export function expandGrid(grid: Record<string, Scalar | Scalar[] | undefined>): Record<string, Scalar>[] {
-  let out: Record<string, Scalar>[] = [{}];
-  for (const k of Object.keys(grid).sort()) {
-    const v = grid[k];
-    if (v === undefined) continue;
-    const values = Array.isArray(v) ? v : [v];
-    const next: Record<string, Scalar>[] = [];
-    for (const o of out) for (const x of values) next.push({ ...o, [k]: x });
-    out = next;
-  }
-  return out;
 }
 
 /** 'top', 'bottom' or 'band<lo>-<hi>' for a memorization forget set, else undefined. */

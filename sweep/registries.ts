@@ -4,7 +4,7 @@
 import { ALGORITHM_NAMES, getAlgorithm } from '../ml/unlearn/registry.js';
 import { STRATEGIES } from '../ml/unlearn/localize.js';
 import { ForgetSetSpec } from '../ml/unlearn/forget-sets.js';
-import { loadSweepFile, parseSweep, type NameRegistries, type SweepConfig } from './sweep-file.js';
+import { parseSweep, type NameRegistries, type SweepConfig } from './schema.js';
 
 export const DATASETS = ['synthetic', 'mnist', 'fashion-mnist', 'cifar10', 'svhn'] as const;
 export const MODELS = ['mlp', 'cnn', 'resnet', 'vit'] as const;
@@ -41,11 +41,7 @@ export function mlRegistries(): NameRegistries {
   };
 }
 
-/** Loads and validates a sweep file against the ml/ registries. */
-export function loadSweep(file: string): SweepConfig {
-  return loadSweepFile(file, mlRegistries());
-}
-
+/** Validates sweep text against the ml/ registries (what the workers can run). */
 export function parseSweepText(text: string, file: string): SweepConfig {
   return parseSweep(text, file, mlRegistries());
 }
