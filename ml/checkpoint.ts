@@ -124,6 +124,7 @@ export function saveCheckpoint(model: Model, extra: { trainState?: TrainState; m
       history: ts.history,
       optimizer: [...ts.optimizer.keys()],
       perExampleCorrectEpochs: ts.perExampleCorrect?.length ?? null,
+      ...(ts.extra ? { extra: ts.extra } : {}),
     });
   }
   return encodeSafetensors(tensors, metadata);
@@ -145,6 +146,7 @@ export function loadCheckpoint(bytes: Uint8Array): Checkpoint {
       history: EpochStats[];
       optimizer: string[];
       perExampleCorrectEpochs: number | null;
+      extra?: Record<string, unknown>;
     };
     const optimizer = new Map<string, HostTensor>();
     for (const name of ts.optimizer) {
@@ -161,7 +163,7 @@ export function loadCheckpoint(bytes: Uint8Array): Checkpoint {
         perExampleCorrect.push(t.data as Uint8Array);
       }
     }
-    trainState = { epochsDone: ts.epochsDone, rng: ts.rng, history: ts.history, optimizer, perExampleCorrect };
+    trainState = { epochsDone: ts.epochsDone, rng: ts.rng, history: ts.history, optimizer, perExampleCorrect, ...(ts.extra ? { extra: ts.extra } : {}) };
   }
   return { weights, trainState, meta };
 }

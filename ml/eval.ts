@@ -3,6 +3,14 @@ import { tf } from './tf.js';
 import type { Model } from './models.js';
 import type { Split } from './data/types.js';
 import { batchPositions, gatherBatch } from './data/split.js';
+import { Driver } from './driver.js';
+
+export interface EvalOptions {
+  batchSize?: number;
+  /** Yields, cancellation and progress (ml/driver.ts); phase name `phase` (default 'evaluate'). */
+  driver?: Driver;
+  phase?: string;
+}
 
 export interface PerExample {
   /** Stable example ids, in split order. */
@@ -25,11 +33,14 @@ export interface EvalResult {
 }
 
 /** Logits of every example, eval mode, row-major count × numClasses. */
-export function predictLogits(model: Model, split: Split, opts: { batchSize?: number } = {}): Float32Array {
+export async function predictLogits(model: Model, split: Split, opts: EvalOptions = {}): Promise<Float32Array> {
   const k = model.numClasses;
   const out = new Float32Array(split.count * k);
   let offset = 0;
-  for (const positions of batchPositions(split.count, opts.batchSize ?? 256)) {
+  const driver = opts.driver ?? new Driver();
+  const batches = batchPositions(split.count, opts.batchSize ?? 256);
+  driver.begin(opts.phase ?? 'evaluate', { steps: batches.length });
+  for (const positions of batches) {
     const z = tf.tidy(() => {
       const { x } = gatherBatch(split, positions);
       return model.logits(x, false);
@@ -37,14 +48,15 @@ export function predictLogits(model: Model, split: Split, opts: { batchSize?: nu
     out.set(z.dataSync() as Float32Array, offset);
     offset += positions.length * k;
     z.dispose();
+    await driver.step();
   }
   return out;
 }
 
-export function evaluate(model: Model, split: Split, opts: { batchSize?: number } = {}): EvalResult {
+export async function evaluate(model: Model, split: Split, opts: EvalOptions = {}): Promise<EvalResult> {
   const n = split.count;
   const k = model.numClasses;
-  const logits = predictLogits(model, split, opts);
+  const logits = await predictLogits(model, split, opts);
   const loss = new Float32Array(n);
   const trueProb = new Float32Array(n);
   const margin = new Float32Array(n);

@@ -166,7 +166,7 @@ void test('evaluate covers every example (no dropped last batch) with consistent
   const ds = await loadDataset({ name: 'synthetic', perClass: 25, testPerClass: 13, numClasses: 3 });
   const model = buildModel({ arch: 'mlp', hidden: [8] }, ds.inputShape, ds.numClasses, 2);
   await train(model, ds.train, { ...CONFIG, epochs: 2 });
-  const r = evaluate(model, ds.test, { batchSize: 16 }); // 39 examples: 16 + 16 + 7
+  const r = await evaluate(model, ds.test, { batchSize: 16 }); // 39 examples: 16 + 16 + 7
   assert.equal(r.count, 39);
   assert.equal(r.perExample.ids.length, 39);
   let hits = 0;
@@ -176,7 +176,7 @@ void test('evaluate covers every example (no dropped last batch) with consistent
     if (r.perExample.pred[i] === ds.test.y[i]) hits++;
   }
   assert.equal(r.accuracy, hits / 39);
-  const big = evaluate(model, ds.test, { batchSize: 1000 });
+  const big = await evaluate(model, ds.test, { batchSize: 1000 });
   assert.ok(Math.abs(big.loss - r.loss) < 1e-5);
   model.dispose();
 });

@@ -9,6 +9,7 @@ import type { Model } from '../../models.js';
 import type { Split } from '../../data/types.js';
 import { batchPositions, gatherBatch } from '../../data/split.js';
 import { crossEntropy } from '../../train.js';
+import { Driver } from '../../driver.js';
 import { defineAlgorithm } from './common.js';
 
 export const SsdParams = z.object({
@@ -18,11 +19,12 @@ export const SsdParams = z.object({
 });
 
 /** Diagonal Fisher importance per trainable parameter (Float64 accumulation). */
-export function fisherDiagonal(model: Model, split: Split, batchSize: number): Map<string, Float64Array> {
+export async function fisherDiagonal(model: Model, split: Split, batchSize: number, driver = new Driver(), phase = 'fisher'): Promise<Map<string, Float64Array>> {
   const params = model.params();
   const vars = params.map((p) => p.variable);
   const acc = new Map(params.map((p) => [p.name, new Float64Array(p.variable.size)] as const));
   const batches = batchPositions(split.count, batchSize);
+  driver.begin(phase, { steps: batches.length });
   for (const pos of batches) {
     tf.tidy(() => {
       const { x, y } = gatherBatch(split, pos);
@@ -33,6 +35,7 @@ export function fisherDiagonal(model: Model, split: Split, batchSize: number): M
         for (let i = 0; i < a.length; i++) a[i] += g[i] * g[i];
       }
     });
+    await driver.step();
   }
   for (const a of acc.values()) for (let i = 0; i < a.length; i++) a[i] /= batches.length;
   return acc;
@@ -42,9 +45,9 @@ export const ssd = defineAlgorithm({
   name: 'ssd',
   description: 'Dampen parameters far more important to the forget set than to the whole training set.',
   schema: SsdParams,
-  run(ctx, hp) {
-    const iD = fisherDiagonal(ctx.model, ctx.train, hp.batchSize);
-    const iF = fisherDiagonal(ctx.model, ctx.forget, hp.batchSize);
+  async run(ctx, hp) {
+    const iD = await fisherDiagonal(ctx.model, ctx.train, hp.batchSize, ctx.driver, 'fisher.train');
+    const iF = await fisherDiagonal(ctx.model, ctx.forget, hp.batchSize, ctx.driver, 'fisher.forget');
     let selected = 0;
     const update = new Map<string, { shape: number[]; data: Float32Array }>();
     for (const p of ctx.model.params()) {
@@ -63,6 +66,6 @@ export const ssd = defineAlgorithm({
       update.set(p.name, { shape: p.variable.shape.slice(), data: w });
     }
     ctx.model.setWeights(update);
-    return Promise.resolve({ model: ctx.model, epochs: 0, notes: { selected } });
+    return { model: ctx.model, epochs: 0, notes: { selected } };
   },
 });
