@@ -146,7 +146,7 @@ export function expandSweep(cfg: SweepConfig, sweepId: string): SweepPlan {
               for (const alpha of alphas) {
                 let mask: string | undefined;
                 if (alg.localization && alpha !== null) {
-                  const lparams: Record<string, unknown> = { dataset, model, strategy: alg.localization.strategy, alpha, seed };
+                  const lparams: Omit<StageParams<'localize'>, 'compute'> = { dataset, model, strategy: alg.localization.strategy, alpha, seed };
                   if (alg.localization.channelAggregate) lparams.channelAggregate = alg.localization.channelAggregate;
                   mask = add('localize', lparams, { original, forgetSet }, `mask ${alg.localization.strategy} α=${alpha} ${fsLabel} s${seed}`);
                 }

@@ -55,6 +55,8 @@ export interface LocalizeParams extends StageCommon {
   strategy: string;
   alpha: number;
   seed: number;
+  /** row aggregation of channel strategies; absent: by architecture */
+  channelAggregate?: 'topk' | 'mean';
 }
 
 export interface UnlearnParams extends StageCommon {

@@ -20,12 +20,12 @@ const FIELDS: { [K in keyof StageParamsByKind]-?: (keyof StageParamsByKind[K])[]
   'forgetset.select': ['dataset', 'kind', 'fraction', 'count', 'classes', 'params', 'seed', 'compute'],
   'train.original': ['dataset', 'model', 'recipe', 'seed', 'compute'],
   'train.oracle': ['dataset', 'model', 'recipe', 'seed', 'compute'],
-  localize: ['dataset', 'model', 'strategy', 'alpha', 'seed', 'compute'],
+  localize: ['dataset', 'model', 'strategy', 'alpha', 'seed', 'compute', 'channelAggregate'],
   unlearn: ['dataset', 'model', 'recipe', 'algorithm', 'hparams', 'seed', 'compute', 'maskStrategy', 'maskAlpha'],
   evaluate: ['dataset', 'model', 'evaluation', 'compute'],
   record: ['sweepId', 'trial', 'model', 'stageKeys', 'compute'],
 };
-const OPTIONAL = new Set(['maskStrategy', 'maskAlpha', 'cacheNamespace']);
+const OPTIONAL = new Set(['maskStrategy', 'maskAlpha', 'cacheNamespace', 'channelAggregate']);
 
 void test('every stage the planner makes carries exactly the fields of its kind\'s params type', () => {
   for (const file of ['sweeps/demo.yaml', 'sweeps/mnist-memorization.yaml']) {
@@ -47,7 +47,7 @@ void test('the library throws typed errors for bad input, and the activity class
   assert.throws(() => parseHparams('finetune', { lr: -1 }), InvalidHparamsError);
   assert.throws(() => selectForgetSet({ kind: 'iid', seed: 0 } as never, { labels: [0, 1, 0, 1] }), InvalidInputError);
   assert.throws(() => selectForgetSet({ kind: 'classes', classes: [2], count: 1, seed: 0 }, { labels: [0, 1, 0, 1] }), InvalidInputError);
-  assert.throws(() => localize({ model: { params: () => [] } as never, forget: {} as never }, { strategy: 'nope' as never, alpha: 0.1 }), InvalidInputError);
+  assert.throws(() => localize({ model: { params: () => [], spec: { arch: 'mlp' } } as never, forget: {} as never }, { strategy: 'nope' as never, alpha: 0.1 }), InvalidInputError);
 
   // Classified by class: a message that merely looks like one is retried.
   assert.equal(nonRetryableType(new UnknownAlgorithmError('x', ['del'])), FailureType.InvalidConfig);
