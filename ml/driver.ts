@@ -12,13 +12,7 @@
 //   phase or epoch begins.
 // No Temporal here: the caller (activities/compute-ml.ts) turns progress into heartbeat details.
 
-/** Thrown by a driven loop once its signal is aborted. The model is left at the last completed step. */
-export class CancelledError extends Error {
-  constructor(readonly reason?: unknown) {
-    super(`cancelled${reason instanceof Error ? `: ${reason.message}` : typeof reason === 'string' ? `: ${reason}` : ''}`);
-    this.name = 'CancelledError';
-  }
-}
+import { CancelledError } from './errors.js';
 
 export interface LoopProgress {
   /** What runs: 'train', 'unlearn', 'localize', 'evaluate', 'fisher', 'critmem', 'svm', … (caller-chosen). */

@@ -32,23 +32,43 @@ export interface EvalResult {
   perExample: PerExample;
 }
 
-/** Logits of every example, eval mode, row-major count × numClasses. */
+/**
+ * Logits of every example, eval mode, row-major count × numClasses. Read asynchronously (a GPU backend has no
+ * synchronous read in Node); the next batch is dispatched before the previous one is read, so a GPU keeps busy.
+ * Every batch is a driver step (yields, cancellation, progress).
+ */
 export async function predictLogits(model: Model, split: Split, opts: EvalOptions = {}): Promise<Float32Array> {
   const k = model.numClasses;
   const out = new Float32Array(split.count * k);
   let offset = 0;
+  let pending: { z: tf.Tensor; offset: number } | undefined;
+  const drain = async (): Promise<void> => {
+    if (!pending) return;
+    const { z, offset: at } = pending;
+    pending = undefined;
+    try {
+      out.set((await z.data()) as Float32Array, at);
+    } finally {
+      z.dispose();
+    }
+  };
   const driver = opts.driver ?? new Driver();
   const batches = batchPositions(split.count, opts.batchSize ?? 256);
   driver.begin(opts.phase ?? 'evaluate', { steps: batches.length });
-  for (const positions of batches) {
-    const z = tf.tidy(() => {
-      const { x } = gatherBatch(split, positions);
-      return model.logits(x, false);
-    });
-    out.set(z.dataSync() as Float32Array, offset);
-    offset += positions.length * k;
-    z.dispose();
-    await driver.step();
+  try {
+    for (const positions of batches) {
+      const z = tf.tidy(() => {
+        const { x } = gatherBatch(split, positions);
+        return model.logits(x, false);
+      });
+      await drain();
+      pending = { z, offset };
+      offset += positions.length * k;
+      await driver.step();
+    }
+    await drain();
+  } finally {
+    pending?.z.dispose();
   }
   return out;
 }

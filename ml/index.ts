@@ -7,3 +7,4 @@ export * from './train.js';
 export * from './eval.js';
 export * from './checkpoint.js';
 export * from './driver.js';
+export * from './errors.js';

@@ -41,7 +41,7 @@ void test('checkpoint round-trips bit-exact (weights, BN buffers, optimizer, rng
   const model = buildModel(RESNET, ds.inputShape, ds.numClasses, 3);
   let state: TrainState | undefined;
   await train(model, ds.train, { ...CONFIG, epochs: 2 }, { onEpoch: (i) => void (state = i.state), recordPerExampleCorrect: true });
-  const bytes = saveCheckpoint(model, { trainState: state, meta: { note: 'test', nested: { a: [1, 2] } } });
+  const bytes = await saveCheckpoint(model, { trainState: state, meta: { note: 'test', nested: { a: [1, 2] } } });
   // safetensors layout: u64 header length, JSON header, 8-byte aligned data
   const hlen = Number(new DataView(bytes.buffer, bytes.byteOffset).getBigUint64(0, true));
   const header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + hlen)));
@@ -64,7 +64,7 @@ void test('checkpoint round-trips bit-exact (weights, BN buffers, optimizer, rng
   assert.deepEqual(Array.from(ck.trainState!.perExampleCorrect![1]), Array.from(state!.perExampleCorrect![1]));
   for (const [name, t] of state!.optimizer) assert.deepEqual(Array.from(ck.trainState!.optimizer.get(name)!.data), Array.from(t.data), name);
   // saving the loaded checkpoint again gives the same bytes
-  const again = saveCheckpoint(rebuilt, { trainState: ck.trainState, meta: { note: 'test', nested: { a: [1, 2] } } });
+  const again = await saveCheckpoint(rebuilt, { trainState: ck.trainState, meta: { note: 'test', nested: { a: [1, 2] } } });
   assert.ok(Buffer.from(again).equals(Buffer.from(bytes)), 're-saved checkpoint differs');
   // a Node Buffer (what fs and S3 clients return) decodes the same
   const fromBuffer = loadCheckpoint(Buffer.from(bytes));
@@ -81,8 +81,8 @@ void test('resume from an epoch checkpoint equals the uninterrupted run, bit for
   let saved: Uint8Array | undefined;
   const fullRun = await train(full, ds.train, CONFIG, {
     recordPerExampleCorrect: true,
-    onEpoch: (i) => {
-      if (i.epoch === 1) saved = saveCheckpoint(full, { trainState: i.state });
+    onEpoch: async (i) => {
+      if (i.epoch === 1) saved = await saveCheckpoint(full, { trainState: i.state });
     },
   });
   const ck = loadCheckpoint(saved!);

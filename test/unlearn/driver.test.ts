@@ -10,7 +10,8 @@ import type { Dataset } from '../../ml/data/types.js';
 import { buildModel, type Model } from '../../ml/models.js';
 import { train } from '../../ml/train.js';
 import { saveCheckpoint, loadCheckpoint } from '../../ml/checkpoint.js';
-import { Driver, CancelledError, type LoopProgress } from '../../ml/driver.js';
+import { Driver, type LoopProgress } from '../../ml/driver.js';
+import { CancelledError } from '../../ml/errors.js';
 import { unlearn, snapshotParams, measureModel, forgetRetainSplits, localize } from '../../ml/unlearn/index.js';
 
 let ds: Dataset;
@@ -49,7 +50,7 @@ for (const [algorithm, hparams] of RESUMABLE) {
     let ckpt: Uint8Array | undefined;
     const full = await unlearn({
       model: original, data: data(), forgetIds, algorithm, hparams, seed: 4, evaluate: false,
-      onEpoch: (e) => { if (e.state.epochsDone === 1) ckpt = saveCheckpoint(e.model, { trainState: e.state }); },
+      onEpoch: async (e) => { if (e.state.epochsDone === 1) ckpt = await saveCheckpoint(e.model, { trainState: e.state }); },
     });
     assert.ok(ckpt, 'a checkpoint after epoch 1');
     if (algorithm === 'neggrad-plus') assert.ok((loadCheckpoint(ckpt).trainState?.extra?.forgetQueue as unknown[]).length > 0, 'a forget batch left over at the epoch boundary');

@@ -183,7 +183,7 @@ export async function epochLoop(
       const loss = reported > 0 ? sum / reported : NaN;
       history.push({ epoch, loss, accuracy: NaN, lr, seconds, samples });
       if (ctx.onEpoch) {
-        const state: TrainState = { epochsDone: epoch + 1, rng: rng.getState(), optimizer: sgd.getState(), history: [...history], extra: { step, ...(opts.extra?.save() ?? {}) } };
+        const state: TrainState = { epochsDone: epoch + 1, rng: rng.getState(), optimizer: await sgd.getState(), history: [...history], extra: { step, ...(opts.extra?.save() ?? {}) } };
         await ctx.onEpoch({ epoch, epochs: hp.epochs, loss, seconds, state, model });
       }
     }
