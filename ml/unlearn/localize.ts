@@ -233,7 +233,7 @@ export async function localize(input: LocalizeInput, opts: LocalizeOptions): Pro
       mask = selectTopK(await gradientScores(model, input.forget, false, bs), opts.alpha);
       break;
     case 'grad-channel':
-      mask = selectTopK(channel(gradientScores(model, input.forget, false, bs)), opts.alpha);
+      mask = selectTopK(channel(await gradientScores(model, input.forget, false, bs)), opts.alpha);
       params.channelAggregate = agg;
       break;
     case 'magnitude': {
