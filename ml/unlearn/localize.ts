@@ -12,7 +12,8 @@
 //                    default follows the architecture as in the reference code: 'mean' for ViT, 'topk' otherwise;
 //                    1-D tensors per entry)
 //   'wg-param'       weighted gradient on D_f, parameter level (granularity ablation)
-//   'salloc'         SalUn's mask: |Σ ∂L/∂θ| on D_f, parameter level
+//   'grad-channel'   plain gradient |Σ ∂L/∂θ| on D_f, channel level (criterion ablation: DEL without the θ factor)
+//   'salloc'         SalUn's mask: |Σ ∂L/∂θ| on D_f, parameter level (also the parameter × gradient ablation cell)
 //   'magnitude'      |θ_j| (data-agnostic), parameter level
 //   'wg-all-channel' weighted gradient on ALL of D (data-agnostic), channel level
 //   'random-channel' random rows with the same per-parameter counts as a reference mask (the 'wg-channel'
@@ -29,7 +30,7 @@ import { Driver } from '../driver.js';
 import { channelScores, randomChannelsLike, selectByDepth, selectTopK, rowCount, type Mask, type ParamScores } from './select.js';
 import { InvalidInputError } from '../errors.js';
 
-export const STRATEGIES = ['wg-channel', 'wg-param', 'salloc', 'magnitude', 'wg-all-channel', 'random-channel', 'deepest', 'shallowest', 'critmem'] as const;
+export const STRATEGIES = ['wg-channel', 'wg-param', 'grad-channel', 'salloc', 'magnitude', 'wg-all-channel', 'random-channel', 'deepest', 'shallowest', 'critmem'] as const;
 export type Strategy = (typeof STRATEGIES)[number];
 
 export type ChannelAggregate = 'topk' | 'mean';
@@ -73,7 +74,10 @@ export interface LocalizeResult {
   params: Record<string, unknown>;
 }
 
-/** Σ over batches of ∂L/∂θ (L = batch-mean CE, eval mode), per trainable parameter, as Float32Arrays. */
+/**
+ * Σ over batches of ∂L/∂θ (L = batch-mean CE, eval mode), per trainable parameter, as Float32Arrays. The sums
+ * stay on the backend; one asynchronous read at the end (webgpu has no synchronous read in Node).
+ */
 export async function summedGradients(model: Model, split: Split, batchSize = 128, driver = new Driver()): Promise<Map<string, Float32Array>> {
   const params = model.params();
   const vars = params.map((p) => p.variable);
@@ -95,24 +99,25 @@ export async function summedGradients(model: Model, split: Split, batchSize = 12
       });
       await driver.step();
     }
+    const data = await Promise.all(acc.map((t) => t.data()));
     const out = new Map<string, Float32Array>();
-    params.forEach((p, i) => out.set(p.name, acc[i].dataSync() as Float32Array));
+    params.forEach((p, i) => out.set(p.name, data[i] as Float32Array));
     return out;
   } finally {
     acc.forEach((t) => t.dispose());
   }
 }
 
-function paramValues(model: Model): Map<string, Float32Array> {
-  const out = new Map<string, Float32Array>();
-  for (const p of model.params()) out.set(p.name, p.variable.dataSync() as Float32Array);
-  return out;
+async function paramValues(model: Model): Promise<Map<string, Float32Array>> {
+  const params = model.params();
+  const data = await Promise.all(params.map((p) => p.variable.data()));
+  return new Map(params.map((p, i) => [p.name, data[i] as Float32Array]));
 }
 
 /** Per-entry scores of a gradient strategy (before channel aggregation). */
 export async function gradientScores(model: Model, split: Split, weighted: boolean, batchSize = 128, driver?: Driver): Promise<ParamScores[]> {
   const g = await summedGradients(model, split, batchSize, driver);
-  const w = weighted ? paramValues(model) : undefined;
+  const w = weighted ? await paramValues(model) : undefined;
   return model.params().map((p) => {
     const gs = g.get(p.name)!;
     const s = new Float32Array(gs.length);
@@ -158,16 +163,21 @@ export async function critMemScores(model: Model, forget: Split, opts: CritMemOp
       const label = forget.y[e];
       const zeroed = new Set<string>();
       for (let it = 0; it < maxIterations; it++) {
-        const pred = tf.tidy(() => model.logits(x, false).argMax(1).dataSync()[0]);
+        const predT = tf.tidy(() => model.logits(x, false).argMax(1));
+        const pred = (await predT.data())[0];
+        predT.dispose();
         if (pred !== label) { flipped++; break; }
         passes++;
         let best = -Infinity, bestName = '', bestRow = -1;
-        tf.tidy(() => {
-          const { grads } = tf.variableGrads(() => crossEntropy(model.logits(x, false), y), vars);
-          for (const p of params) {
-            if (!counts.has(p.name)) continue;
-            const g = grads[p.variable.name].dataSync();
-            const w = p.variable.dataSync();
+        const { value, grads } = tf.variableGrads(() => crossEntropy(model.logits(x, false), y), vars);
+        try {
+          const scored = params.filter((p) => counts.has(p.name));
+          const [gs, ws] = await Promise.all([
+            Promise.all(scored.map((p) => grads[p.variable.name].data())),
+            Promise.all(scored.map((p) => p.variable.data())),
+          ]);
+          scored.forEach((p, k) => {
+            const g = gs[k], w = ws[k];
             const rows = rowCount(p.variable.shape), len = w.length / rows;
             for (let r = 0; r < rows; r++) {
               if (zeroed.has(`${p.name}#${r}`)) continue;
@@ -175,13 +185,15 @@ export async function critMemScores(model: Model, forget: Split, opts: CritMemOp
               for (let j = 0; j < len; j++) c -= w[j * rows + r] * g[j * rows + r];
               if (c > best) { best = c; bestName = p.name; bestRow = r; }
             }
-          }
-        });
+          });
+        } finally {
+          tf.dispose([value, grads]);
+        }
         if (bestRow < 0) break;
         zeroed.add(`${bestName}#${bestRow}`);
         counts.get(bestName)![bestRow] += 1;
         const v = params.find((p) => p.name === bestName)!.variable;
-        const data = Float32Array.from(v.dataSync());
+        const data = Float32Array.from((await v.data()) as Float32Array);
         const rows = rowCount(v.shape);
         for (let j = 0; j < data.length / rows; j++) data[j * rows + bestRow] = 0;
         model.setWeights(new Map([[bestName, { shape: v.shape.slice(), data }]]));
@@ -229,8 +241,12 @@ export async function localize(input: LocalizeInput, opts: LocalizeOptions): Pro
     case 'salloc':
       mask = selectTopK(await gradientScores(model, input.forget, false, bs, driver), opts.alpha);
       break;
+    case 'grad-channel':
+      mask = selectTopK(channel(await gradientScores(model, input.forget, false, bs, driver)), opts.alpha);
+      params.channelAggregate = agg;
+      break;
     case 'magnitude': {
-      const w = paramValues(model);
+      const w = await paramValues(model);
       mask = selectTopK(infos.map((p) => ({ ...p, scores: w.get(p.name)!.map(Math.abs) })), opts.alpha);
       break;
     }

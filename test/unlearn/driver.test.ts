@@ -61,7 +61,7 @@ for (const [algorithm, hparams] of RESUMABLE) {
     });
     assert.equal(resumed.resumedFromEpoch, 1);
     assert.deepEqual(epochsSeen, [1, 2], 'only the remaining epochs run');
-    assert.ok(bitEqual(snapshotParams(full.model), snapshotParams(resumed.model)), 'weights differ after resume');
+    assert.ok(bitEqual(await snapshotParams(full.model), await snapshotParams(resumed.model)), 'weights differ after resume');
     full.model.dispose();
     resumed.model.dispose();
   });

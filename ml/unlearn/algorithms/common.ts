@@ -76,13 +76,13 @@ export function trainConfig(hp: { epochs: number; lr: number; batchSize: number;
 }
 
 /** One optimizer step on `lossFn` over the optimizer's trainable variables; returns the loss. */
-export function sgdStep(model: Model, sgd: Sgd, lossFn: () => tf.Scalar, lr: number, where: { epoch: number; step: number }): number {
+export async function sgdStep(model: Model, sgd: Sgd, lossFn: () => tf.Scalar, lr: number, where: { epoch: number; step: number }): Promise<number> {
   const vars = sgd.trainable(model);
   const { value, grads } = tf.variableGrads(lossFn, vars.map((v) => v.variable));
   try {
     const byName: Record<string, tf.Tensor> = {};
     for (const v of vars) byName[v.name] = grads[v.variable.name];
-    const loss = value.dataSync()[0];
+    const loss = (await value.data())[0]; // asynchronous: webgpu cannot read synchronously in Node
     if (!Number.isFinite(loss)) throw new DivergenceError(where.epoch, where.step, loss);
     sgd.step(vars, byName, lr);
     return loss;
@@ -171,7 +171,7 @@ export async function epochLoop(
       for (let i = 0; i < plan.steps; i++) {
         const s = plan.step(i);
         try {
-          const loss = sgdStep(model, sgd, s.loss, lr, { epoch, step: step++ });
+          const loss = await sgdStep(model, sgd, s.loss, lr, { epoch, step: step++ });
           if (s.reported) { sum += loss; reported++; }
           samples++;
         } finally {

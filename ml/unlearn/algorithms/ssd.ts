@@ -26,15 +26,20 @@ export async function fisherDiagonal(model: Model, split: Split, batchSize: numb
   const batches = batchPositions(split.count, batchSize);
   driver.begin(phase, { steps: batches.length });
   for (const pos of batches) {
-    tf.tidy(() => {
+    const grads = tf.tidy(() => {
       const { x, y } = gatherBatch(split, pos);
-      const { grads } = tf.variableGrads(() => crossEntropy(model.logits(x, false), y), vars);
-      for (const p of params) {
-        const g = grads[p.variable.name].dataSync();
+      return tf.variableGrads(() => crossEntropy(model.logits(x, false), y), vars).grads;
+    });
+    try {
+      const gs = await Promise.all(params.map((p) => grads[p.variable.name].data()));
+      params.forEach((p, k) => {
+        const g = gs[k];
         const a = acc.get(p.name)!;
         for (let i = 0; i < a.length; i++) a[i] += g[i] * g[i];
-      }
-    });
+      });
+    } finally {
+      tf.dispose(grads);
+    }
     await driver.step();
   }
   for (const a of acc.values()) for (let i = 0; i < a.length; i++) a[i] /= batches.length;
@@ -51,7 +56,7 @@ export const ssd = defineAlgorithm({
     let selected = 0;
     const update = new Map<string, { shape: number[]; data: Float32Array }>();
     for (const p of ctx.model.params()) {
-      const w = Float32Array.from(p.variable.dataSync() as Float32Array);
+      const w = Float32Array.from((await p.variable.data()) as Float32Array);
       const d = iD.get(p.name)!, f = iF.get(p.name)!;
       const m = ctx.gradMask ? ctx.gradMask.get(p.name) : undefined;
       if (ctx.gradMask && !m) continue;
