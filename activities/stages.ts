@@ -4,7 +4,9 @@ import os from 'node:os';
 import { Context, ApplicationFailure, CancelledFailure } from '@temporalio/activity';
 import { openDb, type DbHandle } from '../db/client.js';
 import { recordCurve, recordForgetOutputs, recordMetrics, recordSweep, recordTrial } from '../db/record.js';
-import { expandSweep, type StageSpec, type TrialSpec } from '../sweep/plan.js';
+import { expandSweep } from '../sweep/plan.js';
+import { FailureType, inputKey, inputKeys, type StageSpec } from '../sweep/stages.js';
+import { DivergenceError, InvalidInputError } from '../ml/errors.js';
 import { canonicalJson, sha256Hex } from '../sweep/hash.js';
 import type { PrepareSweepInput, PrepareSweepResult, RunStageInput, StageMark, StageOutcome, SweepActivities } from './types.js';
 import { bytesJson, jsonBytes, InvalidConfigError, type Compute, type EvaluationOutput, type ResumePoint, type StageContext } from './compute.js';
@@ -57,6 +59,16 @@ async function mapLimit<T, R>(items: T[], limit: number, fn: (t: T) => Promise<R
   return out;
 }
 
+/**
+ * The failure type of an error no retry can fix (sweep/stages.ts FailureType), by class; undefined when a
+ * retry may help (I/O, a lost worker, an out-of-memory).
+ */
+export function nonRetryableType(e: unknown): FailureType | undefined {
+  if (e instanceof InvalidConfigError || e instanceof InvalidInputError) return FailureType.InvalidConfig;
+  if (e instanceof DivergenceError) return FailureType.Diverged;
+  return undefined;
+}
+
 function errorText(e: unknown): string {
   return e instanceof Error ? `${e.name === 'Error' ? '' : `${e.name}: `}${e.message}` : String(e);
 }
@@ -93,7 +105,7 @@ export function createActivities(deps: ActivityDeps): SweepActivities {
         `INSERT INTO stages (key, kind, params, input_keys, status)
          SELECT k, kd, p::jsonb, string_to_array(ik, ',') , 'pending' FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS t(k, kd, p, ik)
          ON CONFLICT (key) DO NOTHING`,
-        [chunk.map((s) => s.key), chunk.map((s) => s.kind), chunk.map((s) => JSON.stringify(s.params)), chunk.map((s) => Object.values(s.inputs).join(','))],
+        [chunk.map((s) => s.key), chunk.map((s) => s.kind), chunk.map((s) => JSON.stringify(s.params)), chunk.map((s) => inputKeys(s).join(','))],
       );
       Context.current().heartbeat();
     }
@@ -107,8 +119,8 @@ export function createActivities(deps: ActivityDeps): SweepActivities {
     return { complete: checks.filter((i) => i >= 0), stages: plan.stages.length, trials: plan.trials.length };
   }
 
-  async function recordStage(stage: StageSpec, read: (role: string) => Promise<Uint8Array>): Promise<{ bytes: Uint8Array; meta: Record<string, unknown> }> {
-    const p = stage.params as { sweepId: string; trial: Omit<TrialSpec, 'stages'>; model: string; stageKeys: Record<string, string> };
+  async function recordStage(stage: StageSpec<'record'>, read: (role: string) => Promise<Uint8Array>): Promise<{ bytes: Uint8Array; meta: Record<string, unknown> }> {
+    const p = stage.params;
     const t = p.trial;
     const ev = bytesJson<EvaluationOutput>(await read('evaluate'));
     const modelMeta = (await artifactRows([p.model])).get(p.model)?.metadata ?? {};
@@ -139,17 +151,17 @@ export function createActivities(deps: ActivityDeps): SweepActivities {
       await q(`UPDATE stages SET status = 'cached' WHERE key = $1 AND status NOT IN ('done', 'cached')`, [s.key]);
       return { key: s.key, status: 'cached', seconds: 0, attempt };
     }
-    const computeName = String(s.params.compute ?? 'ml');
+    const computeName = s.params.compute;
     const compute = deps.computes[computeName];
     if (!compute && s.kind !== 'record') {
-      throw ApplicationFailure.nonRetryable(`worker ${deps.identity} has no compute "${computeName}" (has: ${Object.keys(deps.computes).join(', ')})`, 'InvalidConfig');
+      throw ApplicationFailure.nonRetryable(`worker ${deps.identity} has no compute "${computeName}" (has: ${Object.keys(deps.computes).join(', ')})`, FailureType.InvalidConfig);
     }
     const backend = compute ? await compute.backend() : { name: 'io', device: 'cpu', version: '' };
     await q(
       `INSERT INTO stages (key, kind, params, input_keys, status, attempts, worker, backend, started_at, error)
        VALUES ($1, $2, $3::jsonb, $4::text[], 'running', $5, $6, $7, now(), NULL)
        ON CONFLICT (key) DO UPDATE SET status = 'running', attempts = GREATEST(stages.attempts, $5), worker = $6, backend = $7, started_at = now(), error = NULL`,
-      [s.key, s.kind, JSON.stringify(s.params), Object.values(s.inputs), attempt, deps.identity, `${backend.name}/${backend.device}`],
+      [s.key, s.kind, JSON.stringify(s.params), inputKeys(s), attempt, deps.identity, `${backend.name}/${backend.device}`],
     );
 
     let details: ResumePoint | undefined;
@@ -157,9 +169,9 @@ export function createActivities(deps: ActivityDeps): SweepActivities {
     const ticker = setInterval(heartbeat, 1000);
     const abort = new AbortController();
     ctx.cancelled.catch(() => abort.abort());
-    const inputRows = await artifactRows(Object.values(s.inputs));
+    const inputRows = await artifactRows(inputKeys(s));
     const read = async (role: string) => {
-      const key = s.inputs[role];
+      const key = inputKey(s, role);
       if (!key) throw new InvalidConfigError(`stage ${s.kind} ${s.key} has no input "${role}"`);
       const row = inputRows.get(key);
       const kind = inputKinds[role];
@@ -225,8 +237,8 @@ export function createActivities(deps: ActivityDeps): SweepActivities {
       const cancelled = abort.signal.aborted || e instanceof CancelledFailure;
       await q(`UPDATE stages SET status = $2, error = $3, finished_at = now() WHERE key = $1 AND status <> 'done'`, [s.key, cancelled ? 'cancelled' : 'failed', errorText(e)]).catch(() => undefined);
       if (cancelled) throw e instanceof CancelledFailure ? e : new CancelledFailure('stage cancelled');
-      if (e instanceof InvalidConfigError) throw ApplicationFailure.nonRetryable(e.message, 'InvalidConfig');
-      if (e instanceof Error && (e.name === 'DivergenceError' || e.name === 'Diverged')) throw ApplicationFailure.nonRetryable(e.message, 'Diverged');
+      const type = nonRetryableType(e);
+      if (type) throw ApplicationFailure.nonRetryable((e as Error).message, type);
       throw e;
     } finally {
       clearInterval(ticker);
@@ -237,7 +249,7 @@ export function createActivities(deps: ActivityDeps): SweepActivities {
     for (const m of marks) {
       await q(`UPDATE stages SET status = $2, error = $3 WHERE key = $1 AND status NOT IN ('done', 'cached')`, [m.key, m.status, m.error ?? null]);
       if (m.stage && m.stage.kind === 'record') {
-        const p = m.stage.params as { sweepId: string; trial: Omit<TrialSpec, 'stages'>; stageKeys: Record<string, string> };
+        const p = m.stage.params;
         const t = p.trial;
         const id = trialRowId(sweepId, t.id);
         // A trial already completed keeps its row (a cancellation never erases a finished result).

@@ -33,7 +33,8 @@ export const LocalizationSpec = z.object({
   /** Seed of the fresh init used by the reset (default: derived from the run seed; always recorded). */
   resetSeed: z.number().int().optional(),
   batchSize: z.number().int().positive().default(128),
-  channelAggregate: z.enum(['topk', 'mean']).default('topk'),
+  /** Row aggregation of channel strategies; absent: by architecture ('mean' for ViT, 'topk' otherwise). */
+  channelAggregate: z.enum(['topk', 'mean']).optional(),
   /** Seed for 'random-channel'. */
   maskSeed: z.number().int().optional(),
   critmem: z.object({ maxExamples: z.number().int().positive().optional(), maxIterations: z.number().int().positive().optional() }).optional(),
@@ -131,8 +132,8 @@ function deriveSeed(seed: number, label: string): number {
   return h & 0x7fffffff;
 }
 
-function perExampleForget(model: Model, forget: Split, r: EvalResult): PerExampleForget {
-  const logits = predictLogits(model, forget);
+async function perExampleForget(model: Model, forget: Split, r: EvalResult): Promise<PerExampleForget> {
+  const logits = await predictLogits(model, forget);
   return { ...r.perExample, logitConfidence: logitScaledConfidence(logits, forget.y, model.numClasses) };
 }
 
@@ -141,6 +142,32 @@ export function forgetRetainSplits(train: Split, forgetIds: ArrayLike<number>): 
   const forget = subsetByIds(train, forgetIds);
   const retain = subsetByIds(train, complementIds(train, forgetIds));
   return { forget, retain };
+}
+
+/** Thrown when a localization contradicts what the algorithm is (e.g. DEL without its reset). */
+export class LocalizationConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'LocalizationConfigError';
+  }
+}
+
+/**
+ * The localization a run uses: the caller's, with the algorithm's own defaults for what the caller leaves out.
+ * An algorithm whose definition includes the reset (DEL: reset the localized entries to a fresh init) always
+ * resets; an explicit `reset: false` for it is refused rather than silently running a different method.
+ */
+export function localizationFor(
+  algorithm: string,
+  algoDefault: { strategy: string; alpha: number; reset?: boolean; headTrainable?: boolean } | undefined,
+  given: (LocalizationSpec & { mask?: Mask }) | undefined,
+): (LocalizationSpec & { mask?: Mask }) | undefined {
+  if (!given) return algoDefault as LocalizationSpec | undefined;
+  if (!algoDefault) return given;
+  if (algoDefault.reset && given.reset === false) {
+    throw new LocalizationConfigError(`${algorithm} always resets the localized parameters; reset: false would be a different method (use finetune with a localization for that)`);
+  }
+  return { reset: algoDefault.reset, headTrainable: algoDefault.headTrainable, ...given };
 }
 
 export async function unlearn(args: UnlearnArgs): Promise<UnlearnResult> {
@@ -154,7 +181,7 @@ export async function unlearn(args: UnlearnArgs): Promise<UnlearnResult> {
   let mask: Mask | undefined;
   let gradMask: Map<string, Float32Array> | undefined;
   let locOut: UnlearnResult['localization'];
-  const locIn = args.localization ?? algo.defaultLocalization;
+  const locIn = localizationFor(algo.name, algo.defaultLocalization, args.localization);
   let localizeSeconds = 0;
   if (locIn) {
     const loc = LocalizationSpec.parse(locIn);
@@ -190,10 +217,10 @@ export async function unlearn(args: UnlearnArgs): Promise<UnlearnResult> {
   let metrics: ModelMetrics | undefined;
   let fr: EvalResult;
   if (args.evaluate !== false) {
-    const m = measureModel(out.model, { forget, retain, test: args.data.test }, typeof args.evaluate === 'object' ? args.evaluate : { seed: args.seed });
+    const m = await measureModel(out.model, { forget, retain, test: args.data.test }, typeof args.evaluate === 'object' ? args.evaluate : { seed: args.seed });
     metrics = m.metrics;
     fr = m.forget;
-  } else fr = evaluate(out.model, forget);
+  } else fr = await evaluate(out.model, forget);
   return {
     model: out.model,
     algorithm: algo.name,
@@ -203,7 +230,7 @@ export async function unlearn(args: UnlearnArgs): Promise<UnlearnResult> {
     mask,
     cost: { seconds, cpuSeconds: cpu, localizeSeconds, epochs: out.epochs, changed: ch.changed, totalParams: ch.total, fractionChanged: ch.fraction },
     metrics,
-    perExample: { forget: perExampleForget(out.model, forget, fr) },
+    perExample: { forget: await perExampleForget(out.model, forget, fr) },
     notes: out.notes,
   };
 }
@@ -230,16 +257,16 @@ function isModel(x: Model | ModelMetrics): x is Model {
   return typeof (x as Model).logits === 'function';
 }
 
-export function evaluateUnlearning(args: EvaluateUnlearningArgs): UnlearningEvaluation {
+export async function evaluateUnlearning(args: EvaluateUnlearningArgs): Promise<UnlearningEvaluation> {
   const { forget, retain } = forgetRetainSplits(args.data.train, args.forgetIds);
   const splits = { forget, retain, test: args.data.test };
-  const u = measureModel(args.unlearned, splits, args.mia);
-  const o = isModel(args.oracle) ? measureModel(args.oracle, splits, args.mia).metrics : args.oracle;
+  const u = await measureModel(args.unlearned, splits, args.mia);
+  const o = isModel(args.oracle) ? (await measureModel(args.oracle, splits, args.mia)).metrics : args.oracle;
   return {
     unlearned: u.metrics,
     oracle: o,
     gaps: gapsToOracle(u.metrics, o),
     tugOfWar: tugOfWar(u.metrics, o),
-    perExample: { forget: perExampleForget(args.unlearned, forget, u.forget) },
+    perExample: { forget: await perExampleForget(args.unlearned, forget, u.forget) },
   };
 }

@@ -142,7 +142,7 @@ void test('memorization forget sets: selected once per original, after it; label
   assert.equal(mem.length, 4);
   for (const s of mem) assert.ok(originals.some((o) => o.key === s.inputs.original));
   const pos = new Map(plan.stages.map((s, i) => [s.key, i]));
-  for (const s of mem) assert.ok((pos.get(s.inputs.original) as number) < (pos.get(s.key) as number));
+  for (const s of mem) assert.ok((pos.get(s.inputs.original as string) as number) < (pos.get(s.key) as number));
   // distinct labels, so the two memorization sets keep separate trials (3 forget sets × 2 seeds × 5)
   assert.deepEqual([...new Set(plan.trials.map((t) => t.forgetSet))].sort(), ['iid:0.1', 'memorization:bottom:n6', 'memorization:top:n6']);
   assert.equal(plan.trials.length, 30);
@@ -152,4 +152,15 @@ void test('memorization forget sets: selected once per original, after it; label
   const bad = base.replace('    - { kind: classes, classes: [1], fraction: 0.1 }', '    - { kind: memorization, count: 6 }');
   const mlReg = mlRegistries();
   assert.throws(() => parseSweep(bad, 'sweeps/m.yaml', mlReg), (e: Error) => /sweeps\/m\.yaml: grid\.forgetSets\[1\]\.params\.mode: /.test(e.message));
+});
+
+void test("a sweep sets the channel aggregation of a localization; absent, the mask stage leaves it to the architecture", () => {
+  const withMean = base.replace('localization: { strategy: wg-channel, alpha: 0.3 }', 'localization: { strategy: wg-channel, alpha: 0.3, channelAggregate: mean }');
+  const masks = (text: string) => expandSweep(parseSweep(text, 'x.yaml', mlRegistries()), 's').stages.filter((s) => s.kind === 'localize');
+  const dflt = masks(base), mean = masks(withMean);
+  assert.ok(dflt.length > 0);
+  assert.ok(dflt.every((s) => !('channelAggregate' in s.params)));
+  assert.ok(mean.every((s) => s.params.channelAggregate === 'mean'));
+  assert.notEqual(dflt[0].key, mean[0].key, 'a different aggregation is a different mask');
+  assert.match(problems(base.replace('alpha: 0.3 }', 'alpha: 0.3, channelAggregate: median }')), /grid\.algorithms\[0\]\.localization\.channelAggregate: /);
 });
