@@ -186,7 +186,8 @@ async function run(ctx: StageContext): Promise<StageOutput> {
         const forget = subsetByIds(ds.train, ids);
         const retain = subsetByIds(ds.train, complementIds(ds.train, ids));
         const p = s.params;
-        const ev = await measureModel(model, { forget, retain, test: ds.test }, { batchSize: p.evaluation.batchSize, driver: driverFor(ctx) });
+        const driver = driverFor(ctx);
+        const ev = await measureModel(model, { forget, retain, test: ds.test }, { batchSize: p.evaluation.batchSize, driver });
         const m = ev.metrics;
         const out: EvaluationOutput = {
           metrics: [
@@ -203,7 +204,7 @@ async function run(ctx: StageContext): Promise<StageOutput> {
           const pe = ev.forget.perExample;
           out.forget = { ids: Array.from(pe.ids), trueProb: Array.from(pe.trueProb), loss: Array.from(pe.loss), correct: Array.from(pe.pred, (v, i) => v === forget.y[i]) };
           // the protocol's attacks need log p − log(1 − p) from the logits (a float32 probability saturates at 1)
-          if (p.evaluation.protocol) out.forget.logitConf = Array.from(logitScaledConfidence(await predictLogits(model, forget, { batchSize: p.evaluation.batchSize }), forget.y, ds.numClasses));
+          if (p.evaluation.protocol) out.forget.logitConf = Array.from(logitScaledConfidence(await predictLogits(model, forget, { batchSize: p.evaluation.batchSize, driver, phase: 'evaluate.protocol' }), forget.y, ds.numClasses));
         }
         return { bytes: jsonBytes(out), meta: { forgetAcc: m.forgetAcc, testAcc: m.testAcc } };
       } finally {
