@@ -82,14 +82,14 @@ export const SweepSchema = z.strictObject({
     .default({ mia: true, perExample: true, batchSize: 256 }),
   execution: z
     .strictObject({
-      /** Sliding window: how many stages may run at once. */
-      window: z.number().int().positive().max(10000).default(8),
+      /** Sliding window: how many stages may run at once (Temporal allows 2,000 pending activities per run). */
+      window: z.number().int().positive().max(1000, 'at most 1000 stages at once (Temporal allows 2,000 pending activities per workflow run)').default(8),
       heartbeatTimeoutS: z.number().positive().default(120),
       stageTimeoutS: z.number().positive().default(6 * 3600),
       maxAttempts: z.number().int().positive().default(5),
       retryInitialS: z.number().positive().default(1),
       /** Continue-as-new once the run's event history passes this length. */
-      historyLimit: z.number().int().min(200).default(4000),
+      historyLimit: z.number().int().min(200).max(40000, 'at most 40000 (Temporal fails a workflow run at 51,200 history events; draining the window adds more)').default(4000),
     })
     .default({ window: 8, heartbeatTimeoutS: 120, stageTimeoutS: 6 * 3600, maxAttempts: 5, retryInitialS: 1, historyLimit: 4000 }),
 });
