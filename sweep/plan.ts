@@ -19,7 +19,7 @@ export const STAGE_VERSIONS: Record<StageKind, number> = {
   'forgetset.select': 1,
   'train.original': 2, // 2: the checkpoint carries the per-example training history (memorization forget sets)
   'train.oracle': 1,
-  localize: 1,
+  localize: 2, // 2: channel aggregation follows the architecture by default (row mean for ViT) and is settable
   unlearn: 1,
   evaluate: 1,
   record: 2, // 2: the configured forget fraction is recorded
@@ -176,7 +176,9 @@ export function expandSweep(cfg: SweepConfig, sweepId: string): SweepPlan {
               for (const alpha of alphas) {
                 let mask: string | undefined;
                 if (alg.localization && alpha !== null) {
-                  mask = add('localize', { dataset, model, strategy: alg.localization.strategy, alpha, seed }, { original, forgetSet }, `mask ${alg.localization.strategy} α=${alpha} ${fsLabel} s${seed}`);
+                  const lparams: Record<string, unknown> = { dataset, model, strategy: alg.localization.strategy, alpha, seed };
+                  if (alg.localization.channelAggregate) lparams.channelAggregate = alg.localization.channelAggregate;
+                  mask = add('localize', lparams, { original, forgetSet }, `mask ${alg.localization.strategy} α=${alpha} ${fsLabel} s${seed}`);
                 }
                 for (const hp of expandGrid(alg.hparams as Record<string, Scalar | Scalar[]>)) {
                   const inputs: Record<string, string> = { original, forgetSet };

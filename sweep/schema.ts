@@ -49,7 +49,13 @@ export const ForgetSetSchema = z.strictObject({
   params: params.optional(),
 });
 
-export const LocalizationSchema = z.strictObject({ strategy: ident, alpha: gridOf(z.number().gt(0).max(1)) });
+export const LocalizationSchema = z.strictObject({
+  strategy: ident,
+  alpha: gridOf(z.number().gt(0).max(1)),
+  /** Row aggregation of channel strategies: 'topk' (mean of the top 10 % of a row) or 'mean' (the whole row);
+   *  absent: by architecture, as in the reference code ('mean' for ViT, 'topk' otherwise). */
+  channelAggregate: z.enum(['topk', 'mean']).optional(),
+});
 
 export const AlgorithmSchema = z.strictObject({
   /** Algorithm by name (ml/unlearn registry), e.g. del, finetune, neggrad-plus, l1-sparse, random-label, salun, ssd. */

@@ -33,7 +33,8 @@ export const LocalizationSpec = z.object({
   /** Seed of the fresh init used by the reset (default: derived from the run seed; always recorded). */
   resetSeed: z.number().int().optional(),
   batchSize: z.number().int().positive().default(128),
-  channelAggregate: z.enum(['topk', 'mean']).default('topk'),
+  /** Row aggregation of channel strategies; absent: by architecture ('mean' for ViT, 'topk' otherwise). */
+  channelAggregate: z.enum(['topk', 'mean']).optional(),
   /** Seed for 'random-channel'. */
   maskSeed: z.number().int().optional(),
   critmem: z.object({ maxExamples: z.number().int().positive().optional(), maxIterations: z.number().int().positive().optional() }).optional(),
@@ -143,6 +144,32 @@ export function forgetRetainSplits(train: Split, forgetIds: ArrayLike<number>): 
   return { forget, retain };
 }
 
+/** Thrown when a localization contradicts what the algorithm is (e.g. DEL without its reset). */
+export class LocalizationConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'LocalizationConfigError';
+  }
+}
+
+/**
+ * The localization a run uses: the caller's, with the algorithm's own defaults for what the caller leaves out.
+ * An algorithm whose definition includes the reset (DEL: reset the localized entries to a fresh init) always
+ * resets; an explicit `reset: false` for it is refused rather than silently running a different method.
+ */
+export function localizationFor(
+  algorithm: string,
+  algoDefault: { strategy: string; alpha: number; reset?: boolean; headTrainable?: boolean } | undefined,
+  given: (LocalizationSpec & { mask?: Mask }) | undefined,
+): (LocalizationSpec & { mask?: Mask }) | undefined {
+  if (!given) return algoDefault as LocalizationSpec | undefined;
+  if (!algoDefault) return given;
+  if (algoDefault.reset && given.reset === false) {
+    throw new LocalizationConfigError(`${algorithm} always resets the localized parameters; reset: false would be a different method (use finetune with a localization for that)`);
+  }
+  return { reset: algoDefault.reset, headTrainable: algoDefault.headTrainable, ...given };
+}
+
 export async function unlearn(args: UnlearnArgs): Promise<UnlearnResult> {
   const algo = getAlgorithm(args.algorithm);
   const hparams = parseHparams(args.algorithm, args.hparams);
@@ -154,7 +181,7 @@ export async function unlearn(args: UnlearnArgs): Promise<UnlearnResult> {
   let mask: Mask | undefined;
   let gradMask: Map<string, Float32Array> | undefined;
   let locOut: UnlearnResult['localization'];
-  const locIn = args.localization ?? algo.defaultLocalization;
+  const locIn = localizationFor(algo.name, algo.defaultLocalization, args.localization);
   let localizeSeconds = 0;
   if (locIn) {
     const loc = LocalizationSpec.parse(locIn);

@@ -8,8 +8,9 @@
 //   SalLoc (SalUn)     s_j = | Σ_batches ∂L/∂θ_j |
 // Strategies (names used by sweeps and the registry):
 //   'wg-channel'     weighted gradient on D_f, channel level (DEL's choice; rows = last axis, row score =
-//                    mean of the top-h entries, h = max(1, ⌊0.1·rows⌋), or the whole-row mean with
-//                    channelAggregate 'mean' for transformers; 1-D tensors per entry)
+//                    mean of the top-h entries, h = max(1, ⌊0.1·rows⌋), or the whole-row mean ('mean'); the
+//                    default follows the architecture as in the reference code: 'mean' for ViT, 'topk' otherwise;
+//                    1-D tensors per entry)
 //   'wg-param'       weighted gradient on D_f, parameter level (granularity ablation)
 //   'salloc'         SalUn's mask: |Σ ∂L/∂θ| on D_f, parameter level
 //   'magnitude'      |θ_j| (data-agnostic), parameter level
@@ -29,12 +30,20 @@ import { channelScores, randomChannelsLike, selectByDepth, selectTopK, rowCount,
 export const STRATEGIES = ['wg-channel', 'wg-param', 'salloc', 'magnitude', 'wg-all-channel', 'random-channel', 'deepest', 'shallowest', 'critmem'] as const;
 export type Strategy = (typeof STRATEGIES)[number];
 
+export type ChannelAggregate = 'topk' | 'mean';
+
+/** The reference code's channel score by architecture: the row mean for transformers, the mean of the top-h
+ *  entries of the row for everything else (CNNs, ResNets, MLPs). */
+export function defaultChannelAggregate(model: Pick<Model, 'spec'>): ChannelAggregate {
+  return model.spec.arch === 'vit' ? 'mean' : 'topk';
+}
+
 export interface LocalizeOptions {
   strategy: Strategy;
   alpha: number;
   batchSize?: number;
-  /** Row aggregation for channel strategies: 'topk' (CNN, default) or 'mean' (transformers). */
-  channelAggregate?: 'topk' | 'mean';
+  /** Row aggregation for channel strategies: 'topk' or 'mean'; default by architecture (defaultChannelAggregate). */
+  channelAggregate?: ChannelAggregate;
   /** Seed for 'random-channel'. */
   seed?: number;
   /** Reference mask for 'random-channel' (default: the 'wg-channel' mask at the same α). */
@@ -194,7 +203,7 @@ export function localize(input: LocalizeInput, opts: LocalizeOptions): LocalizeR
   const t0 = performance.now();
   const { model } = input;
   const bs = opts.batchSize ?? 128;
-  const agg = opts.channelAggregate ?? 'topk';
+  const agg = opts.channelAggregate ?? defaultChannelAggregate(model);
   const infos = model.params().map((p) => ({ name: p.name, shape: p.variable.shape.slice() }));
   const channel = (ps: ParamScores[]) => ps.map((p) => ({ ...p, scores: channelScores(p.scores, p.shape, agg) }));
   let mask: Mask;
@@ -225,6 +234,7 @@ export function localize(input: LocalizeInput, opts: LocalizeOptions): LocalizeR
       const ref = opts.reference ?? selectTopK(channel(gradientScores(model, input.forget, true, bs)), opts.alpha);
       mask = randomChannelsLike(ref, infos, new Rng(seed));
       params.seed = seed;
+      if (!opts.reference) params.channelAggregate = agg;
       params.reference = opts.reference ? 'given' : 'wg-channel';
       break;
     }

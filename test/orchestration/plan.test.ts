@@ -153,3 +153,14 @@ void test('memorization forget sets: selected once per original, after it; label
   const mlReg = mlRegistries();
   assert.throws(() => parseSweep(bad, 'sweeps/m.yaml', mlReg), (e: Error) => /sweeps\/m\.yaml: grid\.forgetSets\[1\]\.params\.mode: /.test(e.message));
 });
+
+void test("a sweep sets the channel aggregation of a localization; absent, the mask stage leaves it to the architecture", () => {
+  const withMean = base.replace('localization: { strategy: wg-channel, alpha: 0.3 }', 'localization: { strategy: wg-channel, alpha: 0.3, channelAggregate: mean }');
+  const masks = (text: string) => expandSweep(parseSweep(text, 'x.yaml', mlRegistries()), 's').stages.filter((s) => s.kind === 'localize');
+  const dflt = masks(base), mean = masks(withMean);
+  assert.ok(dflt.length > 0);
+  assert.ok(dflt.every((s) => !('channelAggregate' in s.params)));
+  assert.ok(mean.every((s) => s.params.channelAggregate === 'mean'));
+  assert.notEqual(dflt[0].key, mean[0].key, 'a different aggregation is a different mask');
+  assert.match(problems(base.replace('alpha: 0.3 }', 'alpha: 0.3, channelAggregate: median }')), /grid\.algorithms\[0\]\.localization\.channelAggregate: /);
+});
