@@ -6,7 +6,9 @@ import { Context, ApplicationFailure, CancelledFailure } from '@temporalio/activ
 import { openDb, type DbHandle } from '../db/client.js';
 import { recordCurve, recordForgetOutputs, recordMetrics, recordSweep, recordTrial } from '../db/record.js';
 import { findPlan, planKeysInRanges, pruneTrials, readPlanPage, readPlanStages, savePlan, type PlannedStage } from '../db/plan-store.js';
-import { expandSweep, STAGE_QUEUES, STAGE_VERSIONS, type StageKind, type StageSpec, type TrialSpec } from '../sweep/plan.js';
+import { expandSweep, STAGE_QUEUES, STAGE_VERSIONS } from '../sweep/plan.js';
+import { FailureType, inputKey, inputKeys, type StageKind, type StageSpec } from '../sweep/stages.js';
+import { DivergenceError, InvalidInputError } from '../ml/errors.js';
 import type { SweepConfig } from '../sweep/schema.js';
 import { canonicalJson, sha256Hex } from '../sweep/hash.js';
 import type { MarkStagesInput, MarkStagesResult, PlanInfo, PlanPage, PlanPageInput, PlanSweepInput, RunStageInput, StageOutcome, SweepActivities } from './types.js';
@@ -32,7 +34,8 @@ export function planIdOf(sweepId: string, config: SweepConfig): string {
 /** A stored stage as the spec the computes take. */
 function specOf(p: PlannedStage): StageSpec {
   const kind = p.kind as StageKind;
-  return { key: p.key, kind, queue: STAGE_QUEUES[kind], version: STAGE_VERSIONS[kind], params: p.params, inputs: p.inputs, label: p.label };
+  // The row was written from a StageSpec of this kind (savePlan); params and inputs come back as they went in.
+  return { key: p.key, kind, queue: STAGE_QUEUES[kind], version: STAGE_VERSIONS[kind], params: p.params, inputs: p.inputs, label: p.label } as unknown as StageSpec;
 }
 
 export interface ActivityDeps {
@@ -59,6 +62,16 @@ async function mapLimit<T, R>(items: T[], limit: number, fn: (t: T, i: number) =
     }
   }));
   return out;
+}
+
+/**
+ * The failure type of an error no retry can fix (sweep/stages.ts FailureType), by class; undefined when a
+ * retry may help (I/O, a lost worker, an out-of-memory).
+ */
+export function nonRetryableType(e: unknown): FailureType | undefined {
+  if (e instanceof InvalidConfigError || e instanceof InvalidInputError) return FailureType.InvalidConfig;
+  if (e instanceof DivergenceError) return FailureType.Diverged;
+  return undefined;
 }
 
 function errorText(e: unknown): string {
@@ -105,7 +118,7 @@ export function createActivities(deps: ActivityDeps): SweepActivities {
   async function planPage({ planId, from, count }: PlanPageInput): Promise<PlanPage> {
     const ctx = Context.current();
     const rows = await readPlanPage(db.pool, planId, from, count);
-    if (rows.length === 0 && count > 0) throw ApplicationFailure.nonRetryable(`plan ${planId} has no stage at position ${from}`, 'InvalidConfig');
+    if (rows.length === 0 && count > 0) throw ApplicationFailure.nonRetryable(`plan ${planId} has no stage at position ${from}`, FailureType.InvalidConfig);
     const arts = await artifactRows(rows.map((r) => r.key));
     let n = 0;
     const checks = await mapLimit(rows, 32, async (r, i) => {
@@ -122,8 +135,8 @@ export function createActivities(deps: ActivityDeps): SweepActivities {
     };
   }
 
-  async function recordStage(stage: StageSpec, read: (role: string) => Promise<Uint8Array>): Promise<{ bytes: Uint8Array; meta: Record<string, unknown> }> {
-    const p = stage.params as { sweepId: string; trial: Omit<TrialSpec, 'stages'>; model: string; stageKeys: Record<string, string> };
+  async function recordStage(stage: StageSpec<'record'>, read: (role: string) => Promise<Uint8Array>): Promise<{ bytes: Uint8Array; meta: Record<string, unknown> }> {
+    const p = stage.params;
     const t = p.trial;
     const ev = bytesJson<EvaluationOutput>(await read('evaluate'));
     const modelMeta = (await artifactRows([p.model])).get(p.model)?.metadata ?? {};
@@ -151,7 +164,7 @@ export function createActivities(deps: ActivityDeps): SweepActivities {
       ({ stage, inputKinds } = input);
     } else {
       const planned = (await readPlanStages(db.pool, input.planId, [input.index])).get(input.index);
-      if (!planned) throw ApplicationFailure.nonRetryable(`plan ${input.planId} has no stage at position ${input.index}`, 'InvalidConfig');
+      if (!planned) throw ApplicationFailure.nonRetryable(`plan ${input.planId} has no stage at position ${input.index}`, FailureType.InvalidConfig);
       stage = specOf(planned);
       inputKinds = planned.inputKinds;
     }
@@ -165,17 +178,17 @@ export function createActivities(deps: ActivityDeps): SweepActivities {
       await q(`UPDATE stages SET status = 'cached' WHERE key = $1 AND status NOT IN ('done', 'cached')`, [s.key]);
       return { key: s.key, status: 'cached', seconds: 0, attempt };
     }
-    const computeName = String(s.params.compute ?? 'ml');
+    const computeName = s.params.compute;
     const compute = deps.computes[computeName];
     if (!compute && s.kind !== 'record') {
-      throw ApplicationFailure.nonRetryable(`worker ${deps.identity} has no compute "${computeName}" (has: ${Object.keys(deps.computes).join(', ')})`, 'InvalidConfig');
+      throw ApplicationFailure.nonRetryable(`worker ${deps.identity} has no compute "${computeName}" (has: ${Object.keys(deps.computes).join(', ')})`, FailureType.InvalidConfig);
     }
     const backend = compute ? await compute.backend() : { name: 'io', device: 'cpu', version: '' };
     await q(
       `INSERT INTO stages (key, kind, params, input_keys, status, attempts, worker, backend, started_at, error)
        VALUES ($1, $2, $3::jsonb, $4::text[], 'running', $5, $6, $7, now(), NULL)
        ON CONFLICT (key) DO UPDATE SET status = 'running', attempts = GREATEST(stages.attempts, $5), worker = $6, backend = $7, started_at = now(), error = NULL`,
-      [s.key, s.kind, JSON.stringify(s.params), Object.values(s.inputs), attempt, deps.identity, `${backend.name}/${backend.device}`],
+      [s.key, s.kind, JSON.stringify(s.params), inputKeys(s), attempt, deps.identity, `${backend.name}/${backend.device}`],
     );
 
     let details: ResumePoint | undefined;
@@ -183,9 +196,9 @@ export function createActivities(deps: ActivityDeps): SweepActivities {
     const ticker = setInterval(heartbeat, 1000);
     const abort = new AbortController();
     ctx.cancelled.catch(() => abort.abort());
-    const inputRows = await artifactRows(Object.values(s.inputs));
+    const inputRows = await artifactRows(inputKeys(s));
     const read = async (role: string) => {
-      const key = s.inputs[role];
+      const key = inputKey(s, role);
       if (!key) throw new InvalidConfigError(`stage ${s.kind} ${s.key} has no input "${role}"`);
       const row = inputRows.get(key);
       const kind = inputKinds[role];
@@ -251,8 +264,8 @@ export function createActivities(deps: ActivityDeps): SweepActivities {
       const cancelled = abort.signal.aborted || e instanceof CancelledFailure;
       await q(`UPDATE stages SET status = $2, error = $3, finished_at = now() WHERE key = $1 AND status <> 'done'`, [s.key, cancelled ? 'cancelled' : 'failed', errorText(e)]).catch(() => undefined);
       if (cancelled) throw e instanceof CancelledFailure ? e : new CancelledFailure('stage cancelled');
-      if (e instanceof InvalidConfigError) throw ApplicationFailure.nonRetryable(e.message, 'InvalidConfig');
-      if (e instanceof Error && (e.name === 'DivergenceError' || e.name === 'Diverged')) throw ApplicationFailure.nonRetryable(e.message, 'Diverged');
+      const type = nonRetryableType(e);
+      if (type) throw ApplicationFailure.nonRetryable((e as Error).message, type);
       throw e;
     } finally {
       clearInterval(ticker);
@@ -260,8 +273,8 @@ export function createActivities(deps: ActivityDeps): SweepActivities {
   }
 
   /** A record stage that will not run: its trial row says why (a finished trial keeps its row). */
-  async function recordUnfinishedTrial(sweepId: string, stage: StageSpec, status: string, error: string | undefined): Promise<void> {
-    const p = stage.params as { sweepId: string; trial: Omit<TrialSpec, 'stages'>; stageKeys: Record<string, string> };
+  async function recordUnfinishedTrial(sweepId: string, stage: StageSpec<'record'>, status: string, error: string | undefined): Promise<void> {
+    const p = stage.params;
     const t = p.trial;
     const id = trialRowId(sweepId, t.id);
     const done = await q(`SELECT status FROM trials WHERE id = $1`, [id]);
@@ -279,9 +292,9 @@ export function createActivities(deps: ActivityDeps): SweepActivities {
     const specs = await readPlanStages(db.pool, planId, marks.map((m) => m.index));
     for (const m of marks) {
       const planned = specs.get(m.index);
-      if (!planned) throw ApplicationFailure.nonRetryable(`plan ${planId} has no stage at position ${m.index}`, 'InvalidConfig');
+      if (!planned) throw ApplicationFailure.nonRetryable(`plan ${planId} has no stage at position ${m.index}`, FailureType.InvalidConfig);
       await q(`UPDATE stages SET status = $2, error = $3 WHERE key = $1 AND status NOT IN ('done', 'cached')`, [planned.key, m.status, m.error ?? null]);
-      if (planned.kind === 'record') await recordUnfinishedTrial(sweepId, specOf(planned), m.status, m.error);
+      if (planned.kind === 'record') await recordUnfinishedTrial(sweepId, specOf(planned) as StageSpec<'record'>, m.status, m.error);
     }
     const rangesByKind: Record<string, number> = {};
     if (ranges && ranges.ranges.length > 0) {
@@ -294,7 +307,7 @@ export function createActivities(deps: ActivityDeps): SweepActivities {
       const records = rows.filter((r) => r.kind === 'record').map((r) => r.idx);
       for (let i = 0; i < records.length; i += 500) {
         const recSpecs = await readPlanStages(db.pool, planId, records.slice(i, i + 500));
-        for (const planned of recSpecs.values()) await recordUnfinishedTrial(sweepId, specOf(planned), ranges.status, ranges.error);
+        for (const planned of recSpecs.values()) await recordUnfinishedTrial(sweepId, specOf(planned) as StageSpec<'record'>, ranges.status, ranges.error);
         ctx.heartbeat();
       }
     }

@@ -70,7 +70,7 @@ export async function savePlan(pool: Pool, planId: string, plan: SweepPlan, opts
       `INSERT INTO stages (key, kind, params, input_keys, status)
        SELECT k, kd, p::jsonb, string_to_array(ik, ','), 'pending' FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS t(k, kd, p, ik)
        ON CONFLICT (key) DO NOTHING`,
-      [chunk.map((s) => s.key), chunk.map((s) => s.kind), chunk.map((s) => JSON.stringify(s.params)), chunk.map((s) => Object.values(s.inputs).join(','))],
+      [chunk.map((s) => s.key), chunk.map((s) => s.kind), chunk.map((s) => JSON.stringify(s.params)), chunk.map((s) => Object.values(s.inputs as Record<string, string>).join(','))],
     );
     await pool.query(
       `INSERT INTO plan_stages (plan_id, idx, key, kind, label, input_roles, input_idx)
@@ -83,8 +83,8 @@ export async function savePlan(pool: Pool, planId: string, plan: SweepPlan, opts
         chunk.map((s) => s.key),
         chunk.map((s) => s.kind),
         chunk.map((s) => s.label),
-        chunk.map((s) => Object.keys(s.inputs).join(',')),
-        chunk.map((s) => Object.values(s.inputs).map((k) => {
+        chunk.map((s) => Object.keys(s.inputs as Record<string, string>).join(',')),
+        chunk.map((s) => Object.values(s.inputs as Record<string, string>).map((k) => {
           const at = index.get(k);
           if (at === undefined) throw new Error(`plan ${planId}: stage ${s.key} names unknown input ${k}`);
           return at;

@@ -3,6 +3,7 @@
 import { tf } from './tf.js';
 import { Rng } from './rng.js';
 import { batchNormTrain, batchNormInfer, layerNorm, gelu, relu } from './ops.js';
+import { InvalidInputError } from './errors.js';
 
 export type ModelSpec =
   | { arch: 'mlp'; hidden: number[] }
@@ -362,7 +363,7 @@ export function buildModel(spec: ModelSpec, inputShape: number[], numClasses: nu
       forward = buildVit(ps, spec, inputShape, numClasses);
       break;
     default:
-      throw new Error(`buildModel: unknown arch ${JSON.stringify((spec as { arch: unknown }).arch)}`);
+      throw new InvalidInputError(`buildModel: unknown arch ${JSON.stringify((spec as { arch: unknown }).arch)}`);
   }
   const trainable = ps.defs.filter((d) => d.trainable).map((d) => ({ name: d.name, variable: d.variable }));
   const buffers = ps.defs.filter((d) => !d.trainable).map((d) => ({ name: d.name, variable: d.variable }));

@@ -6,6 +6,7 @@ import type { Model, NamedVariable } from './models.js';
 import type { Split } from './data/types.js';
 import { batchPositions, gatherBatch } from './data/split.js';
 import { crossEntropy } from './ops.js';
+import { DivergenceError } from './errors.js';
 
 export { crossEntropy, perExampleCrossEntropy } from './ops.js';
 
@@ -86,16 +87,7 @@ export interface TrainResult {
   state: TrainState;
 }
 
-export class DivergenceError extends Error {
-  constructor(
-    readonly epoch: number,
-    readonly step: number,
-    readonly loss: number,
-  ) {
-    super(`training diverged: loss ${loss} at epoch ${epoch}, step ${step} (weights are those before this step)`);
-    this.name = 'DivergenceError';
-  }
-}
+export { DivergenceError };
 
 /** Per-epoch cosine schedule: minLr + (lr − minLr)·(1 + cos(π·epoch/epochs))/2, minLr = minLrFactor·lr. */
 export function lrAt(config: Pick<TrainConfig, 'lr' | 'epochs' | 'minLrFactor'>, epoch: number): number {

@@ -28,6 +28,7 @@ import {
 import type { SweepConfig } from '../sweep/schema.js';
 import type { PlanInfo, PlanPage, StageMark, StageOutcome, SweepActivities } from '../activities/types.js';
 import { STAGE_QUEUES, TRAINING_KINDS, type StageKind } from '../sweep/plan.js';
+import { FailureType, NON_RETRYABLE_FAILURE_TYPES } from '../sweep/stages.js';
 import { CARRY, decodeRuns, encodeRuns } from './status-runs.js';
 
 /** Positions read per page (one `planPage` activity; ~100 bytes of history each). */
@@ -148,7 +149,7 @@ export async function SweepWorkflow(input: SweepInput): Promise<SweepResult> {
   const cfg = input.config;
   const ex = cfg.execution;
   const common = {
-    retry: { initialInterval: `${ex.retryInitialS}s`, backoffCoefficient: 2, maximumInterval: '2m', maximumAttempts: ex.maxAttempts, nonRetryableErrorTypes: ['InvalidConfig', 'Diverged'] },
+    retry: { initialInterval: `${ex.retryInitialS}s`, backoffCoefficient: 2, maximumInterval: '2m', maximumAttempts: ex.maxAttempts, nonRetryableErrorTypes: [...NON_RETRYABLE_FAILURE_TYPES] },
   };
   const gpu = proxyActivities<SweepActivities>({
     ...common,
@@ -170,7 +171,7 @@ export async function SweepWorkflow(input: SweepInput): Promise<SweepResult> {
     taskQueue: input.queues.io,
     startToCloseTimeout: '10m',
     heartbeatTimeout: `${Math.max(ex.heartbeatTimeoutS, 60)}s`,
-    retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', nonRetryableErrorTypes: ['InvalidConfig'] },
+    retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', nonRetryableErrorTypes: [FailureType.InvalidConfig] },
   });
 
   const pageSize = input.paging?.pageSize ?? PAGE_SIZE;
@@ -330,7 +331,7 @@ export async function SweepWorkflow(input: SweepInput): Promise<SweepResult> {
         if (isLost(status[i])) { lost = i; break; }
         if (!isOk(status[i])) {
           const inputNode = loaded.get(i);
-          if (!inputNode) throw ApplicationFailure.nonRetryable(`plan position ${j} names input ${i}, which is neither finished nor loaded`, 'InvalidConfig');
+          if (!inputNode) throw ApplicationFailure.nonRetryable(`plan position ${j} names input ${i}, which is neither finished nor loaded`, FailureType.InvalidConfig);
           inputNode.dependents.push(j);
           node.remaining++;
         }
@@ -376,7 +377,7 @@ export async function SweepWorkflow(input: SweepInput): Promise<SweepResult> {
         pageInFlight = false;
         changes++;
         if (page.kinds.length !== count) {
-          fatal ??= ApplicationFailure.nonRetryable(`plan page at ${from} has ${page.kinds.length} stages, expected ${count}`, 'InvalidConfig');
+          fatal ??= ApplicationFailure.nonRetryable(`plan page at ${from} has ${page.kinds.length} stages, expected ${count}`, FailureType.InvalidConfig);
           return;
         }
         try {

@@ -26,6 +26,7 @@ import { batchPositions, gatherBatch } from '../data/split.js';
 import { crossEntropy } from '../train.js';
 import { Rng } from '../rng.js';
 import { channelScores, randomChannelsLike, selectByDepth, selectTopK, rowCount, type Mask, type ParamScores } from './select.js';
+import { InvalidInputError } from '../errors.js';
 
 export const STRATEGIES = ['wg-channel', 'wg-param', 'salloc', 'magnitude', 'wg-all-channel', 'random-channel', 'deepest', 'shallowest', 'critmem'] as const;
 export type Strategy = (typeof STRATEGIES)[number];
@@ -249,7 +250,7 @@ export function localize(input: LocalizeInput, opts: LocalizeOptions): LocalizeR
       break;
     }
     default:
-      throw new Error(`localize: unknown strategy '${String(opts.strategy)}'; known: ${STRATEGIES.join(', ')}`);
+      throw new InvalidInputError(`localize: unknown strategy '${String(opts.strategy)}'; known: ${STRATEGIES.join(', ')}`);
   }
   let selected = 0;
   for (const m of mask.values()) for (let i = 0; i < m.length; i++) selected += m[i];
