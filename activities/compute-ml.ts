@@ -1,6 +1,7 @@
 // The real compute: stage kinds mapped onto the ml/ library (tfjs). Pure adapters: bytes in, bytes out.
 import { CancelledFailure } from '@temporalio/activity';
 import { initBackend } from '../ml/backend.js';
+import { adapterLine } from '../ml/webgpu.js';
 import { loadDataset, subsetByIds, complementIds, type Dataset, type DatasetSpec } from '../ml/data/index.js';
 import { buildModel, type ModelSpec } from '../ml/models.js';
 import { unlearn } from '../ml/unlearn/index.js';
@@ -83,14 +84,14 @@ async function trainStage(ctx: StageContext, split: Dataset['train'], ds: Datase
           { epoch: state.epochsDone, name: 'train_accuracy', value: accuracy },
           { epoch: state.epochsDone, name: 'epoch_seconds', value: seconds },
         ]);
-        if (state.epochsDone < cfg.epochs) await ctx.saveEpoch(state.epochsDone, saveCheckpoint(model, { trainState: state }));
+        if (state.epochsDone < cfg.epochs) await ctx.saveEpoch(state.epochsDone, await saveCheckpoint(model, { trainState: state }));
         ctx.heartbeat();
       },
     });
     const trainSeconds = (Date.now() - t0) / 1000;
     const meta = { stage: ctx.stage.key, kind: ctx.stage.kind, recipe: p.recipe.name, seed: p.seed, examples: split.count };
     // the history without the momentum buffers (nobody resumes a finished stage; they would double the artifact)
-    const bytes = saveCheckpoint(model, keepHistory ? { meta, trainState: { ...result.state, optimizer: new Map() } } : { meta });
+    const bytes = await saveCheckpoint(model, keepHistory ? { meta, trainState: { ...result.state, optimizer: new Map() } } : { meta });
     return { bytes, meta: { epochs: cfg.epochs, trainSeconds, examples: split.count, finalLoss: result.history.at(-1)?.loss ?? null }, resumedFromEpoch };
   } finally {
     model.dispose();
@@ -159,7 +160,7 @@ async function run(ctx: StageContext): Promise<StageOutput> {
         model.dispose();
       }
       try {
-        const bytes = saveCheckpoint(r.model, { meta: { stage: s.key, algorithm: p.algorithm, hparams: r.hparams, seed: p.seed, localization: r.localization ?? null } });
+        const bytes = await saveCheckpoint(r.model, { meta: { stage: s.key, algorithm: p.algorithm, hparams: r.hparams, seed: p.seed, localization: r.localization ?? null } });
         return { bytes, meta: { epochs: r.cost.epochs, paramsChangedFraction: r.cost.fractionChanged, unlearnSeconds: r.cost.seconds, localizeSeconds: r.cost.localizeSeconds } };
       } finally {
         r.model.dispose();
@@ -172,7 +173,7 @@ async function run(ctx: StageContext): Promise<StageOutput> {
         const forget = subsetByIds(ds.train, ids);
         const retain = subsetByIds(ds.train, complementIds(ds.train, ids));
         const p = s.params;
-        const ev = measureModel(model, { forget, retain, test: ds.test }, { batchSize: p.evaluation.batchSize });
+        const ev = await measureModel(model, { forget, retain, test: ds.test }, { batchSize: p.evaluation.batchSize });
         const m = ev.metrics;
         const out: EvaluationOutput = {
           metrics: [
@@ -203,7 +204,9 @@ export const mlCompute: Compute = {
   name: 'ml',
   async backend() {
     const b = await initBackend();
-    return { name: b.name, device: b.name === 'node-gpu' ? 'gpu' : 'cpu', version: b.version };
+    // webgpu names its adapter and driver, so a stage's row says which GPU (or software rasteriser) ran it
+    const device = b.adapter ? `${b.adapter.software ? 'software gpu' : 'gpu'} ${adapterLine(b.adapter)}` : b.name === 'node-gpu' ? 'gpu' : 'cpu';
+    return { name: b.name, device, version: b.version };
   },
   run,
 };
