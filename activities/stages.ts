@@ -147,8 +147,8 @@ export function createActivities(deps: ActivityDeps): SweepActivities {
     const forgetFraction = t.forgetFraction ?? (ev.counts.train > 0 ? ev.counts.forget / ev.counts.train : 0);
     await recordTrial(db.db, {
       id, sweepId: p.sweepId, dataset: t.dataset, model: t.model, recipeKey: t.recipeKey, forgetSetKey: p.stageKeys['forgetset.select'],
-      forgetKind: t.forgetKind, forgetFraction, algorithm: t.algorithm, localization: t.localization, alpha: t.alpha,
-      hparams: t.hparams, seed: t.seed, isOracle: t.algorithm === 'retrain', stageKeys: p.stageKeys, status: 'completed', error: null,
+      forgetKind: t.forgetKind, forgetFraction, algorithm: t.label, localization: t.localization, alpha: t.alpha,
+      hparams: t.hparams, seed: t.seed, isOracle: t.role === 'oracle', stageKeys: p.stageKeys, status: 'completed', error: null,
       wallSeconds: num(modelMeta.seconds), epochs: num(modelMeta.epochs), paramsChangedFraction: num(modelMeta.paramsChangedFraction),
     });
     await recordMetrics(db.db, id, ev.metrics);
@@ -281,8 +281,8 @@ export function createActivities(deps: ActivityDeps): SweepActivities {
     if (done.rows[0]?.status === 'completed') return;
     await recordTrial(db.db, {
       id, sweepId, dataset: t.dataset, model: t.model, recipeKey: t.recipeKey, forgetSetKey: p.stageKeys['forgetset.select'],
-      forgetKind: t.forgetKind, forgetFraction: t.forgetFraction ?? 0, algorithm: t.algorithm, localization: t.localization, alpha: t.alpha,
-      hparams: t.hparams, seed: t.seed, isOracle: t.algorithm === 'retrain', stageKeys: p.stageKeys, status: 'failed',
+      forgetKind: t.forgetKind, forgetFraction: t.forgetFraction ?? 0, algorithm: t.label, localization: t.localization, alpha: t.alpha,
+      hparams: t.hparams, seed: t.seed, isOracle: t.role === 'oracle', stageKeys: p.stageKeys, status: 'failed',
       error: `${status}: ${error ?? ''}`, wallSeconds: null, epochs: null, paramsChangedFraction: null,
     });
   }

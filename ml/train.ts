@@ -6,6 +6,7 @@ import type { Model, NamedVariable } from './models.js';
 import type { Split } from './data/types.js';
 import { batchPositions, gatherBatch } from './data/split.js';
 import { crossEntropy } from './ops.js';
+import { SGD_STEP, denseKernelsAvailable } from './kernels/dense.js';
 import { DivergenceError } from './errors.js';
 
 export { crossEntropy, perExampleCrossEntropy } from './ops.js';
@@ -157,6 +158,20 @@ export class Sgd {
       if (this.opts.mask && !this.opts.mask.has(name)) throw new Error(`Sgd.step: ${name} is frozen by the mask`);
       const m = this.maskFor(name, variable.shape);
       const old = this.velocity.get(name);
+      if (denseKernelsAvailable()) {
+        // wasm: one kernel with the same arithmetic, in the same order, as the ops below (bit-identical)
+        const inputs: Record<string, tf.Tensor> = { theta: variable, grad };
+        if (old) inputs.velocity = old;
+        if (m) inputs.mask = m;
+        const [theta, v] = tf.engine().runKernel(SGD_STEP, inputs, { lr, momentum, weightDecay }) as tf.Tensor[];
+        variable.assign(theta);
+        theta.dispose();
+        if (v) {
+          old?.dispose();
+          this.velocity.set(name, tf.keep(v)); // outlives the caller's tidy
+        }
+        continue;
+      }
       const next = tf.tidy(() => {
         let g: tf.Tensor = grad;
         if (weightDecay !== 0) g = tf.add(g, tf.mul(variable, weightDecay));

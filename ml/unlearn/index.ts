@@ -17,6 +17,7 @@ export * from './forget-sets.js';
 export * from './localize.js';
 export * from './metrics.js';
 export * from './neurips.js';
+export * from './lira.js';
 export * from './stats.js';
 export * from './svm.js';
 export * from './registry.js';
