@@ -27,8 +27,22 @@ export interface ActivityDeps {
   identity: string;
 }
 
+/**
+ * The host a worker runs on, as stage rows and artifact metadata record it (`worker` = `<host>:<pid>:<queue>`):
+ * UNLEARN_WORKER_HOST when set (e.g. a node name where hostnames repeat), else the hostname (a pod's name on
+ * Kubernetes, the namespace's own name in the multi-host test).
+ */
+export function workerHost(env: NodeJS.ProcessEnv = process.env): string {
+  const host = env.UNLEARN_WORKER_HOST?.trim() || os.hostname();
+  if (host.includes(':')) throw new Error(`UNLEARN_WORKER_HOST must not contain ':' (it separates host, pid and queue in the worker identity), got "${host}"`);
+  return host;
+}
+
+/** Host part of a worker identity (`<host>:<pid>:<queue>`). */
+export const hostOfWorker = (identity: string) => identity.split(':')[0];
+
 export function defaultDeps(computes: Record<string, Compute>, queue: string): ActivityDeps {
-  return { store: s3StoreFromEnv(), db: openDb(), computes, identity: `${os.hostname()}:${process.pid}:${queue}` };
+  return { store: s3StoreFromEnv(), db: openDb(), computes, identity: `${workerHost()}:${process.pid}:${queue}` };
 }
 
 type ArtifactRow = { key: string; sha256: string; bytes: number; metadata: Record<string, unknown> };
