@@ -19,7 +19,10 @@ import { bytesJson, jsonBytes, InvalidConfigError, type Compute, type Evaluation
 const datasets = new Map<string, Promise<Dataset>>();
 /** Datasets are loaded once per worker process (they are deterministic given the spec). */
 export function datasetFor(p: DatasetRef): Promise<Dataset> {
-  const spec = { name: p.id, perClass: p.subset?.perClass, testPerClass: p.subset?.testPerClass, seed: p.subset?.seed ?? 0, ...p.params } as DatasetSpec;
+  // params first: the checked fields win; places on disk are worker settings, never sweep fields
+  const { path: _path, cacheDir: _cacheDir, ...params } = p.params;
+  const spec = { ...params, name: p.id, perClass: p.subset?.perClass, testPerClass: p.subset?.testPerClass, seed: p.subset?.seed ?? 0 } as DatasetSpec;
+  if (p.id === 'svhn') spec.path = process.env.UNLEARN_SVHN_DIR;
   const k = JSON.stringify(spec);
   let d = datasets.get(k);
   if (!d) {
@@ -30,7 +33,7 @@ export function datasetFor(p: DatasetRef): Promise<Dataset> {
   return d;
 }
 
-const modelSpec = (m: ModelRef) => ({ arch: m.id, ...m.params }) as ModelSpec;
+const modelSpec = (m: ModelRef) => ({ ...m.params, arch: m.id }) as ModelSpec;
 
 function trainConfig(r: RecipeRef, seed: number): TrainConfig {
   if (r.optimizer !== 'sgd') throw new InvalidConfigError(`recipe ${r.name}: optimizer "${r.optimizer}" is not supported by ml/train (sgd only)`);
@@ -105,7 +108,7 @@ async function run(ctx: StageContext): Promise<StageOutput> {
   switch (s.kind) {
     case 'forgetset.select': {
       const p = s.params;
-      const spec = { kind: p.kind, seed: p.seed, ...(p.fraction !== null ? { fraction: p.fraction } : {}), ...(p.count !== null ? { count: p.count } : {}), ...(p.classes ? { classes: p.classes } : {}), ...p.params } as ForgetSetSpec;
+      const spec = { ...p.params, kind: p.kind, seed: p.seed, ...(p.fraction !== null ? { fraction: p.fraction } : {}), ...(p.count !== null ? { count: p.count } : {}), ...(p.classes ? { classes: p.classes } : {}) } as ForgetSetSpec;
       let memorization: Float32Array | undefined;
       if (p.kind === 'memorization') {
         // learning-speed proxy from the original model's training history (1 − mean correctness over epochs)
@@ -130,7 +133,7 @@ async function run(ctx: StageContext): Promise<StageOutput> {
       const model = modelFromCheckpoint(loadCheckpoint(await ctx.input('original')));
       try {
         const forget = subsetByIds(ds.train, forgetIds(await ctx.input('forgetSet')));
-        const r = localize({ model, forget, train: ds.train }, { strategy: p.strategy as Strategy, alpha: p.alpha, seed: p.seed, channelAggregate: p.channelAggregate });
+        const r = await localize({ model, forget, train: ds.train }, { strategy: p.strategy as Strategy, alpha: p.alpha, seed: p.seed, channelAggregate: p.channelAggregate });
         return { bytes: maskToBytes(r.mask), meta: { selected: r.selected, total: r.total, seconds: r.seconds, channelAggregate: r.params.channelAggregate ?? null } };
       } finally {
         model.dispose();

@@ -27,8 +27,22 @@ export interface ActivityDeps {
   identity: string;
 }
 
+/**
+ * The host a worker runs on, as stage rows and artifact metadata record it (`worker` = `<host>:<pid>:<queue>`):
+ * UNLEARN_WORKER_HOST when set (e.g. a node name where hostnames repeat), else the hostname (a pod's name on
+ * Kubernetes, the namespace's own name in the multi-host test).
+ */
+export function workerHost(env: NodeJS.ProcessEnv = process.env): string {
+  const host = env.UNLEARN_WORKER_HOST?.trim() || os.hostname();
+  if (host.includes(':')) throw new Error(`UNLEARN_WORKER_HOST must not contain ':' (it separates host, pid and queue in the worker identity), got "${host}"`);
+  return host;
+}
+
+/** Host part of a worker identity (`<host>:<pid>:<queue>`). */
+export const hostOfWorker = (identity: string) => identity.split(':')[0];
+
 export function defaultDeps(computes: Record<string, Compute>, queue: string): ActivityDeps {
-  return { store: s3StoreFromEnv(), db: openDb(), computes, identity: `${os.hostname()}:${process.pid}:${queue}` };
+  return { store: s3StoreFromEnv(), db: openDb(), computes, identity: `${workerHost()}:${process.pid}:${queue}` };
 }
 
 type ArtifactRow = { key: string; sha256: string; bytes: number; metadata: Record<string, unknown> };
@@ -117,8 +131,8 @@ export function createActivities(deps: ActivityDeps): SweepActivities {
     const forgetFraction = t.forgetFraction ?? (ev.counts.train > 0 ? ev.counts.forget / ev.counts.train : 0);
     await recordTrial(db.db, {
       id, sweepId: p.sweepId, dataset: t.dataset, model: t.model, recipeKey: t.recipeKey, forgetSetKey: p.stageKeys['forgetset.select'],
-      forgetKind: t.forgetKind, forgetFraction, algorithm: t.algorithm, localization: t.localization, alpha: t.alpha,
-      hparams: t.hparams, seed: t.seed, isOracle: t.algorithm === 'retrain', stageKeys: p.stageKeys, status: 'completed', error: null,
+      forgetKind: t.forgetKind, forgetFraction, algorithm: t.label, localization: t.localization, alpha: t.alpha,
+      hparams: t.hparams, seed: t.seed, isOracle: t.role === 'oracle', stageKeys: p.stageKeys, status: 'completed', error: null,
       wallSeconds: num(modelMeta.seconds), epochs: num(modelMeta.epochs), paramsChangedFraction: num(modelMeta.paramsChangedFraction),
     });
     await recordMetrics(db.db, id, ev.metrics);
@@ -243,8 +257,8 @@ export function createActivities(deps: ActivityDeps): SweepActivities {
         if (done.rows[0]?.status === 'completed') continue;
         await recordTrial(db.db, {
           id, sweepId, dataset: t.dataset, model: t.model, recipeKey: t.recipeKey, forgetSetKey: p.stageKeys['forgetset.select'],
-          forgetKind: t.forgetKind, forgetFraction: t.forgetFraction ?? 0, algorithm: t.algorithm, localization: t.localization, alpha: t.alpha,
-          hparams: t.hparams, seed: t.seed, isOracle: t.algorithm === 'retrain', stageKeys: p.stageKeys, status: 'failed',
+          forgetKind: t.forgetKind, forgetFraction: t.forgetFraction ?? 0, algorithm: t.label, localization: t.localization, alpha: t.alpha,
+          hparams: t.hparams, seed: t.seed, isOracle: t.role === 'oracle', stageKeys: p.stageKeys, status: 'failed',
           error: `${m.status}: ${m.error ?? ''}`, wallSeconds: null, epochs: null, paramsChangedFraction: null,
         });
       }

@@ -4,11 +4,14 @@
 // One original per (dataset, model, recipe, seed); one forget set per (dataset, kind+params, seed); one oracle
 // per (forget set, model, recipe, seed); one mask per (original, forget set, strategy, alpha); then per trial
 // unlearn → evaluate → record. Originals and oracles are also evaluated and recorded per forget set, as the
-// reference rows `original` and `retrain` of every leaderboard.
+// reference rows of every leaderboard. Every trial carries its role (original, oracle, method), its algorithm
+// name and label as separate fields, and its setting and method keys (sweep/keys.ts): nothing downstream
+// derives a role or a key from a label.
 import type { SweepConfig } from './schema.js';
 import { expandGrid, type Scalar } from './grid.js';
 import { canonicalJson, sha256Hex } from './hash.js';
 import type { DatasetRef, ModelRef, Queue, StageInputs, StageKind, StageParams, StageSpec, TrialDescriptor } from './stages.js';
+import { methodSummary, settingSpec, settingSummary, specKey, type MethodSpec, type SettingSpec, type TrialRole } from './keys.js';
 
 export { expandGrid } from './grid.js';
 export type { Queue, StageKind, StageSpec } from './stages.js';
@@ -34,6 +37,11 @@ export const STAGE_QUEUES: Record<StageKind, Queue> = {
   record: 'io',
 };
 
+/** The stage versions a setting key covers: every stage that makes a number (recording changes none). */
+const SETTING_STAGE_VERSIONS: Record<string, number> = Object.fromEntries(
+  (Object.entries(STAGE_VERSIONS) as [StageKind, number][]).filter(([kind]) => kind !== 'record'),
+);
+
 /** Stages that train (for "a rerun starts no training stage"). */
 export const TRAINING_KINDS: readonly StageKind[] = ['train.original', 'train.oracle', 'localize', 'unlearn'];
 
@@ -47,6 +55,9 @@ export interface SweepPlan {
   /** topologically ordered: every stage comes after its inputs */
   stages: StageSpec[];
   trials: TrialSpec[];
+  /** the settings and methods the trials refer to, by key, with a readable summary */
+  settings: Record<string, { spec: SettingSpec; summary: string }>;
+  methods: Record<string, { spec: MethodSpec; summary: string }>;
 }
 
 export function stageKey(kind: StageKind, params: StageParams | Record<string, unknown>, inputs: StageInputs | Record<string, string>, version = STAGE_VERSIONS[kind]): string {
@@ -91,19 +102,26 @@ export function expandSweep(cfg: SweepConfig, sweepId: string): SweepPlan {
   };
 
   const evaluation = cfg.evaluation;
+  const settings: SweepPlan['settings'] = {};
+  const methods: SweepPlan['methods'] = {};
+  const methodOf = (spec: MethodSpec): string => {
+    const key = specKey(spec);
+    if (!methods[key]) methods[key] = { spec, summary: methodSummary(spec) };
+    return key;
+  };
   const addTrial = (t: Omit<TrialSpec, 'id' | 'stages'>, model: string, base: Record<string, string>, datasetParams: DatasetRef, modelParams: ModelRef) => {
     const descriptor = { ...t, model: t.model };
     const id = sha256Hex(canonicalJson({ descriptor, model }));
     if (trialIds.has(id)) return;
     trialIds.add(id);
-    const evaluate = add('evaluate', { dataset: datasetParams, model: modelParams, evaluation }, { model, forgetSet: base.forgetSet }, `evaluate ${t.algorithm} ${t.forgetSet} s${t.seed}`);
+    const evaluate = add('evaluate', { dataset: datasetParams, model: modelParams, evaluation }, { model, forgetSet: base.forgetSet }, `evaluate ${t.label} ${t.forgetSet} s${t.seed}`);
     const refs: StageInputs<'record'> = { evaluate };
-    if (base.oracleEvaluate && t.algorithm !== 'retrain') refs.oracleEvaluate = base.oracleEvaluate;
+    if (base.oracleEvaluate && t.role !== 'oracle') refs.oracleEvaluate = base.oracleEvaluate;
     const stageKeys: Record<string, string> = { 'train.original': base.original, 'forgetset.select': base.forgetSet, evaluate };
     if (base.mask) stageKeys.localize = base.mask;
     if (base.unlearn) stageKeys.unlearn = base.unlearn;
     if (base.oracle) stageKeys['train.oracle'] = base.oracle;
-    const record = add('record', { sweepId, trial: { ...descriptor, id }, model, stageKeys }, refs, `record ${t.algorithm} ${t.forgetSet} s${t.seed}`);
+    const record = add('record', { sweepId, trial: { ...descriptor, id }, model, stageKeys }, refs, `record ${t.label} ${t.forgetSet} s${t.seed}`);
     trials.push({ ...t, id, stages: { ...base, model, evaluate, record } });
     return evaluate;
   };
@@ -133,13 +151,20 @@ export function expandSweep(cfg: SweepConfig, sweepId: string): SweepPlan {
             const original = add('train.original', { dataset, model, recipe, seed }, {}, `original ${ds.id} ${m.id} ${recipe.name} s${seed}`);
             const forgetSet = shared ?? selectForget(original, ` ${m.id} ${recipe.name}`);
             const recipeKey = sha256Hex(canonicalJson({ dataset, model, recipe, compute, ns: cfg.cacheNamespace ?? null })).slice(0, 16);
-            const common = { dataset: ds.id, model: m.id, recipe: recipe.name, recipeKey, forgetSet: fsLabel, forgetKind, forgetFraction: fsCfg.fraction ?? null, seed };
-            addTrial({ ...common, algorithm: 'original', localization: null, alpha: null, hparams: {} }, original, { original, forgetSet }, dataset, model);
+            const setting = settingSpec(cfg, ds, m, recipe, fsCfg, SETTING_STAGE_VERSIONS);
+            const settingKey = specKey(setting);
+            if (!settings[settingKey]) settings[settingKey] = { spec: setting, summary: settingSummary(setting, recipe.name) };
+            const common = { dataset: ds.id, model: m.id, recipe: recipe.name, recipeKey, settingKey, forgetSet: fsLabel, forgetKind, forgetFraction: fsCfg.fraction ?? null, seed };
+            const reference = (role: TrialRole, algorithm: string | null) => ({
+              ...common, role, algorithm, label: role === 'oracle' ? 'retrain' : 'original', localization: null, alpha: null, hparams: {},
+              methodKey: methodOf({ role, algorithm, localization: null, hparams: {} }),
+            });
+            addTrial(reference('original', null), original, { original, forgetSet }, dataset, model);
             let oracleEvaluate: string | undefined;
             let oracle: string | undefined;
             if (cfg.oracle) {
               oracle = add('train.oracle', { dataset, model, recipe, seed }, { forgetSet }, `oracle ${ds.id} ${m.id} ${recipe.name} ${fsLabel} s${seed}`);
-              oracleEvaluate = addTrial({ ...common, algorithm: 'retrain', localization: null, alpha: null, hparams: {} }, oracle, { original, forgetSet, oracle }, dataset, model);
+              oracleEvaluate = addTrial(reference('oracle', 'retrain'), oracle, { original, forgetSet, oracle }, dataset, model);
             }
             for (const alg of cfg.grid.algorithms) {
               const alphas = alg.localization ? (Array.isArray(alg.localization.alpha) ? alg.localization.alpha : [alg.localization.alpha]) : [null];
@@ -160,8 +185,16 @@ export function expandSweep(cfg: SweepConfig, sweepId: string): SweepPlan {
                   if (mask) base.mask = mask;
                   if (oracle) base.oracle = oracle;
                   if (oracleEvaluate) base.oracleEvaluate = oracleEvaluate;
+                  // the aggregation is part of the method only when the sweep sets it (absent: by architecture, as before)
+                  const localization = alg.localization && alpha !== null
+                    ? { strategy: alg.localization.strategy, alpha, ...(alg.localization.channelAggregate ? { channelAggregate: alg.localization.channelAggregate } : {}) }
+                    : null;
                   addTrial(
-                    { ...common, algorithm: alg.label ?? alg.name, localization: alg.localization?.strategy ?? null, alpha, hparams: hp },
+                    {
+                      ...common, role: 'method', algorithm: alg.name, label: alg.label ?? alg.name,
+                      localization: alg.localization?.strategy ?? null, alpha, hparams: hp,
+                      methodKey: methodOf({ role: 'method', algorithm: alg.name, localization, hparams: hp }),
+                    },
                     unlearned,
                     base,
                     dataset,
@@ -175,7 +208,7 @@ export function expandSweep(cfg: SweepConfig, sweepId: string): SweepPlan {
       }
     }
   }
-  return { sweepId, stages, trials };
+  return { sweepId, stages, trials, settings, methods };
 }
 
 /** Counts of stages by kind, for summaries. */
@@ -183,4 +216,50 @@ export function countByKind(stages: readonly StageSpec[]): Record<string, number
   const out: Record<string, number> = {};
   for (const s of stages) out[s.kind] = (out[s.kind] ?? 0) + 1;
   return out;
+}
+
+export interface PlanCounts {
+  trials: number;
+  /** trials by role */
+  roles: Record<TrialRole, number>;
+  stages: number;
+  byKind: Record<StageKind, number>;
+}
+
+/**
+ * Trials and stages by kind, computed from the grid's axis lengths without expanding it (a 10^6-trial grid is
+ * counted, not allocated). Exact for a validated config: validation refuses repeated seeds, entries and axis
+ * values and overlapping method grids, the only ways two grid points could share a stage.
+ */
+export function planCounts(cfg: SweepConfig): PlanCounts {
+  const g = cfg.grid;
+  const S = cfg.seeds.length, D = g.datasets.length, M = g.models.length, R = g.recipes.length, F = g.forgetSets.length;
+  const memorization = g.forgetSets.filter((f) => f.kind === 'memorization').length;
+  const originals = S * D * M * R;
+  const settings = originals * F;
+  const alphas = (a: SweepConfig['grid']['algorithms'][number]) =>
+    a.localization ? (Array.isArray(a.localization.alpha) ? a.localization.alpha.length : 1) : 1;
+  const combos = (a: SweepConfig['grid']['algorithms'][number]) =>
+    Object.values(a.hparams as Record<string, unknown>).reduce<number>((n, v) => n * (Array.isArray(v) ? v.length : v === undefined ? 1 : 1), 1);
+  const methodsPerSetting = g.algorithms.reduce((n, a) => n + alphas(a) * combos(a), 0);
+  // masks are shared by every algorithm with the same (strategy, α)
+  const masks = new Set<string>();
+  for (const a of g.algorithms) {
+    if (!a.localization) continue;
+    for (const alpha of Array.isArray(a.localization.alpha) ? a.localization.alpha : [a.localization.alpha]) masks.add(canonicalJson([a.localization.strategy, alpha, a.localization.channelAggregate ?? null]));
+  }
+  const oracles = cfg.oracle ? settings : 0;
+  const methods = settings * methodsPerSetting;
+  const trials = settings + oracles + methods;
+  const byKind: Record<StageKind, number> = {
+    'forgetset.select': S * D * ((F - memorization) + memorization * M * R),
+    'train.original': originals,
+    'train.oracle': oracles,
+    localize: settings * masks.size,
+    unlearn: methods,
+    evaluate: trials,
+    record: trials,
+  };
+  const stages = Object.values(byKind).reduce((a, b) => a + b, 0);
+  return { trials, roles: { original: settings, oracle: oracles, method: methods }, stages, byKind };
 }

@@ -4,6 +4,9 @@
 import { z } from 'zod';
 import { parseDocument } from 'yaml';
 import { expandGrid, type Scalar } from './grid.js';
+import { LIMITS } from './catalog.js';
+import { RESERVED_LABELS } from './keys.js';
+import { canonicalJson } from './hash.js';
 
 const ident = z.string().min(1).regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'expected a name of letters, digits, ".", "_" or "-"');
 const scalar = z.union([z.number(), z.string(), z.boolean()]);
@@ -14,8 +17,8 @@ const params = z.record(z.string(), z.unknown());
 export const HparamsSchema = z
   .object({
     lr: gridOf(z.number().positive()).optional(),
-    epochs: gridOf(z.number().int().positive()).optional(),
-    batchSize: gridOf(z.number().int().positive()).optional(),
+    epochs: gridOf(z.number().int().positive().max(LIMITS.epochs)).optional(),
+    batchSize: gridOf(z.number().int().positive().max(LIMITS.batchSize)).optional(),
   })
   .catchall(gridOf(scalar));
 
@@ -23,7 +26,7 @@ export const DatasetSchema = z.strictObject({
   id: ident,
   /** Subsampling: a seeded class-stratified subsample of each split, perClass examples per class (train),
    *  testPerClass (test); absent = the whole split. */
-  subset: z.strictObject({ perClass: z.number().int().positive().optional(), testPerClass: z.number().int().positive().optional(), seed: z.number().int().nonnegative().default(0) }).optional(),
+  subset: z.strictObject({ perClass: z.number().int().positive().max(1_000_000).optional(), testPerClass: z.number().int().positive().max(1_000_000).optional(), seed: z.number().int().nonnegative().max(2 ** 31 - 1).default(0) }).optional(),
   params: params.optional(),
 });
 
@@ -31,8 +34,8 @@ export const ModelSchema = z.strictObject({ id: ident, params: params.optional()
 
 export const RecipeSchema = z.strictObject({
   name: ident,
-  epochs: z.number().int().positive(),
-  batchSize: z.number().int().positive(),
+  epochs: z.number().int().positive().max(LIMITS.epochs),
+  batchSize: z.number().int().positive().max(LIMITS.batchSize),
   lr: z.number().positive(),
   momentum: z.number().min(0).max(1).default(0.9),
   weightDecay: z.number().min(0).default(0),
@@ -44,8 +47,8 @@ export const ForgetSetSchema = z.strictObject({
   /** Selection strategy by name (ml/unlearn registry), e.g. iid, classes, memorized. */
   kind: ident,
   fraction: z.number().gt(0).lt(1).optional(),
-  count: z.number().int().positive().optional(),
-  classes: z.array(z.number().int().nonnegative()).min(1).optional(),
+  count: z.number().int().positive().max(100_000_000).optional(),
+  classes: z.array(z.number().int().nonnegative().max(100_000)).min(1).optional(),
   params: params.optional(),
 });
 
@@ -60,8 +63,9 @@ export const LocalizationSchema = z.strictObject({
 export const AlgorithmSchema = z.strictObject({
   /** Algorithm by name (ml/unlearn registry), e.g. del, finetune, neggrad-plus, l1-sparse, random-label, salun, ssd. */
   name: ident,
-  /** Label in result tables; defaults to the name. */
-  label: z.string().min(1).optional(),
+  /** Label in result tables; defaults to the name. Display only: never part of a key. Unique in a sweep;
+   *  `original`, `oracle` and `retrain` are reserved for the reference rows. */
+  label: z.string().min(1).max(64).regex(/^[\p{L}\p{N}][\p{L}\p{N} ._+()=-]*$/u, 'expected letters, digits, spaces or ._+()=- (at most 64)').optional(),
   localization: LocalizationSchema.optional(),
   hparams: HparamsSchema.default({}),
 });
@@ -73,7 +77,7 @@ export const SweepSchema = z.strictObject({
   compute: z.enum(['ml', 'noop']).default('ml'),
   /** Part of every stage key: a new value recomputes everything (fresh cache), equal values share stages. */
   cacheNamespace: z.string().min(1).optional(),
-  seeds: z.array(z.number().int().nonnegative()).min(1),
+  seeds: z.array(z.number().int().nonnegative().max(2 ** 31 - 1)).min(1).max(LIMITS.seeds),
   grid: z.strictObject({
     datasets: z.array(DatasetSchema).min(1),
     models: z.array(ModelSchema).min(1),
@@ -84,18 +88,18 @@ export const SweepSchema = z.strictObject({
   /** Train and evaluate the oracle (retrain on D_r) for every forget set, recipe and seed. */
   oracle: z.boolean().default(true),
   evaluation: z
-    .strictObject({ mia: z.boolean().default(true), perExample: z.boolean().default(true), batchSize: z.number().int().positive().default(256) })
+    .strictObject({ mia: z.boolean().default(true), perExample: z.boolean().default(true), batchSize: z.number().int().positive().max(LIMITS.batchSize).default(256) })
     .default({ mia: true, perExample: true, batchSize: 256 }),
   execution: z
     .strictObject({
       /** Sliding window: how many stages may run at once. */
       window: z.number().int().positive().max(10000).default(8),
-      heartbeatTimeoutS: z.number().positive().default(120),
-      stageTimeoutS: z.number().positive().default(6 * 3600),
-      maxAttempts: z.number().int().positive().default(5),
-      retryInitialS: z.number().positive().default(1),
+      heartbeatTimeoutS: z.number().positive().max(86_400).default(120),
+      stageTimeoutS: z.number().positive().max(30 * 86_400).default(6 * 3600),
+      maxAttempts: z.number().int().positive().max(100).default(5),
+      retryInitialS: z.number().positive().max(3600).default(1),
       /** Continue-as-new once the run's event history passes this length. */
-      historyLimit: z.number().int().min(200).default(4000),
+      historyLimit: z.number().int().min(200).max(50_000).default(4000),
     })
     .default({ window: 8, heartbeatTimeoutS: 120, stageTimeoutS: 6 * 3600, maxAttempts: 5, retryInitialS: 1, historyLimit: 4000 }),
 });
@@ -146,6 +150,8 @@ export interface NameRegistries {
   hparams?: (algorithm: string, combo: Record<string, unknown>) => [string, string][];
   /** the algorithm's own localization when the sweep gives none (e.g. DEL: wg-channel, α 0.3) */
   defaultLocalization?: (algorithm: string) => { strategy: string; alpha: number } | undefined;
+  /** checks the grid against the data and models (sweep/catalog.ts): [path from the root, message][] */
+  grid?: (grid: SweepConfig['grid']) => [string, string][];
 }
 
 /** Validates sweep text (YAML or JSON). Throws SweepFileError naming the file, the path and the problem. */
@@ -160,6 +166,11 @@ export function parseSweep(text: string, file: string, registries: NameRegistrie
   } catch (e) {
     throw new SweepFileError(file, [`(root): ${(e as Error).message}`]);
   }
+  return checkSweep(raw, file, registries);
+}
+
+/** Validates a sweep already parsed from text (or built in code): the same checks as parseSweep. */
+export function checkSweep(raw: unknown, file: string, registries: NameRegistries = {}): SweepConfig {
   const parsed = SweepSchema.safeParse(raw);
   if (!parsed.success) {
     throw new SweepFileError(file, flatten(parsed.error.issues).map((i) => `${formatPath(i.path)}: ${i.message}`));
@@ -181,13 +192,19 @@ export function parseSweep(text: string, file: string, registries: NameRegistrie
     }
   });
   cfg.grid.algorithms.forEach((a, i) => {
+    const known = !registries.algorithms || registries.algorithms.includes(a.name);
+    if (RESERVED_LABELS.includes(a.name)) {
+      problems.push(`grid.algorithms[${i}].name: "${a.name}" is reserved: the original and the oracle (retrain) are planned for every setting (oracle: true), not listed as algorithms`);
+      return;
+    }
     check(registries.algorithms, a.name, `grid.algorithms[${i}].name`, 'algorithm');
+    if (!known) return;
     if (!a.localization && registries.defaultLocalization) {
       const d = registries.defaultLocalization(a.name);
       if (d) a.localization = { strategy: d.strategy, alpha: d.alpha };
     }
     if (a.localization) check(registries.localizations, a.localization.strategy, `grid.algorithms[${i}].localization.strategy`, 'localization strategy');
-    if (registries.hparams && (!registries.algorithms || registries.algorithms.includes(a.name))) {
+    if (registries.hparams) {
       const seenMsg = new Set<string>();
       for (const combo of expandGrid(a.hparams as Record<string, Scalar | Scalar[]>)) {
         for (const [path, message] of registries.hparams(a.name, combo)) {
@@ -203,6 +220,65 @@ export function parseSweep(text: string, file: string, registries: NameRegistrie
     if (seen.has(r.name)) problems.push(`grid.recipes[${i}].name: duplicate recipe name "${r.name}"`);
     seen.add(r.name);
   });
+  problems.push(...labelProblems(cfg), ...duplicateProblems(cfg));
+  if (registries.grid && problems.length === 0) for (const [path, message] of registries.grid(cfg.grid)) problems.push(`${path}: ${message}`);
   if (problems.length > 0) throw new SweepFileError(file, problems);
   return cfg;
+}
+
+/** Labels: a reserved word, or the label of another entry (labels name result rows: they must be unique). */
+function labelProblems(cfg: SweepConfig): string[] {
+  const out: string[] = [];
+  const byLabel = new Map<string, number>();
+  cfg.grid.algorithms.forEach((a, i) => {
+    const label = a.label ?? a.name;
+    const path = `grid.algorithms[${i}].${a.label !== undefined ? 'label' : 'name'}`;
+    if (a.label !== undefined && RESERVED_LABELS.includes(a.label.trim().toLowerCase())) {
+      out.push(`${path}: label "${a.label}" is reserved for the reference rows (${RESERVED_LABELS.join(', ')}); choose another`);
+      return;
+    }
+    const key = label.trim().toLowerCase();
+    const first = byLabel.get(key);
+    if (first !== undefined) out.push(`${path}: label "${label}" is already used by grid.algorithms[${first}]; give each entry its own label`);
+    else byLabel.set(key, i);
+  });
+  return out;
+}
+
+/** Repeated seeds, grid entries or axis values would plan the same stages twice under two names. */
+function duplicateProblems(cfg: SweepConfig): string[] {
+  const out: string[] = [];
+  const firstOf = (values: unknown[], path: (i: number) => string, what: string) => {
+    const seen = new Map<string, number>();
+    values.forEach((v, i) => {
+      const k = canonicalJson(v);
+      const j = seen.get(k);
+      if (j !== undefined) out.push(`${path(i)}: repeats ${what} ${path(j)}`);
+      else seen.set(k, i);
+    });
+  };
+  firstOf(cfg.seeds, (i) => `seeds[${i}]`, 'seed');
+  firstOf(cfg.grid.datasets, (i) => `grid.datasets[${i}]`, 'data set');
+  firstOf(cfg.grid.models, (i) => `grid.models[${i}]`, 'model');
+  firstOf(cfg.grid.recipes.map(({ name: _n, ...r }) => r), (i) => `grid.recipes[${i}]`, 'the settings of recipe');
+  firstOf(cfg.grid.forgetSets.map((f) => ({ ...f, classes: f.classes ? [...f.classes].sort((a, b) => a - b) : undefined })), (i) => `grid.forgetSets[${i}]`, 'forget set');
+  cfg.grid.algorithms.forEach((a, i) => {
+    const axes: [string, unknown][] = Object.entries(a.hparams).map(([k, v]) => [`hparams.${k}`, v]);
+    if (a.localization) axes.push(['localization.alpha', a.localization.alpha]);
+    for (const [k, v] of axes) if (Array.isArray(v)) firstOf(v, (j) => `grid.algorithms[${i}].${k}[${j}]`, 'value');
+  });
+  // two entries of one algorithm whose grids overlap would run the same method twice
+  cfg.grid.algorithms.forEach((a, i) => {
+    for (let j = 0; j < i; j++) {
+      const b = cfg.grid.algorithms[j];
+      if (b.name !== a.name || (a.localization?.strategy ?? null) !== (b.localization?.strategy ?? null)) continue;
+      const axesA: Record<string, unknown> = { ...a.hparams, '(alpha)': a.localization?.alpha };
+      const axesB: Record<string, unknown> = { ...b.hparams, '(alpha)': b.localization?.alpha };
+      const keys = new Set([...Object.keys(axesA), ...Object.keys(axesB)]);
+      const list = (v: unknown) => (v === undefined ? ['(unset)'] : Array.isArray(v) ? v : [v]).map((x) => canonicalJson(x));
+      const overlap = [...keys].every((k) => list(axesA[k]).some((x) => list(axesB[k]).includes(x)));
+      if (overlap) out.push(`grid.algorithms[${i}]: runs a method grid.algorithms[${j}] already runs (same algorithm, localization and hyperparameters); remove the overlap`);
+    }
+  });
+  return out;
 }

@@ -8,6 +8,7 @@
 // policy and by the activity that classifies errors).
 import type { SweepConfig } from './schema.js';
 import type { Scalar } from './grid.js';
+import type { TrialRole } from './keys.js';
 
 type Grid = SweepConfig['grid'];
 
@@ -82,6 +83,14 @@ export interface EvaluateParams extends StageCommon {
 export interface TrialDescriptor {
   /** content id: hash of the trial's descriptor (without the sweep id) */
   id: string;
+  /** what the trial is: the original model, the oracle (retrained without the forget set) or an unlearning method */
+  role: TrialRole;
+  /** comparable setting (sweep/keys.ts): equal keys = same data, model, recipe, forget set, evaluation, code */
+  settingKey: string;
+  /** method (sweep/keys.ts): role, algorithm, localization, hparams */
+  methodKey: string;
+  /** display label of the row: the entry's label (default its name); `original` / `retrain` for the references */
+  label: string;
   dataset: string;
   model: string;
   recipe: string;
@@ -91,8 +100,8 @@ export interface TrialDescriptor {
   forgetKind: string;
   /** configured forget fraction (null when the forget set is given by count) */
   forgetFraction: number | null;
-  /** algorithm label; `original` and `retrain` for reference rows */
-  algorithm: string;
+  /** algorithm name (registry name); null for the original, `retrain` for the oracle */
+  algorithm: string | null;
   localization: string | null;
   alpha: number | null;
   hparams: Record<string, unknown>;

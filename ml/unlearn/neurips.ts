@@ -4,13 +4,12 @@
 // attacks that tell the two confidence distributions apart; the example scores H(ε) by 0.5-wide buckets
 // (1, ½, ¼, ...) up to ⌈ln(N−1)⌉; F = mean H. Final score = F · (RA_u / RA_r) · (TA_u / TA_r).
 //
-// Documented difference from metric.py: instead of a dense grid of thresholds (100 per unit) we enumerate
-// EVERY distinct decision set of the two rule families exactly (single threshold: predict positive iff c ≥ t;
-// double threshold: positive iff l ≤ c ≤ r, with t, l, r ranging over the observed values). With N ≤ ~20 that
-// is cheap and is a superset of the grid's decisions (the double rule's width constraint is dropped), so
-// our ε is ≥ the grid's for the same data. Degenerate handling follows metric.py: a "peaky" pair (range ratio
-// < 1%) gets ε = 50 (the cap), thresholds with fpr = fnr = 0 give ε = ∞ (then capped at 50), thresholds with
-// exactly one of fpr, fnr = 0 are discarded.
+// The two attack families, their threshold grids (100 per unit) and the double rule's width constraint follow
+// metric.py (see exampleEpsilon). An earlier version enumerated every decision set over the observed values
+// without the width constraint: at N = 512 that attack overfits narrow gaps between samples and gave two
+// identical distributions F ≈ 0.04 instead of ≈ 1 (test/unlearn/protocol-metrics.test.ts pins both cases).
+// Degenerate handling follows metric.py: a "peaky" pair (range ratio < 1%) gets ε = 50 (the cap), thresholds with
+// fpr = fnr = 0 give ε = ∞ (then capped at 50), thresholds with exactly one of fpr, fnr = 0 are discarded.
 
 export const NEURIPS_DELTA = 1e-5;
 export const NEURIPS_EPSILON_CAP = 50;
@@ -35,32 +34,92 @@ export function logitScaledConfidence(logits: ArrayLike<number>, labels: ArrayLi
   return out;
 }
 
+/** Thresholds per unit of logit-scaled confidence, and the slack of the double rule's width (metric.py's values). */
+export const NEURIPS_THRESHOLDS_PER_UNIT = 100;
+const DOUBLE_RULE_BUFFER = 2.0;
+
+/** ε of one decision rule from its rates; NaN when the rule is discarded (exactly one of fpr, fnr is 0, or no
+ *  finite estimate). fpr = fnr = 0 (perfect separation) gives ∞. */
 function epsFromRates(tpr: number, fnr: number, fpr: number, tnr: number, delta: number): number {
   if (fpr + fnr === 0 && tpr + tnr === 2) return Infinity;
-  if (fpr * fnr === 0) return NaN; // discarded
+  if (fpr * fnr === 0) return NaN;
   const a = Math.log(1 - delta - fpr) - Math.log(fnr);
   const b = Math.log(1 - delta - fnr) - Math.log(fpr);
-  const m = Math.max(Number.isNaN(a) ? -Infinity : a, Number.isNaN(b) ? -Infinity : b);
-  return Math.max(0, m);
+  if (Number.isNaN(a) && Number.isNaN(b)) return NaN;
+  return Math.max(0, Number.isNaN(a) ? -Infinity : a, Number.isNaN(b) ? -Infinity : b);
 }
 
-/** ε for one example from the positive (larger median) and negative samples. */
+/** numpy.linspace(start, stop, num) with the endpoint. */
+function linspace(start: number, stop: number, num: number): Float64Array {
+  const out = new Float64Array(Math.max(0, num));
+  if (num === 1) out[0] = start;
+  else if (num > 1) {
+    const step = (stop - start) / (num - 1);
+    for (let i = 0; i < num; i++) out[i] = start + i * step;
+    out[num - 1] = stop;
+  }
+  return out;
+}
+
+/** Index of the first value ≥ t (lower bound) in an ascending array. */
+function lowerBound(a: Float64Array, t: number): number {
+  let lo = 0, hi = a.length;
+  while (lo < hi) { const mid = (lo + hi) >> 1; if (a[mid] < t) lo = mid + 1; else hi = mid; }
+  return lo;
+}
+
+/** Index of the first value > t (upper bound) in an ascending array. */
+function upperBound(a: Float64Array, t: number): number {
+  let lo = 0, hi = a.length;
+  while (lo < hi) { const mid = (lo + hi) >> 1; if (a[mid] <= t) lo = mid + 1; else hi = mid; }
+  return lo;
+}
+
+function range(a: Float64Array): number {
+  return a.length ? a[a.length - 1] - a[0] : 0;
+}
+
+/**
+ * ε for one forget example from the confidences of the positive class (the one with the larger median) and the
+ * negative class, as the challenge's metric.py computes it: the best (ε, δ) estimate over two families of
+ * threshold attacks on a grid of 100 thresholds per unit.
+ *  - single threshold t ∈ linspace(min, max): predict positive iff c ≥ t;
+ *  - double threshold [l, r]: predict the PEAKIER distribution (smaller range w) iff l ≤ c ≤ r, with
+ *    r ∈ linspace(min_peaky + w − 2, max_peaky + 2) and l ∈ linspace(r − w − 2, r − w + 2, 400), so an interval is
+ *    about as wide as the peakier sample (this width constraint keeps the attack from overfitting narrow gaps
+ *    when N is large).
+ * A "peaky" pair (range ratio < 1 %) gets the cap; perfect separation gives ∞, then the cap. Counting uses sorted
+ * samples and binary search, O(#thresholds · log N), so N = 512 is cheap.
+ */
 export function exampleEpsilon(pos: ArrayLike<number>, neg: ArrayLike<number>, delta = NEURIPS_DELTA): number {
-  const range = (a: ArrayLike<number>) => { let lo = Infinity, hi = -Infinity; for (let i = 0; i < a.length; i++) { lo = Math.min(lo, a[i]); hi = Math.max(hi, a[i]); } return hi - lo; };
-  const pd = range(pos), nd = range(neg);
+  const P = Float64Array.from(pos).sort(), Q = Float64Array.from(neg).sort();
+  const pd = range(P), nd = range(Q);
   const largest = Math.max(pd, nd), smallest = Math.min(pd, nd);
   if (largest > 0 && smallest / largest < 0.01) return NEURIPS_EPSILON_CAP;
-  const vals = Array.from(new Set([...Array.from(pos), ...Array.from(neg)])).sort((a, b) => a - b);
-  const np = pos.length, nn = neg.length;
   let best = NaN;
-  const consider = (inPos: number, inNeg: number) => {
-    const tpr = inPos / np, fnr = 1 - tpr, fpr = inNeg / nn, tnr = 1 - fpr;
+  const consider = (tpr: number, fnr: number, fpr: number, tnr: number) => {
     const e = epsFromRates(tpr, fnr, fpr, tnr, delta);
     if (!Number.isNaN(e) && !(e <= best)) best = e;
   };
-  const countIn = (a: ArrayLike<number>, lo: number, hi: number) => { let c = 0; for (let i = 0; i < a.length; i++) if (a[i] >= lo && a[i] <= hi) c++; return c; };
-  for (const t of vals) consider(countIn(pos, t, Infinity), countIn(neg, t, Infinity));
-  for (let a = 0; a < vals.length; a++) for (let b = a; b < vals.length; b++) consider(countIn(pos, vals[a], vals[b]), countIn(neg, vals[a], vals[b]));
+  // single threshold over all confidences
+  const lo = Math.min(P[0], Q[0]), hi = Math.max(P[P.length - 1], Q[Q.length - 1]);
+  for (const t of linspace(lo, hi, Math.ceil((hi - lo) * NEURIPS_THRESHOLDS_PER_UNIT))) {
+    const tpr = (P.length - lowerBound(P, t)) / P.length, fpr = (Q.length - lowerBound(Q, t)) / Q.length;
+    consider(tpr, 1 - tpr, fpr, 1 - fpr);
+  }
+  // double threshold around the peakier sample (ties: the negative class counts as the peakier one, as in metric.py)
+  const [peaky, other] = pd >= nd ? [Q, P] : [P, Q];
+  const width = smallest;
+  const rights = linspace(peaky[0] + width - DOUBLE_RULE_BUFFER, peaky[peaky.length - 1] + DOUBLE_RULE_BUFFER, Math.ceil((peaky[peaky.length - 1] - peaky[0] - width + 2 * DOUBLE_RULE_BUFFER) * NEURIPS_THRESHOLDS_PER_UNIT));
+  const numLeft = Math.ceil(2 * DOUBLE_RULE_BUFFER * NEURIPS_THRESHOLDS_PER_UNIT);
+  for (const r of rights) {
+    const upPeaky = upperBound(peaky, r), upOther = upperBound(other, r);
+    for (const l of linspace(r - width - DOUBLE_RULE_BUFFER, r - width + DOUBLE_RULE_BUFFER, numLeft)) {
+      const inPeaky = Math.max(0, upPeaky - lowerBound(peaky, l)), inOther = Math.max(0, upOther - lowerBound(other, l));
+      const tpr = inPeaky / peaky.length, fpr = inOther / other.length;
+      consider(tpr, 1 - tpr, fpr, 1 - fpr);
+    }
+  }
   if (Number.isNaN(best)) best = 0; // no usable threshold: no evidence the distributions differ
   return Math.min(Math.max(best, 0), NEURIPS_EPSILON_CAP);
 }
