@@ -135,7 +135,9 @@ export function createActivities(deps: ActivityDeps): SweepActivities {
       hparams: t.hparams, seed: t.seed, isOracle: t.role === 'oracle', stageKeys: p.stageKeys, status: 'completed', error: null,
       wallSeconds: num(modelMeta.seconds), epochs: num(modelMeta.epochs), paramsChangedFraction: num(modelMeta.paramsChangedFraction),
     });
-    await recordMetrics(db.db, id, ev.metrics);
+    // a method's first-seed trial also carries its evaluation protocol's scores (split 'protocol')
+    const protocol = stage.inputs.protocol ? bytesJson<{ metrics?: EvaluationOutput['metrics'] }>(await read('protocol')) : undefined;
+    await recordMetrics(db.db, id, protocol?.metrics ? [...ev.metrics, ...protocol.metrics] : ev.metrics);
     if (ev.forget) await recordForgetOutputs(db.db, id, ev.forget);
     return { bytes: jsonBytes({ trialRowId: id, metrics: ev.metrics.length }), meta: { trialRowId: id } };
   }
