@@ -3,9 +3,13 @@
 import os from 'node:os';
 import { Context, ApplicationFailure, CancelledFailure } from '@temporalio/activity';
 import { openDb, type DbHandle } from '../db/client.js';
-import { recordCurve, recordForgetOutputs, recordMetrics, recordSweep, recordTrial } from '../db/record.js';
-import { expandSweep, type StageSpec, type TrialSpec } from '../sweep/plan.js';
-import { canonicalJson, sha256Hex } from '../sweep/hash.js';
+import { recordCurve, recordForgetOutputs, recordMetrics, recordSettings, recordSweep, recordTrial, trialRecord, trialRowId, type PlannedTrial } from '../db/record.js';
+import {
+  artifactRows as artifactRowsOf, deleteTrialsNotIn, insertPlannedStages, markStageCached, markStageDone, markStageEnded,
+  markStageRunning, markStageStatus, setSweepStatus, trialStatus, upsertArtifact, type ArtifactRow,
+} from '../db/stage-rows.js';
+import { expandSweep, STAGE_VERSIONS, type StageKind, type StageSpec } from '../sweep/plan.js';
+import { codeVersion } from './provenance.js';
 import type { PrepareSweepInput, PrepareSweepResult, RunStageInput, StageMark, StageOutcome, SweepActivities } from './types.js';
 import { bytesJson, jsonBytes, InvalidConfigError, type Compute, type EvaluationOutput, type ResumePoint, type StageContext } from './compute.js';
 import { s3StoreFromEnv, type ObjectStore } from './store.js';
@@ -14,8 +18,7 @@ export const artifactKey = (s: { kind: string; key: string }) => `stages/${s.kin
 export const checkpointPrefix = (stageKey: string) => `checkpoints/${stageKey}/`;
 const checkpointKey = (stageKey: string, epoch: number) => `${checkpointPrefix(stageKey)}epoch-${String(epoch).padStart(4, '0')}.ckpt`;
 
-/** Trial row id: one row per (sweep, trial). */
-export const trialRowId = (sweepId: string, trialId: string) => sha256Hex(`${sweepId}\n${trialId}`).slice(0, 32);
+export { trialRowId };
 
 export interface ActivityDeps {
   store: ObjectStore;
@@ -28,8 +31,6 @@ export interface ActivityDeps {
 export function defaultDeps(computes: Record<string, Compute>, queue: string): ActivityDeps {
   return { store: s3StoreFromEnv(), db: openDb(), computes, identity: `${os.hostname()}:${process.pid}:${queue}` };
 }
-
-type ArtifactRow = { key: string; sha256: string; bytes: number; metadata: Record<string, unknown> };
 
 async function mapLimit<T, R>(items: T[], limit: number, fn: (t: T) => Promise<R>): Promise<R[]> {
   const out: R[] = new Array(items.length);
@@ -49,16 +50,8 @@ function errorText(e: unknown): string {
 
 export function createActivities(deps: ActivityDeps): SweepActivities {
   const { store, db } = deps;
-  const q = (text: string, values: unknown[] = []) => db.pool.query(text, values);
-
-  async function artifactRows(keys: string[]): Promise<Map<string, ArtifactRow>> {
-    const out = new Map<string, ArtifactRow>();
-    for (let i = 0; i < keys.length; i += 2000) {
-      const r = await q('SELECT key, sha256, bytes, metadata FROM artifacts WHERE key = ANY($1::text[])', [keys.slice(i, i + 2000)]);
-      for (const row of r.rows as ArtifactRow[]) out.set(row.key, row);
-    }
-    return out;
-  }
+  const pool = db.pool;
+  const artifactRows = (keys: string[]) => artifactRowsOf(pool, keys);
 
   /** Complete = artifact row exists and the object's size and recorded sha256 match it. */
   async function verified(s: { kind: string; key: string }, row: ArtifactRow | undefined): Promise<boolean> {
@@ -70,17 +63,13 @@ export function createActivities(deps: ActivityDeps): SweepActivities {
   async function prepareSweep({ sweepId, config }: PrepareSweepInput): Promise<PrepareSweepResult> {
     const plan = expandSweep(config, sweepId);
     await recordSweep(db.db, { id: sweepId, name: config.name, config, status: 'running' });
+    // what the plan's setting and method keys stand for (the leaderboard shows their summaries)
+    await recordSettings(db.db, plan.settings, plan.methods);
     // A sweep's trial rows mirror its current config: rows of trials no longer in the plan (the file changed
     // under the same id) are removed; their artifacts stay, so putting them back re-records them from cache.
-    await q('DELETE FROM trials WHERE sweep_id = $1 AND NOT (id = ANY($2::text[]))', [sweepId, plan.trials.map((t) => trialRowId(sweepId, t.id))]);
+    await deleteTrialsNotIn(pool, sweepId, plan.trials.map((t) => trialRowId(sweepId, t.id)));
     for (let i = 0; i < plan.stages.length; i += 500) {
-      const chunk = plan.stages.slice(i, i + 500);
-      await q(
-        `INSERT INTO stages (key, kind, params, input_keys, status)
-         SELECT k, kd, p::jsonb, string_to_array(ik, ',') , 'pending' FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS t(k, kd, p, ik)
-         ON CONFLICT (key) DO NOTHING`,
-        [chunk.map((s) => s.key), chunk.map((s) => s.kind), chunk.map((s) => JSON.stringify(s.params)), chunk.map((s) => Object.values(s.inputs).join(','))],
-      );
+      await insertPlannedStages(pool, plan.stages.slice(i, i + 500));
       Context.current().heartbeat();
     }
     const rows = await artifactRows(plan.stages.map((s) => s.key));
@@ -94,21 +83,19 @@ export function createActivities(deps: ActivityDeps): SweepActivities {
   }
 
   async function recordStage(stage: StageSpec, read: (role: string) => Promise<Uint8Array>): Promise<{ bytes: Uint8Array; meta: Record<string, unknown> }> {
-    const p = stage.params as { sweepId: string; trial: Omit<TrialSpec, 'stages'>; model: string; stageKeys: Record<string, string> };
+    const p = stage.params as { sweepId: string; trial: PlannedTrial; model: string; stageKeys: Record<string, string> };
     const t = p.trial;
     const ev = bytesJson<EvaluationOutput>(await read('evaluate'));
-    const modelMeta = (await artifactRows([p.model])).get(p.model)?.metadata ?? {};
-    const id = trialRowId(p.sweepId, t.id);
-    const num = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v : null);
-    // The configured fraction is part of the leaderboard's grouping key; a measured ratio could differ by seed
-    // and split one configuration into several rows. Count-based forget sets record the measured ratio.
-    const forgetFraction = t.forgetFraction ?? (ev.counts.train > 0 ? ev.counts.forget / ev.counts.train : 0);
-    await recordTrial(db.db, {
-      id, sweepId: p.sweepId, dataset: t.dataset, model: t.model, recipeKey: t.recipeKey, forgetSetKey: p.stageKeys['forgetset.select'],
-      forgetKind: t.forgetKind, forgetFraction, algorithm: t.label, localization: t.localization, alpha: t.alpha,
-      hparams: t.hparams, seed: t.seed, isOracle: t.role === 'oracle', stageKeys: p.stageKeys, status: 'completed', error: null,
-      wallSeconds: num(modelMeta.seconds), epochs: num(modelMeta.epochs), paramsChangedFraction: num(modelMeta.paramsChangedFraction),
+    const metas = await artifactRows([p.model, p.stageKeys.evaluate].filter(Boolean));
+    const modelMeta = metas.get(p.model)?.metadata ?? {};
+    const row = trialRecord(p.sweepId, t, p.stageKeys, {
+      status: 'completed',
+      measuredForgetFraction: ev.counts.train > 0 ? ev.counts.forget / ev.counts.train : 0,
+      wallSeconds: modelMeta.seconds as number, epochs: modelMeta.epochs as number, paramsChangedFraction: modelMeta.paramsChangedFraction as number,
+      provenance: provenanceOf(p.stageKeys, modelMeta, metas.get(p.stageKeys.evaluate)?.metadata ?? {}),
     });
+    const id = row.id;
+    await recordTrial(db.db, row);
     await recordMetrics(db.db, id, ev.metrics);
     if (ev.forget) await recordForgetOutputs(db.db, id, ev.forget);
     return { bytes: jsonBytes({ trialRowId: id, metrics: ev.metrics.length }), meta: { trialRowId: id } };
@@ -122,7 +109,7 @@ export function createActivities(deps: ActivityDeps): SweepActivities {
     // Memoization: a complete, verified artifact means the stage is not run again.
     const existing = (await artifactRows([s.key])).get(s.key);
     if (await verified(s, existing)) {
-      await q(`UPDATE stages SET status = 'cached' WHERE key = $1 AND status NOT IN ('done', 'cached')`, [s.key]);
+      await markStageCached(pool, s.key);
       return { key: s.key, status: 'cached', seconds: 0, attempt };
     }
     const computeName = String(s.params.compute ?? 'ml');
@@ -131,12 +118,7 @@ export function createActivities(deps: ActivityDeps): SweepActivities {
       throw ApplicationFailure.nonRetryable(`worker ${deps.identity} has no compute "${computeName}" (has: ${Object.keys(deps.computes).join(', ')})`, 'InvalidConfig');
     }
     const backend = compute ? await compute.backend() : { name: 'io', device: 'cpu', version: '' };
-    await q(
-      `INSERT INTO stages (key, kind, params, input_keys, status, attempts, worker, backend, started_at, error)
-       VALUES ($1, $2, $3::jsonb, $4::text[], 'running', $5, $6, $7, now(), NULL)
-       ON CONFLICT (key) DO UPDATE SET status = 'running', attempts = GREATEST(stages.attempts, $5), worker = $6, backend = $7, started_at = now(), error = NULL`,
-      [s.key, s.kind, JSON.stringify(s.params), Object.values(s.inputs), attempt, deps.identity, `${backend.name}/${backend.device}`],
-    );
+    await markStageRunning(pool, s, attempt, deps.identity, `${backend.name}/${backend.device}`);
 
     let details: ResumePoint | undefined;
     const heartbeat = () => ctx.heartbeat(details);
@@ -199,17 +181,13 @@ export function createActivities(deps: ActivityDeps): SweepActivities {
       if (abort.signal.aborted) throw new CancelledFailure('stage cancelled');
       const put = await store.put(artifactKey(s), out.bytes, { stage: s.key, kind: s.kind });
       const seconds = (Date.now() - t0) / 1000;
-      const meta = { seconds, ...out.meta, worker: deps.identity, backend, attempt, resumedFromEpoch: out.resumedFromEpoch ?? 0 };
-      await q(
-        `INSERT INTO artifacts (key, kind, uri, sha256, bytes, metadata) VALUES ($1, $2, $3, $4, $5, $6::jsonb)
-         ON CONFLICT (key) DO UPDATE SET uri = $3, sha256 = $4, bytes = $5, metadata = $6::jsonb, created_at = now()`, // the object was rewritten: timing reports count it as new
-        [s.key, s.kind, put.uri, put.sha256, put.bytes, canonicalJson(meta)],
-      );
-      await q(`UPDATE stages SET status = 'done', wall_seconds = $2, finished_at = now(), error = NULL WHERE key = $1`, [s.key, seconds]);
+      const meta = { seconds, ...out.meta, worker: deps.identity, host: os.hostname(), backend, code: codeVersion(), version: s.version, attempt, resumedFromEpoch: out.resumedFromEpoch ?? 0 };
+      await upsertArtifact(pool, { key: s.key, kind: s.kind, uri: put.uri, sha256: put.sha256, bytes: put.bytes, metadata: meta });
+      await markStageDone(pool, s.key, seconds);
       return { key: s.key, status: 'ran', seconds, attempt, resumedFromEpoch: out.resumedFromEpoch ?? 0 };
     } catch (e) {
       const cancelled = abort.signal.aborted || e instanceof CancelledFailure;
-      await q(`UPDATE stages SET status = $2, error = $3, finished_at = now() WHERE key = $1 AND status <> 'done'`, [s.key, cancelled ? 'cancelled' : 'failed', errorText(e)]).catch(() => undefined);
+      await markStageEnded(pool, s.key, cancelled ? 'cancelled' : 'failed', errorText(e)).catch(() => undefined);
       if (cancelled) throw e instanceof CancelledFailure ? e : new CancelledFailure('stage cancelled');
       if (e instanceof InvalidConfigError) throw ApplicationFailure.nonRetryable(e.message, 'InvalidConfig');
       if (e instanceof Error && (e.name === 'DivergenceError' || e.name === 'Diverged')) throw ApplicationFailure.nonRetryable(e.message, 'Diverged');
@@ -221,27 +199,45 @@ export function createActivities(deps: ActivityDeps): SweepActivities {
 
   async function markStages({ sweepId, marks }: { sweepId: string; marks: StageMark[] }): Promise<void> {
     for (const m of marks) {
-      await q(`UPDATE stages SET status = $2, error = $3 WHERE key = $1 AND status NOT IN ('done', 'cached')`, [m.key, m.status, m.error ?? null]);
+      await markStageStatus(pool, m.key, m.status, m.error ?? null);
       if (m.stage && m.stage.kind === 'record') {
-        const p = m.stage.params as { sweepId: string; trial: Omit<TrialSpec, 'stages'>; stageKeys: Record<string, string> };
-        const t = p.trial;
-        const id = trialRowId(sweepId, t.id);
-        // A trial already completed keeps its row (a cancellation never erases a finished result).
-        const done = await q(`SELECT status FROM trials WHERE id = $1`, [id]);
-        if (done.rows[0]?.status === 'completed') continue;
-        await recordTrial(db.db, {
-          id, sweepId, dataset: t.dataset, model: t.model, recipeKey: t.recipeKey, forgetSetKey: p.stageKeys['forgetset.select'],
-          forgetKind: t.forgetKind, forgetFraction: t.forgetFraction ?? 0, algorithm: t.label, localization: t.localization, alpha: t.alpha,
-          hparams: t.hparams, seed: t.seed, isOracle: t.role === 'oracle', stageKeys: p.stageKeys, status: 'failed',
-          error: `${m.status}: ${m.error ?? ''}`, wallSeconds: null, epochs: null, paramsChangedFraction: null,
+        const p = m.stage.params as { sweepId: string; trial: PlannedTrial; stageKeys: Record<string, string> };
+        const row = trialRecord(sweepId, p.trial, p.stageKeys, {
+          status: 'failed', error: `${m.status}: ${m.error ?? ''}`,
+          provenance: { code: codeVersion(), stageVersions: stageVersionsOf(p.stageKeys) },
         });
+        // A trial already completed keeps its row (a cancellation never erases a finished result).
+        if ((await trialStatus(pool, row.id)) === 'completed') continue;
+        await recordTrial(db.db, row);
       }
     }
   }
 
   async function finishSweep({ sweepId, status }: { sweepId: string; status: string; summary: Record<string, unknown> }): Promise<void> {
-    await q(`UPDATE sweeps SET status = $2, updated_at = now() WHERE id = $1`, [sweepId, status]);
+    await setSweepStatus(pool, sweepId, status);
   }
 
   return { prepareSweep, runStage, markStages, finishSweep };
+}
+
+/** Code versions of the stages a trial's numbers came from. */
+function stageVersionsOf(stageKeys: Record<string, string>): Record<string, number> {
+  return Object.fromEntries(Object.keys(stageKeys).filter((k): k is StageKind => k in STAGE_VERSIONS).map((k) => [k, STAGE_VERSIONS[k]]));
+}
+
+/** How a trial's numbers were made: the model's and the evaluation's stage artifacts say which code, backend,
+ *  device and worker produced them. */
+function provenanceOf(stageKeys: Record<string, string>, modelMeta: Record<string, unknown>, evalMeta: Record<string, unknown>): Record<string, unknown> {
+  const backend = (modelMeta.backend ?? {}) as { name?: string; device?: string; version?: string };
+  const evalBackend = (evalMeta.backend ?? {}) as { name?: string; device?: string };
+  return {
+    code: modelMeta.code ?? codeVersion(),
+    stageVersions: stageVersionsOf(stageKeys),
+    backend: backend.name ?? null,
+    device: backend.device ?? null,
+    backendVersion: backend.version ?? null,
+    workerHost: (modelMeta.host as string | undefined) ?? null,
+    worker: (modelMeta.worker as string | undefined) ?? null,
+    evaluation: { backend: evalBackend.name ?? null, device: evalBackend.device ?? null, workerHost: (evalMeta.host as string | undefined) ?? null },
+  };
 }
