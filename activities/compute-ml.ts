@@ -1,5 +1,7 @@
 // The real compute: stage kinds mapped onto the ml/ library (tfjs). Pure adapters: bytes in, bytes out.
+import { CancelledFailure } from '@temporalio/activity';
 import { initBackend } from '../ml/backend.js';
+import { adapterLine } from '../ml/webgpu.js';
 import { loadDataset, subsetByIds, complementIds, type Dataset, type DatasetSpec } from '../ml/data/index.js';
 import { buildModel, type ModelSpec } from '../ml/models.js';
 import { unlearn } from '../ml/unlearn/index.js';
@@ -10,15 +12,13 @@ import { memorizationFromLearningSpeed, selectForgetSet, type ForgetSetSpec } fr
 import { localize, STRATEGIES, type Strategy } from '../ml/unlearn/localize.js';
 import { measureModel } from '../ml/unlearn/metrics.js';
 import type { Mask } from '../ml/unlearn/select.js';
+import type { DatasetRef, ModelRef, RecipeRef, StageSpec, TrainParams } from '../sweep/stages.js';
 import { bytesJson, jsonBytes, InvalidConfigError, type Compute, type EvaluationOutput, type StageContext, type StageOutput } from './compute.js';
 
-interface DatasetParams { id: string; subset: { perClass?: number; testPerClass?: number; seed: number } | null; params: Record<string, unknown> }
-interface ModelParams { id: string; params: Record<string, unknown> }
-interface RecipeParams { name: string; epochs: number; batchSize: number; lr: number; momentum: number; weightDecay: number; schedule: 'cosine' | 'constant'; optimizer: 'sgd' | 'adam' }
 
 const datasets = new Map<string, Promise<Dataset>>();
 /** Datasets are loaded once per worker process (they are deterministic given the spec). */
-export function datasetFor(p: DatasetParams): Promise<Dataset> {
+export function datasetFor(p: DatasetRef): Promise<Dataset> {
   // params first: the checked fields win; places on disk are worker settings, never sweep fields
   const { path: _path, cacheDir: _cacheDir, ...params } = p.params;
   const spec = { ...params, name: p.id, perClass: p.subset?.perClass, testPerClass: p.subset?.testPerClass, seed: p.subset?.seed ?? 0 } as DatasetSpec;
@@ -33,9 +33,9 @@ export function datasetFor(p: DatasetParams): Promise<Dataset> {
   return d;
 }
 
-const modelSpec = (m: ModelParams) => ({ ...m.params, arch: m.id }) as ModelSpec;
+const modelSpec = (m: ModelRef) => ({ ...m.params, arch: m.id }) as ModelSpec;
 
-function trainConfig(r: RecipeParams, seed: number): TrainConfig {
+function trainConfig(r: RecipeRef, seed: number): TrainConfig {
   if (r.optimizer !== 'sgd') throw new InvalidConfigError(`recipe ${r.name}: optimizer "${r.optimizer}" is not supported by ml/train (sgd only)`);
   return { epochs: r.epochs, batchSize: r.batchSize, lr: r.lr, momentum: r.momentum, weightDecay: r.weightDecay, minLrFactor: r.schedule === 'constant' ? 1 : 0.01, seed };
 }
@@ -55,11 +55,11 @@ export function maskFromBytes(bytes: Uint8Array): Mask {
 }
 
 function checkAbort(ctx: StageContext) {
-  if (ctx.signal.aborted) throw Object.assign(new Error('cancelled'), { name: 'CancelledFailure' });
+  if (ctx.signal.aborted) throw new CancelledFailure('stage cancelled');
 }
 
 /** Trains with an epoch checkpoint + heartbeat after each epoch; resumes from the last saved epoch. */
-async function trainStage(ctx: StageContext, split: Dataset['train'], ds: Dataset, p: { model: ModelParams; recipe: RecipeParams; seed: number }, keepHistory = false): Promise<StageOutput> {
+async function trainStage(ctx: StageContext, split: Dataset['train'], ds: Dataset, p: TrainParams, keepHistory = false): Promise<StageOutput> {
   const model = buildModel(modelSpec(p.model), ds.inputShape, ds.numClasses, p.seed);
   try {
     const cfg = trainConfig(p.recipe, p.seed);
@@ -87,14 +87,14 @@ async function trainStage(ctx: StageContext, split: Dataset['train'], ds: Datase
           { epoch: state.epochsDone, name: 'train_accuracy', value: accuracy },
           { epoch: state.epochsDone, name: 'epoch_seconds', value: seconds },
         ]);
-        if (state.epochsDone < cfg.epochs) await ctx.saveEpoch(state.epochsDone, saveCheckpoint(model, { trainState: state }));
+        if (state.epochsDone < cfg.epochs) await ctx.saveEpoch(state.epochsDone, await saveCheckpoint(model, { trainState: state }));
         ctx.heartbeat();
       },
     });
     const trainSeconds = (Date.now() - t0) / 1000;
     const meta = { stage: ctx.stage.key, kind: ctx.stage.kind, recipe: p.recipe.name, seed: p.seed, examples: split.count };
     // the history without the momentum buffers (nobody resumes a finished stage; they would double the artifact)
-    const bytes = saveCheckpoint(model, keepHistory ? { meta, trainState: { ...result.state, optimizer: new Map() } } : { meta });
+    const bytes = await saveCheckpoint(model, keepHistory ? { meta, trainState: { ...result.state, optimizer: new Map() } } : { meta });
     return { bytes, meta: { epochs: cfg.epochs, trainSeconds, examples: split.count, finalLoss: result.history.at(-1)?.loss ?? null }, resumedFromEpoch };
   } finally {
     model.dispose();
@@ -103,10 +103,11 @@ async function trainStage(ctx: StageContext, split: Dataset['train'], ds: Datase
 
 async function run(ctx: StageContext): Promise<StageOutput> {
   const s = ctx.stage;
-  const p = s.params as Record<string, any>;
-  const ds = await datasetFor(p.dataset as DatasetParams);
+  if (s.kind === 'record') throw new InvalidConfigError(`stage kind record runs in the activity, not in a compute (${s.key})`);
+  const ds = await datasetFor(s.params.dataset);
   switch (s.kind) {
     case 'forgetset.select': {
+      const p = s.params;
       const spec = { ...p.params, kind: p.kind, seed: p.seed, ...(p.fraction !== null ? { fraction: p.fraction } : {}), ...(p.count !== null ? { count: p.count } : {}), ...(p.classes ? { classes: p.classes } : {}) } as ForgetSetSpec;
       let memorization: Float32Array | undefined;
       if (p.kind === 'memorization') {
@@ -115,27 +116,24 @@ async function run(ctx: StageContext): Promise<StageOutput> {
         if (!history?.length) throw new InvalidConfigError('forget set (memorization): the original checkpoint carries no per-example training history');
         memorization = memorizationFromLearningSpeed(history);
       }
-      let fs;
-      try {
-        fs = selectForgetSet(spec, { labels: ds.train.y, ids: ds.train.ids, memorization });
-      } catch (e) {
-        throw new InvalidConfigError(`forget set ${JSON.stringify(spec)}: ${(e as Error).message}`);
-      }
+      // a spec the data cannot supply throws the library's InvalidInputError (non-retryable)
+      const fs = selectForgetSet(spec, { labels: ds.train.y, ids: ds.train.ids, memorization });
       return { bytes: jsonBytes({ ids: Array.from(fs.ids), params: fs.params, trainCount: ds.train.count }), meta: { count: fs.ids.length, trainCount: ds.train.count } };
     }
     case 'train.original':
-      return trainStage(ctx, ds.train, ds, p as any, true);
+      return trainStage(ctx, ds.train, ds, s.params, true);
     case 'train.oracle': {
       const ids = forgetIds(await ctx.input('forgetSet'));
       const retain = subsetByIds(ds.train, complementIds(ds.train, ids));
-      return trainStage(ctx, retain, ds, p as any);
+      return trainStage(ctx, retain, ds, s.params);
     }
     case 'localize': {
+      const p = s.params;
       if (!STRATEGIES.includes(p.strategy as Strategy)) throw new InvalidConfigError(`unknown localization strategy "${p.strategy}" (known: ${STRATEGIES.join(', ')})`);
       const model = modelFromCheckpoint(loadCheckpoint(await ctx.input('original')));
       try {
         const forget = subsetByIds(ds.train, forgetIds(await ctx.input('forgetSet')));
-        const r = localize({ model, forget, train: ds.train }, { strategy: p.strategy as Strategy, alpha: p.alpha, seed: p.seed, channelAggregate: p.channelAggregate as 'topk' | 'mean' | undefined });
+        const r = await localize({ model, forget, train: ds.train }, { strategy: p.strategy as Strategy, alpha: p.alpha, seed: p.seed, channelAggregate: p.channelAggregate });
         return { bytes: maskToBytes(r.mask), meta: { selected: r.selected, total: r.total, seconds: r.seconds, channelAggregate: r.params.channelAggregate ?? null } };
       } finally {
         model.dispose();
@@ -144,13 +142,9 @@ async function run(ctx: StageContext): Promise<StageOutput> {
     case 'unlearn': {
       const model = modelFromCheckpoint(loadCheckpoint(await ctx.input('original')));
       const ids = forgetIds(await ctx.input('forgetSet'));
+      const p = s.params;
       const mask = s.inputs.mask ? maskFromBytes(await ctx.input('mask')) : undefined;
-      let algo;
-      try {
-        algo = getAlgorithm(p.algorithm);
-      } catch (e) {
-        throw new InvalidConfigError((e as Error).message);
-      }
+      const algo = getAlgorithm(p.algorithm); // UnknownAlgorithmError: non-retryable
       const localization = mask
         ? { ...(algo.defaultLocalization ?? { reset: false, headTrainable: true }), strategy: p.maskStrategy ?? algo.defaultLocalization?.strategy ?? 'wg-channel', alpha: p.maskAlpha ?? 0, mask }
         : undefined;
@@ -165,14 +159,11 @@ async function run(ctx: StageContext): Promise<StageOutput> {
             ctx.heartbeat();
           },
         });
-      } catch (e) {
-        if (e instanceof Error && /invalid hyperparameters|unknown unlearning algorithm/.test(e.message)) throw new InvalidConfigError(e.message);
-        throw e;
       } finally {
         model.dispose();
       }
       try {
-        const bytes = saveCheckpoint(r.model, { meta: { stage: s.key, algorithm: p.algorithm, hparams: r.hparams, seed: p.seed, localization: r.localization ?? null } });
+        const bytes = await saveCheckpoint(r.model, { meta: { stage: s.key, algorithm: p.algorithm, hparams: r.hparams, seed: p.seed, localization: r.localization ?? null } });
         return { bytes, meta: { epochs: r.cost.epochs, paramsChangedFraction: r.cost.fractionChanged, unlearnSeconds: r.cost.seconds, localizeSeconds: r.cost.localizeSeconds } };
       } finally {
         r.model.dispose();
@@ -184,7 +175,8 @@ async function run(ctx: StageContext): Promise<StageOutput> {
         const ids = forgetIds(await ctx.input('forgetSet'));
         const forget = subsetByIds(ds.train, ids);
         const retain = subsetByIds(ds.train, complementIds(ds.train, ids));
-        const ev = measureModel(model, { forget, retain, test: ds.test }, { batchSize: p.evaluation?.batchSize });
+        const p = s.params;
+        const ev = await measureModel(model, { forget, retain, test: ds.test }, { batchSize: p.evaluation.batchSize });
         const m = ev.metrics;
         const out: EvaluationOutput = {
           metrics: [
@@ -197,7 +189,7 @@ async function run(ctx: StageContext): Promise<StageOutput> {
           ],
           counts: { train: ds.train.count, forget: forget.count, retain: retain.count, test: ds.test.count },
         };
-        if (p.evaluation?.perExample !== false) {
+        if (p.evaluation.perExample !== false) {
           const pe = ev.forget.perExample;
           out.forget = { ids: Array.from(pe.ids), trueProb: Array.from(pe.trueProb), loss: Array.from(pe.loss), correct: Array.from(pe.pred, (v, i) => v === forget.y[i]) };
         }
@@ -207,7 +199,7 @@ async function run(ctx: StageContext): Promise<StageOutput> {
       }
     }
     default:
-      throw new InvalidConfigError(`no compute for stage kind ${s.kind}`);
+      throw new InvalidConfigError(`no compute for stage kind ${(s as StageSpec).kind}`);
   }
 }
 
@@ -215,7 +207,9 @@ export const mlCompute: Compute = {
   name: 'ml',
   async backend() {
     const b = await initBackend();
-    return { name: b.name, device: b.name === 'node-gpu' ? 'gpu' : 'cpu', version: b.version };
+    // webgpu names its adapter and driver, so a stage's row says which GPU (or software rasteriser) ran it
+    const device = b.adapter ? `${b.adapter.software ? 'software gpu' : 'gpu'} ${adapterLine(b.adapter)}` : b.name === 'node-gpu' ? 'gpu' : 'cpu';
+    return { name: b.name, device, version: b.version };
   },
   run,
 };

@@ -45,11 +45,11 @@ export interface Compute {
   run(ctx: StageContext): Promise<StageOutput>;
 }
 
-/** Raised for invalid configurations: non-retryable. */
+/** A stage's params the worker cannot run (the library's own InvalidInputError covers what ml/ rejects): non-retryable. */
 export class InvalidConfigError extends Error {
   constructor(message: string) {
     super(message);
-    this.name = 'InvalidConfig';
+    this.name = 'InvalidConfigError';
   }
 }
 

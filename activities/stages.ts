@@ -3,12 +3,14 @@
 import os from 'node:os';
 import { Context, ApplicationFailure, CancelledFailure } from '@temporalio/activity';
 import { openDb, type DbHandle } from '../db/client.js';
-import { recordCurve, recordForgetOutputs, recordMetrics, recordSettings, recordSweep, recordTrial, trialRecord, trialRowId, type PlannedTrial } from '../db/record.js';
+import { recordCurve, recordForgetOutputs, recordMetrics, recordSettings, recordSweep, recordTrial, trialRecord, trialRowId } from '../db/record.js';
 import {
   artifactRows as artifactRowsOf, deleteTrialsNotIn, insertPlannedStages, markStageCached, markStageDone, markStageEnded,
   markStageRunning, markStageStatus, setSweepStatus, trialStatus, upsertArtifact, type ArtifactRow,
 } from '../db/stage-rows.js';
-import { expandSweep, STAGE_VERSIONS, type StageKind, type StageSpec } from '../sweep/plan.js';
+import { expandSweep, STAGE_VERSIONS } from '../sweep/plan.js';
+import { FailureType, inputKey, inputKeys, type StageKind, type StageSpec } from '../sweep/stages.js';
+import { DivergenceError, InvalidInputError } from '../ml/errors.js';
 import { codeVersion } from './provenance.js';
 import type { PrepareSweepInput, PrepareSweepResult, RunStageInput, StageMark, StageOutcome, SweepActivities } from './types.js';
 import { bytesJson, jsonBytes, InvalidConfigError, type Compute, type EvaluationOutput, type ResumePoint, type StageContext } from './compute.js';
@@ -42,6 +44,16 @@ async function mapLimit<T, R>(items: T[], limit: number, fn: (t: T) => Promise<R
     }
   }));
   return out;
+}
+
+/**
+ * The failure type of an error no retry can fix (sweep/stages.ts FailureType), by class; undefined when a
+ * retry may help (I/O, a lost worker, an out-of-memory).
+ */
+export function nonRetryableType(e: unknown): FailureType | undefined {
+  if (e instanceof InvalidConfigError || e instanceof InvalidInputError) return FailureType.InvalidConfig;
+  if (e instanceof DivergenceError) return FailureType.Diverged;
+  return undefined;
 }
 
 function errorText(e: unknown): string {
@@ -82,8 +94,8 @@ export function createActivities(deps: ActivityDeps): SweepActivities {
     return { complete: checks.filter((i) => i >= 0), stages: plan.stages.length, trials: plan.trials.length };
   }
 
-  async function recordStage(stage: StageSpec, read: (role: string) => Promise<Uint8Array>): Promise<{ bytes: Uint8Array; meta: Record<string, unknown> }> {
-    const p = stage.params as { sweepId: string; trial: PlannedTrial; model: string; stageKeys: Record<string, string> };
+  async function recordStage(stage: StageSpec<'record'>, read: (role: string) => Promise<Uint8Array>): Promise<{ bytes: Uint8Array; meta: Record<string, unknown> }> {
+    const p = stage.params;
     const t = p.trial;
     const ev = bytesJson<EvaluationOutput>(await read('evaluate'));
     const metas = await artifactRows([p.model, p.stageKeys.evaluate].filter(Boolean));
@@ -112,10 +124,10 @@ export function createActivities(deps: ActivityDeps): SweepActivities {
       await markStageCached(pool, s.key);
       return { key: s.key, status: 'cached', seconds: 0, attempt };
     }
-    const computeName = String(s.params.compute ?? 'ml');
+    const computeName = s.params.compute;
     const compute = deps.computes[computeName];
     if (!compute && s.kind !== 'record') {
-      throw ApplicationFailure.nonRetryable(`worker ${deps.identity} has no compute "${computeName}" (has: ${Object.keys(deps.computes).join(', ')})`, 'InvalidConfig');
+      throw ApplicationFailure.nonRetryable(`worker ${deps.identity} has no compute "${computeName}" (has: ${Object.keys(deps.computes).join(', ')})`, FailureType.InvalidConfig);
     }
     const backend = compute ? await compute.backend() : { name: 'io', device: 'cpu', version: '' };
     await markStageRunning(pool, s, attempt, deps.identity, `${backend.name}/${backend.device}`);
@@ -125,9 +137,9 @@ export function createActivities(deps: ActivityDeps): SweepActivities {
     const ticker = setInterval(heartbeat, 1000);
     const abort = new AbortController();
     ctx.cancelled.catch(() => abort.abort());
-    const inputRows = await artifactRows(Object.values(s.inputs));
+    const inputRows = await artifactRows(inputKeys(s));
     const read = async (role: string) => {
-      const key = s.inputs[role];
+      const key = inputKey(s, role);
       if (!key) throw new InvalidConfigError(`stage ${s.kind} ${s.key} has no input "${role}"`);
       const row = inputRows.get(key);
       const kind = inputKinds[role];
@@ -189,8 +201,8 @@ export function createActivities(deps: ActivityDeps): SweepActivities {
       const cancelled = abort.signal.aborted || e instanceof CancelledFailure;
       await markStageEnded(pool, s.key, cancelled ? 'cancelled' : 'failed', errorText(e)).catch(() => undefined);
       if (cancelled) throw e instanceof CancelledFailure ? e : new CancelledFailure('stage cancelled');
-      if (e instanceof InvalidConfigError) throw ApplicationFailure.nonRetryable(e.message, 'InvalidConfig');
-      if (e instanceof Error && (e.name === 'DivergenceError' || e.name === 'Diverged')) throw ApplicationFailure.nonRetryable(e.message, 'Diverged');
+      const type = nonRetryableType(e);
+      if (type) throw ApplicationFailure.nonRetryable((e as Error).message, type);
       throw e;
     } finally {
       clearInterval(ticker);
@@ -201,7 +213,7 @@ export function createActivities(deps: ActivityDeps): SweepActivities {
     for (const m of marks) {
       await markStageStatus(pool, m.key, m.status, m.error ?? null);
       if (m.stage && m.stage.kind === 'record') {
-        const p = m.stage.params as { sweepId: string; trial: PlannedTrial; stageKeys: Record<string, string> };
+        const p = m.stage.params;
         const row = trialRecord(sweepId, p.trial, p.stageKeys, {
           status: 'failed', error: `${m.status}: ${m.error ?? ''}`,
           provenance: { code: codeVersion(), stageVersions: stageVersionsOf(p.stageKeys) },

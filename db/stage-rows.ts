@@ -11,6 +11,7 @@ export interface Queryable {
 export type ArtifactRow = { key: string; sha256: string; bytes: number; metadata: Record<string, unknown> };
 
 const CHUNK = 2000;
+const inputKeysOf = (s: StageSpec): string[] => Object.values(s.inputs as Record<string, string | undefined>).filter((k): k is string => typeof k === 'string');
 
 /** Artifact rows by key (missing keys are absent from the map). */
 export async function artifactRows(db: Queryable, keys: string[]): Promise<Map<string, ArtifactRow>> {
@@ -28,7 +29,7 @@ export async function insertPlannedStages(db: Queryable, stages: readonly StageS
     `INSERT INTO stages (key, kind, params, input_keys, status)
      SELECT k, kd, p::jsonb, string_to_array(ik, ','), 'pending' FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS t(k, kd, p, ik)
      ON CONFLICT (key) DO NOTHING`,
-    [stages.map((s) => s.key), stages.map((s) => s.kind), stages.map((s) => JSON.stringify(s.params)), stages.map((s) => Object.values(s.inputs).join(','))],
+    [stages.map((s) => s.key), stages.map((s) => s.kind), stages.map((s) => JSON.stringify(s.params)), stages.map((s) => inputKeysOf(s).join(','))],
   );
 }
 
@@ -47,7 +48,7 @@ export async function markStageRunning(db: Queryable, s: StageSpec, attempt: num
     `INSERT INTO stages (key, kind, params, input_keys, status, attempts, worker, backend, started_at, error)
      VALUES ($1, $2, $3::jsonb, $4::text[], 'running', $5, $6, $7, now(), NULL)
      ON CONFLICT (key) DO UPDATE SET status = 'running', attempts = GREATEST(stages.attempts, $5), worker = $6, backend = $7, started_at = now(), error = NULL`,
-    [s.key, s.kind, JSON.stringify(s.params), Object.values(s.inputs), attempt, worker, backend],
+    [s.key, s.kind, JSON.stringify(s.params), inputKeysOf(s), attempt, worker, backend],
   );
 }
 

@@ -1,13 +1,17 @@
-// Backend selection: node-gpu, node (native libtensorflow), wasm (XNNPACK, ships in the package), cpu (pure JS).
-// UNLEARN_BACKEND forces one. Native packages are optional: loaded by dynamic import inside try/catch.
+// Backend selection: node-gpu, webgpu (Dawn: Vulkan/Metal/D3D12), node (native libtensorflow), wasm (XNNPACK plus
+// our kernels, ships in the package), cpu (pure JS). UNLEARN_BACKEND forces one. Native packages are optional:
+// loaded by dynamic import inside try/catch.
+// webgpu is chosen automatically only on a hardware adapter: a software one (Mesa's lavapipe on a CPU-only
+// machine) is correct but much slower than wasm, so it runs only when UNLEARN_BACKEND=webgpu asks for it.
 import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { tf } from './tf.js';
 import { registerWasmTrainingKernels } from './kernels/index.js';
+import { adapterLine, requestGpuAdapter, setWebgpuBackend, type GpuAdapterReport } from './webgpu.js';
 
-export type BackendName = 'node-gpu' | 'node' | 'wasm' | 'cpu';
-export const BACKEND_ORDER: readonly BackendName[] = ['node-gpu', 'node', 'wasm', 'cpu'];
+export type BackendName = 'node-gpu' | 'webgpu' | 'node' | 'wasm' | 'cpu';
+export const BACKEND_ORDER: readonly BackendName[] = ['node-gpu', 'webgpu', 'node', 'wasm', 'cpu'];
 
 export interface BackendInfo {
   name: BackendName;
@@ -16,6 +20,15 @@ export interface BackendInfo {
   /** tfjs version (core). */
   version: string;
   threads?: number;
+  /** webgpu: the adapter and driver this process trains on. */
+  adapter?: GpuAdapterReport;
+}
+
+/** One line naming the backend (and GPU adapter) for worker start-up logs. */
+export function describeBackend(info: BackendInfo): string {
+  const base = `tfjs ${info.version} on ${info.name}${info.tfBackend !== info.name ? ` (${info.tfBackend})` : ''}`;
+  if (info.adapter) return `${base}, adapter ${adapterLine(info.adapter)}`;
+  return info.threads ? `${base}, ${info.threads} thread(s)` : base;
 }
 
 let active: BackendInfo | undefined;
@@ -29,9 +42,20 @@ function isBackendName(s: string): s is BackendName {
   return (BACKEND_ORDER as readonly string[]).includes(s);
 }
 
-async function tryLoad(name: BackendName): Promise<BackendInfo> {
+async function tryLoad(name: BackendName, forced: boolean): Promise<BackendInfo> {
   const version = tf.version_core;
   switch (name) {
+    case 'webgpu': {
+      const found = await requestGpuAdapter();
+      if (!found) {
+        throw new Error('no WebGPU adapter: Dawn found no Vulkan driver (install one, or point VK_DRIVER_FILES at its ICD json)');
+      }
+      if (found.report.software && !forced) {
+        throw new Error(`only a software adapter (${adapterLine(found.report)}): slower than wasm, used only when forced`);
+      }
+      const adapter = await setWebgpuBackend(found.adapter);
+      return { name, tfBackend: tf.getBackend(), version, adapter };
+    }
     case 'node-gpu':
     case 'node': {
       const pkg = name === 'node-gpu' ? '@tensorflow/tfjs-node-gpu' : '@tensorflow/tfjs-node';
@@ -68,7 +92,8 @@ async function tryLoad(name: BackendName): Promise<BackendInfo> {
 
 /**
  * Select and initialise the tensor backend. Env UNLEARN_BACKEND forces one (throws if it cannot load);
- * otherwise `prefer` is tried first, then node-gpu, node, wasm, cpu. Idempotent.
+ * otherwise `prefer` is tried first (webgpu then takes a software adapter too), then node-gpu, webgpu (hardware
+ * adapters only), node, wasm, cpu. Idempotent.
  */
 export async function initBackend(opts: { prefer?: BackendName } = {}): Promise<BackendInfo> {
   if (active) return active;
@@ -80,7 +105,7 @@ export async function initBackend(opts: { prefer?: BackendName } = {}): Promise<
         throw new Error(`UNLEARN_BACKEND=${forced} is not one of ${BACKEND_ORDER.join(', ')}`);
       }
       try {
-        active = await tryLoad(forced);
+        active = await tryLoad(forced, true);
       } catch (e) {
         throw new Error(`UNLEARN_BACKEND=${forced} could not be loaded: ${(e as Error).message}`);
       }
@@ -90,7 +115,8 @@ export async function initBackend(opts: { prefer?: BackendName } = {}): Promise<
     const errors: string[] = [];
     for (const name of order) {
       try {
-        active = await tryLoad(name);
+        // a backend the caller names (prefer) may use a software adapter; the automatic order may not
+        active = await tryLoad(name, name === opts.prefer);
         return active;
       } catch (e) {
         errors.push(`${name}: ${(e as Error).message.split('\n')[0]}`);

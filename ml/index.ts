@@ -6,3 +6,4 @@ export * from './models.js';
 export * from './train.js';
 export * from './eval.js';
 export * from './checkpoint.js';
+export * from './errors.js';

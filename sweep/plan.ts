@@ -10,12 +10,11 @@
 import type { SweepConfig } from './schema.js';
 import { expandGrid, type Scalar } from './grid.js';
 import { canonicalJson, sha256Hex } from './hash.js';
+import type { DatasetRef, ModelRef, Queue, StageInputs, StageKind, StageParams, StageSpec, TrialDescriptor } from './stages.js';
 import { methodSummary, settingSpec, settingSummary, specKey, type MethodSpec, type SettingSpec, type TrialRole } from './keys.js';
 
 export { expandGrid } from './grid.js';
-
-export type StageKind = 'forgetset.select' | 'train.original' | 'train.oracle' | 'localize' | 'unlearn' | 'evaluate' | 'record';
-export type Queue = 'gpu' | 'io';
+export type { Queue, StageKind, StageSpec } from './stages.js';
 
 /** Code version of each stage kind: bump it when a stage's output would change, and its keys change. */
 export const STAGE_VERSIONS: Record<StageKind, number> = {
@@ -46,44 +45,7 @@ const SETTING_STAGE_VERSIONS: Record<string, number> = Object.fromEntries(
 /** Stages that train (for "a rerun starts no training stage"). */
 export const TRAINING_KINDS: readonly StageKind[] = ['train.original', 'train.oracle', 'localize', 'unlearn'];
 
-export interface StageSpec {
-  key: string;
-  kind: StageKind;
-  queue: Queue;
-  version: number;
-  params: Record<string, unknown>;
-  /** role → key of the input stage */
-  inputs: Record<string, string>;
-  /** short human-readable description */
-  label: string;
-}
-
-export interface TrialSpec {
-  /** content id: hash of the trial's descriptor (without the sweep id) */
-  id: string;
-  /** what the trial is: the original model, the oracle (retrained without the forget set) or an unlearning method */
-  role: TrialRole;
-  /** comparable setting (sweep/keys.ts): equal keys = same data, model, recipe, forget set, evaluation, code */
-  settingKey: string;
-  /** method (sweep/keys.ts): role, algorithm, localization, hparams */
-  methodKey: string;
-  /** display label of the row: the entry's label (default its name); `original` / `retrain` for the references */
-  label: string;
-  dataset: string;
-  model: string;
-  recipe: string;
-  /** (dataset, model, recipe) identity: trials with equal recipeKey, forget set and seed share an oracle */
-  recipeKey: string;
-  forgetSet: string;
-  forgetKind: string;
-  /** configured forget fraction (null when the forget set is given by count) */
-  forgetFraction: number | null;
-  /** algorithm name (registry name); null for the original, `retrain` for the oracle */
-  algorithm: string | null;
-  localization: string | null;
-  alpha: number | null;
-  hparams: Record<string, unknown>;
-  seed: number;
+export interface TrialSpec extends TrialDescriptor {
   /** stage keys by role: original, forgetSet, oracle, mask, model (the evaluated checkpoint), evaluate, record */
   stages: Record<string, string>;
 }
@@ -98,7 +60,7 @@ export interface SweepPlan {
   methods: Record<string, { spec: MethodSpec; summary: string }>;
 }
 
-export function stageKey(kind: StageKind, params: Record<string, unknown>, inputs: Record<string, string>, version = STAGE_VERSIONS[kind]): string {
+export function stageKey(kind: StageKind, params: StageParams | Record<string, unknown>, inputs: StageInputs | Record<string, string>, version = STAGE_VERSIONS[kind]): string {
   return sha256Hex(canonicalJson({ kind, params, inputs, version }));
 }
 
@@ -127,12 +89,12 @@ export function expandSweep(cfg: SweepConfig, sweepId: string): SweepPlan {
   const trialIds = new Set<string>();
   const compute = cfg.compute;
 
-  const add = (kind: StageKind, params: Record<string, unknown>, inputs: Record<string, string>, label: string): string => {
-    const full: Record<string, unknown> = { ...params, compute };
+  const add = <K extends StageKind>(kind: K, params: Omit<StageParams<K>, 'compute' | 'cacheNamespace'>, inputs: StageInputs<K>, label: string): string => {
+    const full = { ...params, compute } as StageParams<K>;
     if (cfg.cacheNamespace) full.cacheNamespace = cfg.cacheNamespace;
     const key = stageKey(kind, full, inputs);
     if (!byKey.has(key)) {
-      const s: StageSpec = { key, kind, queue: STAGE_QUEUES[kind], version: STAGE_VERSIONS[kind], params: full, inputs, label };
+      const s = { key, kind, queue: STAGE_QUEUES[kind], version: STAGE_VERSIONS[kind], params: full, inputs, label } as StageSpec;
       byKey.set(key, s);
       stages.push(s);
     }
@@ -147,13 +109,13 @@ export function expandSweep(cfg: SweepConfig, sweepId: string): SweepPlan {
     if (!methods[key]) methods[key] = { spec, summary: methodSummary(spec) };
     return key;
   };
-  const addTrial = (t: Omit<TrialSpec, 'id' | 'stages'>, model: string, base: Record<string, string>, datasetParams: unknown, modelParams: unknown) => {
+  const addTrial = (t: Omit<TrialSpec, 'id' | 'stages'>, model: string, base: Record<string, string>, datasetParams: DatasetRef, modelParams: ModelRef) => {
     const descriptor = { ...t, model: t.model };
     const id = sha256Hex(canonicalJson({ descriptor, model }));
     if (trialIds.has(id)) return;
     trialIds.add(id);
     const evaluate = add('evaluate', { dataset: datasetParams, model: modelParams, evaluation }, { model, forgetSet: base.forgetSet }, `evaluate ${t.label} ${t.forgetSet} s${t.seed}`);
-    const refs: Record<string, string> = { evaluate };
+    const refs: StageInputs<'record'> = { evaluate };
     if (base.oracleEvaluate && t.role !== 'oracle') refs.oracleEvaluate = base.oracleEvaluate;
     const stageKeys: Record<string, string> = { 'train.original': base.original, 'forgetset.select': base.forgetSet, evaluate };
     if (base.mask) stageKeys.localize = base.mask;
@@ -166,7 +128,7 @@ export function expandSweep(cfg: SweepConfig, sweepId: string): SweepPlan {
 
   for (const seed of cfg.seeds) {
     for (const ds of cfg.grid.datasets) {
-      const dataset = { id: ds.id, subset: ds.subset ?? null, params: ds.params ?? {} };
+      const dataset: DatasetRef = { id: ds.id, subset: ds.subset ?? null, params: ds.params ?? {} };
       for (const fsCfg of cfg.grid.forgetSets) {
         const fsLabel = forgetLabel(fsCfg);
         // a memorization forget set ranks examples by the original model's training history, so it is selected
@@ -184,7 +146,7 @@ export function expandSweep(cfg: SweepConfig, sweepId: string): SweepPlan {
           );
         const shared = byModel ? undefined : selectForget();
         for (const m of cfg.grid.models) {
-          const model = { id: m.id, params: m.params ?? {} };
+          const model: ModelRef = { id: m.id, params: m.params ?? {} };
           for (const recipe of cfg.grid.recipes) {
             const original = add('train.original', { dataset, model, recipe, seed }, {}, `original ${ds.id} ${m.id} ${recipe.name} s${seed}`);
             const forgetSet = shared ?? selectForget(original, ` ${m.id} ${recipe.name}`);
@@ -209,21 +171,24 @@ export function expandSweep(cfg: SweepConfig, sweepId: string): SweepPlan {
               for (const alpha of alphas) {
                 let mask: string | undefined;
                 if (alg.localization && alpha !== null) {
-                  const lparams: Record<string, unknown> = { dataset, model, strategy: alg.localization.strategy, alpha, seed };
+                  const lparams: Omit<StageParams<'localize'>, 'compute'> = { dataset, model, strategy: alg.localization.strategy, alpha, seed };
                   if (alg.localization.channelAggregate) lparams.channelAggregate = alg.localization.channelAggregate;
                   mask = add('localize', lparams, { original, forgetSet }, `mask ${alg.localization.strategy} α=${alpha} ${fsLabel} s${seed}`);
                 }
                 for (const hp of expandGrid(alg.hparams as Record<string, Scalar | Scalar[]>)) {
-                  const inputs: Record<string, string> = { original, forgetSet };
+                  const inputs: StageInputs<'unlearn'> = { original, forgetSet };
                   if (mask) inputs.mask = mask;
-                  const uparams: Record<string, unknown> = { dataset, model, recipe, algorithm: alg.name, hparams: hp, seed };
+                  const uparams: Omit<StageParams<'unlearn'>, 'compute'> = { dataset, model, recipe, algorithm: alg.name, hparams: hp, seed };
                   if (mask && alg.localization) Object.assign(uparams, { maskStrategy: alg.localization.strategy, maskAlpha: alpha });
                   const unlearned = add('unlearn', uparams, inputs, `unlearn ${alg.label ?? alg.name} ${fsLabel} s${seed}`);
                   const base: Record<string, string> = { original, forgetSet, unlearn: unlearned };
                   if (mask) base.mask = mask;
                   if (oracle) base.oracle = oracle;
                   if (oracleEvaluate) base.oracleEvaluate = oracleEvaluate;
-                  const localization = alg.localization && alpha !== null ? { strategy: alg.localization.strategy, alpha } : null;
+                  // the aggregation is part of the method only when the sweep sets it (absent: by architecture, as before)
+                  const localization = alg.localization && alpha !== null
+                    ? { strategy: alg.localization.strategy, alpha, ...(alg.localization.channelAggregate ? { channelAggregate: alg.localization.channelAggregate } : {}) }
+                    : null;
                   addTrial(
                     {
                       ...common, role: 'method', algorithm: alg.name, label: alg.label ?? alg.name,
@@ -281,7 +246,7 @@ export function planCounts(cfg: SweepConfig): PlanCounts {
   const masks = new Set<string>();
   for (const a of g.algorithms) {
     if (!a.localization) continue;
-    for (const alpha of Array.isArray(a.localization.alpha) ? a.localization.alpha : [a.localization.alpha]) masks.add(canonicalJson([a.localization.strategy, alpha]));
+    for (const alpha of Array.isArray(a.localization.alpha) ? a.localization.alpha : [a.localization.alpha]) masks.add(canonicalJson([a.localization.strategy, alpha, a.localization.channelAggregate ?? null]));
   }
   const oracles = cfg.oracle ? settings : 0;
   const methods = settings * methodsPerSetting;

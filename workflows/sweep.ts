@@ -25,6 +25,7 @@ import {
 import type { SweepConfig } from '../sweep/schema.js';
 import type { StageMark, StageOutcome, SweepActivities } from '../activities/types.js';
 import { expandSweep, TRAINING_KINDS, type StageKind } from '../sweep/plan.js';
+import { FailureType, NON_RETRYABLE_FAILURE_TYPES, inputKeys } from '../sweep/stages.js';
 
 /** One character per stage, carried across continue-as-new. */
 export const ST = { pending: '.', running: 'r', ran: 'd', cached: 'c', failed: 'f', skipped: 's', cancelled: 'x' } as const;
@@ -86,9 +87,9 @@ export async function SweepWorkflow(input: SweepInput): Promise<SweepResult> {
   plan.stages.forEach((s, i) => index.set(s.key, i));
   const dependents: number[][] = plan.stages.map(() => []);
   plan.stages.forEach((s, i) => {
-    for (const k of Object.values(s.inputs)) {
+    for (const k of inputKeys(s)) {
       const j = index.get(k);
-      if (j === undefined) throw ApplicationFailure.nonRetryable(`stage ${s.key} names unknown input ${k}`, 'InvalidConfig');
+      if (j === undefined) throw ApplicationFailure.nonRetryable(`stage ${s.key} names unknown input ${k}`, FailureType.InvalidConfig);
       dependents[j].push(i);
     }
   });
@@ -104,10 +105,10 @@ export async function SweepWorkflow(input: SweepInput): Promise<SweepResult> {
   };
   state.run += 1;
   const status: StatusChar[] = state.status.split('') as StatusChar[];
-  if (status.length !== n) throw ApplicationFailure.nonRetryable(`carried state has ${status.length} stages, plan has ${n}`, 'InvalidConfig');
+  if (status.length !== n) throw ApplicationFailure.nonRetryable(`carried state has ${status.length} stages, plan has ${n}`, FailureType.InvalidConfig);
 
   const common = {
-    retry: { initialInterval: `${ex.retryInitialS}s`, backoffCoefficient: 2, maximumInterval: '2m', maximumAttempts: ex.maxAttempts, nonRetryableErrorTypes: ['InvalidConfig', 'Diverged'] },
+    retry: { initialInterval: `${ex.retryInitialS}s`, backoffCoefficient: 2, maximumInterval: '2m', maximumAttempts: ex.maxAttempts, nonRetryableErrorTypes: [...NON_RETRYABLE_FAILURE_TYPES] },
   };
   const gpu = proxyActivities<SweepActivities>({
     ...common,
@@ -224,7 +225,7 @@ export async function SweepWorkflow(input: SweepInput): Promise<SweepResult> {
     // A stage whose input failed earlier is skipped.
     for (let i = 0; i < n; i++) if (status[i] === ST.failed || status[i] === ST.skipped) skipDependents(i, 'input failed');
 
-    const remaining = plan.stages.map((s) => Object.values(s.inputs).filter((k) => {
+    const remaining = plan.stages.map((s) => inputKeys(s).filter((k) => {
       const c = status[index.get(k) as number];
       return c !== ST.ran && c !== ST.cached;
     }).length);
@@ -238,7 +239,7 @@ export async function SweepWorkflow(input: SweepInput): Promise<SweepResult> {
       status[i] = ST.running;
       running.add(i);
       const inputKinds: Record<string, string> = {};
-      for (const [role, k] of Object.entries(s.inputs)) inputKinds[role] = plan.stages[index.get(k) as number].kind;
+      for (const [role, k] of Object.entries(s.inputs as Record<string, string>)) inputKinds[role] = plan.stages[index.get(k) as number].kind;
       const acts = s.queue === 'gpu' ? gpu : io;
       acts.runStage({ sweepId: input.sweepId, stage: s, inputKinds }).then(
         (outcome) => {

@@ -8,6 +8,7 @@ import type { Dataset, DatasetSpec, Split } from './types.js';
 import { stratifiedPositions, subsetByPositions } from './split.js';
 import { PACKAGES, defaultCacheDir, ensurePackage } from './fetch.js';
 import { readMat } from './mat.js';
+import { InvalidInputError } from '../errors.js';
 
 const CIFAR_MEAN = [0.4914, 0.4822, 0.4465];
 const CIFAR_STD = [0.247, 0.2435, 0.2616];
@@ -303,6 +304,6 @@ export async function loadDataset(spec: DatasetSpec): Promise<Dataset> {
     case 'svhn':
       return svhn(spec);
     default:
-      throw new Error(`loadDataset: unknown data set ${JSON.stringify((spec as { name: unknown }).name)}; known: synthetic, mnist, fashion-mnist, cifar10, svhn`);
+      throw new InvalidInputError(`loadDataset: unknown data set ${JSON.stringify((spec as { name: unknown }).name)}; known: synthetic, mnist, fashion-mnist, cifar10, svhn`);
   }
 }

@@ -2,10 +2,11 @@
 // Must run after '@tensorflow/tfjs-backend-wasm' is imported (its kernels are what these build on).
 // UNLEARN_WASM_KERNELS_OFF=Name,Name keeps the backend's own kernel for those names (for before/after
 // benchmarks; Conv2DBackpropFilter cannot be turned off: the backend has none); 'asm' turns off all of our SIMD
-// kernels, 'norm' the fused batch norm, 'Conv2DBackpropInput.phase' the XNNPACK phase path.
+// kernels, 'norm' the fused batch norm, 'dense' the bias/activation and SGD kernels, 'Conv2DBackpropInput.phase' the XNNPACK phase path.
 import { registerConvKernels } from './conv.js';
 import { registerMiscKernels } from './misc.js';
 import { registerNormKernels } from './norm.js';
+import { registerDenseKernels } from './dense.js';
 import { setAsmEnabled } from './asm.js';
 
 let registered = false;
@@ -18,4 +19,5 @@ export function registerWasmTrainingKernels(): void {
   registerConvKernels(off);
   registerMiscKernels(off);
   registerNormKernels(off);
+  registerDenseKernels(off);
 }

@@ -15,6 +15,7 @@
 // The returned ids are sorted ascending.
 import { z } from 'zod';
 import { Rng } from '../rng.js';
+import { InvalidInputError } from '../errors.js';
 
 const size = { fraction: z.number().gt(0).lte(1).optional(), count: z.number().int().positive().optional(), seed: z.number().int() };
 
@@ -47,15 +48,20 @@ export interface ForgetSetSource {
 }
 
 function resolveCount(spec: { fraction?: number; count?: number }, n: number, where: string): number {
-  if ((spec.fraction === undefined) === (spec.count === undefined)) throw new Error(`${where}: give exactly one of fraction or count`);
+  if ((spec.fraction === undefined) === (spec.count === undefined)) throw new InvalidInputError(`${where}: give exactly one of fraction or count`);
   const c = spec.count ?? Math.floor(Number((spec.fraction! * n).toPrecision(12)));
-  if (c < 1) throw new Error(`${where}: forget set would be empty (|D| = ${n})`);
-  if (c > n) throw new Error(`${where}: count ${c} exceeds |D| = ${n}`);
+  if (c < 1) throw new InvalidInputError(`${where}: forget set would be empty (|D| = ${n})`);
+  if (c > n) throw new InvalidInputError(`${where}: count ${c} exceeds |D| = ${n}`);
   return c;
 }
 
 export function selectForgetSet(specIn: ForgetSetSpec, src: ForgetSetSource): ForgetSet {
-  const spec = ForgetSetSpec.parse(specIn);
+  const parsed = ForgetSetSpec.safeParse(specIn);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i: { path: PropertyKey[]; message: string }) => `${i.path.map(String).join('.') || '(root)'}: ${i.message}`);
+    throw new InvalidInputError(`forget set ${JSON.stringify(specIn)}: ${problems.join('; ')}`);
+  }
+  const spec = parsed.data;
   const n = src.labels.length;
   const ids = src.ids ?? Int32Array.from({ length: n }, (_, i) => i);
   if (ids.length !== n) throw new Error(`selectForgetSet: ${ids.length} ids for ${n} labels`);
@@ -69,7 +75,7 @@ export function selectForgetSet(specIn: ForgetSetSpec, src: ForgetSetSource): Fo
     const cls = new Set(spec.classes);
     const pool: number[] = [];
     for (let i = 0; i < n; i++) if (cls.has(src.labels[i])) pool.push(i);
-    if (count > pool.length) throw new Error(`forget set (classes ${spec.classes.join(',')}): asked for ${count} examples, those classes hold ${pool.length}`);
+    if (count > pool.length) throw new InvalidInputError(`forget set (classes ${spec.classes.join(',')}): asked for ${count} examples, those classes hold ${pool.length}`);
     chosen = Array.from(rng.permutation(pool.length).subarray(0, count), (k) => pool[k]);
     extra = { classes: [...spec.classes].sort((a, b) => a - b), poolSize: pool.length };
   } else {
@@ -82,9 +88,9 @@ export function selectForgetSet(specIn: ForgetSetSpec, src: ForgetSetSource): Fo
     else if (spec.mode === 'bottom') chosen = order.slice(n - count);
     else {
       const [lo, hi] = spec.band ?? [0, 1];
-      if (!(lo < hi)) throw new Error(`forget set (memorization band): need lo < hi, got [${lo}, ${hi}]`);
+      if (!(lo < hi)) throw new InvalidInputError(`forget set (memorization band): need lo < hi, got [${lo}, ${hi}]`);
       const a = Math.floor(lo * n), b = Math.floor(hi * n);
-      if (b - a < count) throw new Error(`forget set (memorization band [${lo}, ${hi})): band holds ${b - a} examples, asked for ${count}`);
+      if (b - a < count) throw new InvalidInputError(`forget set (memorization band [${lo}, ${hi})): band holds ${b - a} examples, asked for ${count}`);
       chosen = Array.from(rng.permutation(b - a).subarray(0, count), (k) => order[a + k]);
       extra = { band: [lo, hi] };
     }

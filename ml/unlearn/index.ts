@@ -98,7 +98,7 @@ export function cloneModel(model: Model): Model {
 }
 
 /** θ ← (1−m)·θ + m·θ_init with θ_init = model.freshInit(seed) (the layer's default initializers). */
-export function resetMasked(model: Model, mask: Mask, seed: number): void {
+export async function resetMasked(model: Model, mask: Mask, seed: number): Promise<void> {
   const init = model.freshInit(seed);
   try {
     const upd = new Map<string, { shape: number[]; data: Float32Array }>();
@@ -107,8 +107,8 @@ export function resetMasked(model: Model, mask: Mask, seed: number): void {
       if (!m) continue;
       const t = init.get(p.name);
       if (!t) throw new Error(`resetMasked: freshInit has no tensor for ${p.name}`);
-      const fresh = t.dataSync() as Float32Array;
-      const w = Float32Array.from(p.variable.dataSync() as Float32Array);
+      const fresh = (await t.data()) as Float32Array;
+      const w = Float32Array.from((await p.variable.data()) as Float32Array);
       let any = false;
       for (let i = 0; i < w.length; i++) if (m[i]) { w[i] = fresh[i]; any = true; }
       if (any) upd.set(p.name, { shape: p.variable.shape.slice(), data: w });
@@ -133,8 +133,8 @@ function deriveSeed(seed: number, label: string): number {
   return h & 0x7fffffff;
 }
 
-function perExampleForget(model: Model, forget: Split, r: EvalResult): PerExampleForget {
-  const logits = predictLogits(model, forget);
+async function perExampleForget(model: Model, forget: Split, r: EvalResult): Promise<PerExampleForget> {
+  const logits = await predictLogits(model, forget);
   return { ...r.perExample, logitConfidence: logitScaledConfidence(logits, forget.y, model.numClasses) };
 }
 
@@ -194,7 +194,7 @@ export async function unlearn(args: UnlearnArgs): Promise<UnlearnResult> {
       for (const m of given.values()) for (let i = 0; i < m.length; i++) selected += m[i];
       lr = { mask: given, selected, total: work.numParams(), params: { given: true } };
     } else {
-      lr = localize({ model: work, forget, train: args.data.train }, {
+      lr = await localize({ model: work, forget, train: args.data.train }, {
         strategy: loc.strategy, alpha: loc.alpha, batchSize: loc.batchSize, channelAggregate: loc.channelAggregate,
         seed: loc.maskSeed ?? deriveSeed(args.seed, 'mask'), critmem: loc.critmem as CritMemOptions | undefined,
       });
@@ -203,25 +203,25 @@ export async function unlearn(args: UnlearnArgs): Promise<UnlearnResult> {
     let resetSeed: number | undefined;
     if (loc.reset) {
       resetSeed = loc.resetSeed ?? deriveSeed(args.seed, 'reset');
-      resetMasked(work, mask, resetSeed);
+      await resetMasked(work, mask, resetSeed);
     }
     gradMask = toParamMask(mask, work, loc.headTrainable ? work.headParamNames : []);
     localizeSeconds = (performance.now() - tl) / 1000;
     locOut = { strategy: loc.strategy, alpha: loc.alpha, reset: loc.reset, headTrainable: loc.headTrainable, resetSeed, selected: lr.selected, total: lr.total, seconds: localizeSeconds, params: lr.params };
   }
-  const before = snapshotParams(args.model);
+  const before = await snapshotParams(args.model);
   const out = await algo.run({ model: work, original, train: args.data.train, test: args.data.test, forget, retain, seed: args.seed, gradMask, onEpoch: args.onEpoch }, hparams);
   if (out.model !== work) work.dispose();
   const seconds = (performance.now() - t0) / 1000;
   const cpu = cpuSeconds() - cpu0;
-  const ch = paramsChanged(before, snapshotParams(out.model));
+  const ch = paramsChanged(before, await snapshotParams(out.model));
   let metrics: ModelMetrics | undefined;
   let fr: EvalResult;
   if (args.evaluate !== false) {
-    const m = measureModel(out.model, { forget, retain, test: args.data.test }, typeof args.evaluate === 'object' ? args.evaluate : { seed: args.seed });
+    const m = await measureModel(out.model, { forget, retain, test: args.data.test }, typeof args.evaluate === 'object' ? args.evaluate : { seed: args.seed });
     metrics = m.metrics;
     fr = m.forget;
-  } else fr = evaluate(out.model, forget);
+  } else fr = await evaluate(out.model, forget);
   return {
     model: out.model,
     algorithm: algo.name,
@@ -231,7 +231,7 @@ export async function unlearn(args: UnlearnArgs): Promise<UnlearnResult> {
     mask,
     cost: { seconds, cpuSeconds: cpu, localizeSeconds, epochs: out.epochs, changed: ch.changed, totalParams: ch.total, fractionChanged: ch.fraction },
     metrics,
-    perExample: { forget: perExampleForget(out.model, forget, fr) },
+    perExample: { forget: await perExampleForget(out.model, forget, fr) },
     notes: out.notes,
   };
 }
@@ -258,16 +258,16 @@ function isModel(x: Model | ModelMetrics): x is Model {
   return typeof (x as Model).logits === 'function';
 }
 
-export function evaluateUnlearning(args: EvaluateUnlearningArgs): UnlearningEvaluation {
+export async function evaluateUnlearning(args: EvaluateUnlearningArgs): Promise<UnlearningEvaluation> {
   const { forget, retain } = forgetRetainSplits(args.data.train, args.forgetIds);
   const splits = { forget, retain, test: args.data.test };
-  const u = measureModel(args.unlearned, splits, args.mia);
-  const o = isModel(args.oracle) ? measureModel(args.oracle, splits, args.mia).metrics : args.oracle;
+  const u = await measureModel(args.unlearned, splits, args.mia);
+  const o = isModel(args.oracle) ? (await measureModel(args.oracle, splits, args.mia)).metrics : args.oracle;
   return {
     unlearned: u.metrics,
     oracle: o,
     gaps: gapsToOracle(u.metrics, o),
     tugOfWar: tugOfWar(u.metrics, o),
-    perExample: { forget: perExampleForget(args.unlearned, forget, u.forget) },
+    perExample: { forget: await perExampleForget(args.unlearned, forget, u.forget) },
   };
 }

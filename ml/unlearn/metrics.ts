@@ -88,10 +88,10 @@ export interface EvaluatedSplits {
 }
 
 /** Accuracy on forget, retain and test (every example), MIA efficacy, and the per-example outputs. */
-export function measureModel(model: Model, splits: { forget: Split; retain: Split; test: Split }, opts: MiaOptions & { batchSize?: number } = {}): EvaluatedSplits {
-  const forget = evaluate(model, splits.forget, { batchSize: opts.batchSize });
-  const retain = evaluate(model, splits.retain, { batchSize: opts.batchSize });
-  const test = evaluate(model, splits.test, { batchSize: opts.batchSize });
+export async function measureModel(model: Model, splits: { forget: Split; retain: Split; test: Split }, opts: MiaOptions & { batchSize?: number } = {}): Promise<EvaluatedSplits> {
+  const forget = await evaluate(model, splits.forget, { batchSize: opts.batchSize });
+  const retain = await evaluate(model, splits.retain, { batchSize: opts.batchSize });
+  const test = await evaluate(model, splits.test, { batchSize: opts.batchSize });
   const attack = trainMiaAttack(retain.perExample.trueProb, test.perExample.trueProb, opts);
   const mia = attack.nonMemberRate(forget.perExample.trueProb);
   return {
@@ -142,8 +142,8 @@ export function paramsChanged(before: Map<string, Float32Array>, after: Map<stri
 }
 
 /** Snapshot of the trainable parameters as Float32Arrays (copies). */
-export function snapshotParams(model: Model): Map<string, Float32Array> {
+export async function snapshotParams(model: Model): Promise<Map<string, Float32Array>> {
   const out = new Map<string, Float32Array>();
-  for (const p of model.params()) out.set(p.name, Float32Array.from(p.variable.dataSync() as Float32Array));
+  for (const p of model.params()) out.set(p.name, Float32Array.from((await p.variable.data()) as Float32Array));
   return out;
 }

@@ -1,6 +1,7 @@
 // Unlearning algorithms by name (sweep files name them). Adding a method = one file in ./algorithms
 // plus one line here.
 import type { Algorithm } from './algorithms/common.js';
+import { InvalidHparamsError, UnknownAlgorithmError } from '../errors.js';
 import { del } from './algorithms/del.js';
 import { retrain } from './algorithms/retrain.js';
 import { finetune } from './algorithms/finetune.js';
@@ -30,7 +31,7 @@ export const ALGORITHM_NAMES = Object.keys(ALGORITHMS) as AlgorithmName[];
 
 export function getAlgorithm(name: string): Algorithm<any> {
   const a = (ALGORITHMS as Record<string, Algorithm<any>>)[name];
-  if (!a) throw new Error(`unknown unlearning algorithm '${name}'; known: ${ALGORITHM_NAMES.join(', ')}`);
+  if (!a) throw new UnknownAlgorithmError(name, ALGORITHM_NAMES);
   return a;
 }
 
@@ -39,8 +40,8 @@ export function parseHparams(name: string, hparams: unknown): Record<string, unk
   const a = getAlgorithm(name);
   const r = a.schema.safeParse(hparams ?? {});
   if (!r.success) {
-    const msg = r.error.issues.map((i: { path: PropertyKey[]; message: string }) => `${name}.${i.path.map(String).join('.') || '(root)'}: ${i.message}`).join('; ');
-    throw new Error(`invalid hyperparameters: ${msg}`);
+    const problems = r.error.issues.map((i: { path: PropertyKey[]; message: string }) => `${name}.${i.path.map(String).join('.') || '(root)'}: ${i.message}`);
+    throw new InvalidHparamsError(name, problems);
   }
   return r.data as Record<string, unknown>;
 }

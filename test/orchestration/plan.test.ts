@@ -142,7 +142,7 @@ void test('memorization forget sets: selected once per original, after it; label
   assert.equal(mem.length, 4);
   for (const s of mem) assert.ok(originals.some((o) => o.key === s.inputs.original));
   const pos = new Map(plan.stages.map((s, i) => [s.key, i]));
-  for (const s of mem) assert.ok((pos.get(s.inputs.original) as number) < (pos.get(s.key) as number));
+  for (const s of mem) assert.ok((pos.get(s.inputs.original as string) as number) < (pos.get(s.key) as number));
   // distinct labels, so the two memorization sets keep separate trials (3 forget sets × 2 seeds × 5)
   assert.deepEqual([...new Set(plan.trials.map((t) => t.forgetSet))].sort(), ['iid:0.1', 'memorization:bottom:n6', 'memorization:top:n6']);
   assert.equal(plan.trials.length, 30);
@@ -162,5 +162,7 @@ void test("a sweep sets the channel aggregation of a localization; absent, the m
   assert.ok(dflt.every((s) => !('channelAggregate' in s.params)));
   assert.ok(mean.every((s) => s.params.channelAggregate === 'mean'));
   assert.notEqual(dflt[0].key, mean[0].key, 'a different aggregation is a different mask');
+  const delTrials = (text: string) => expandSweep(parseSweep(text, 'x.yaml', mlRegistries()), 's').trials.filter((t) => t.algorithm === 'del');
+  assert.notEqual(delTrials(base)[0].methodKey, delTrials(withMean)[0].methodKey, 'and a different method: never one leaderboard row');
   assert.match(problems(base.replace('alpha: 0.3 }', 'alpha: 0.3, channelAggregate: median }')), /grid\.algorithms\[0\]\.localization\.channelAggregate: /);
 });

@@ -32,7 +32,7 @@ before(async () => {
   original = buildModel(SPEC, ds.inputShape, ds.numClasses, 1);
   const r = await train(original, ds.train, RECIPE, { recordPerExampleCorrect: true });
   perExampleCorrect = r.perExampleCorrect!;
-  originalForgetAcc = evaluate(original, subsetByIds(ds.train, forgetIds)).accuracy;
+  originalForgetAcc = (await evaluate(original, subsetByIds(ds.train, forgetIds))).accuracy;
   const o = await unlearn({ model: original, data: data(), forgetIds, algorithm: 'retrain', hparams: { epochs: RECIPE.epochs, batchSize: RECIPE.batchSize, lr: RECIPE.lr }, seed: 1 });
   oracle = o.metrics!;
   o.model.dispose();
@@ -53,13 +53,13 @@ void test('learning-speed memorization proxy ranks the planted examples first', 
   assert.ok(hit >= 0.8 * forgetIds.length, `${hit} of ${forgetIds.length} planted examples in the top set`);
 });
 
-void test('every strategy selects exactly floor(alpha*P) entries; channel strategies whole rows but one', () => {
+void test('every strategy selects exactly floor(alpha*P) entries; channel strategies whole rows but one', async () => {
   const { forget } = forgetRetainSplits(ds.train, forgetIds);
   const P = original.numParams();
-  const before = snapshotParams(original);
+  const before = await snapshotParams(original);
   for (const strategy of STRATEGIES) {
     for (const alpha of [0.1, 0.3]) {
-      const r = localize({ model: original, forget, train: ds.train }, { strategy, alpha, seed: 3, critmem: { maxExamples: 4, maxIterations: 3 } });
+      const r = await localize({ model: original, forget, train: ds.train }, { strategy, alpha, seed: 3, critmem: { maxExamples: 4, maxIterations: 3 } });
       assert.equal(maskCount(r.mask), budgetCount(alpha, P), `${strategy} α=${alpha}`);
       assert.equal(r.selected, budgetCount(alpha, P));
       if (strategy === 'wg-channel' || strategy === 'wg-all-channel' || strategy === 'random-channel') {
@@ -80,7 +80,7 @@ void test('every strategy selects exactly floor(alpha*P) entries; channel strate
       }
     }
   }
-  const after = snapshotParams(original);
+  const after = await snapshotParams(original);
   for (const [n, a] of before) assert.deepEqual(after.get(n), a, `localization changed ${n}`);
 });
 
@@ -93,7 +93,7 @@ void test('DEL: unmasked non-head weights bit-identical; forget acc near the ora
   assert.equal(r.localization.alpha, 0.3);
   assert.equal(typeof r.localization.resetSeed, 'number');
   const head = new Set(original.headParamNames);
-  const o = snapshotParams(original), u = snapshotParams(r.model);
+  const o = await snapshotParams(original), u = await snapshotParams(r.model);
   let masked = 0, changedMasked = 0;
   for (const [name, a] of o) {
     if (head.has(name)) continue;
@@ -110,7 +110,7 @@ void test('DEL: unmasked non-head weights bit-identical; forget acc near the ora
   // Margins (stated in docs/unlearning.md): forget acc within 0.25 of the oracle's, test acc within 0.10.
   assert.ok(Math.abs(m.forgetAcc - oracle.forgetAcc) <= 0.25, `DEL forget ${m.forgetAcc} vs oracle ${oracle.forgetAcc}`);
   assert.ok(oracle.testAcc - m.testAcc <= 0.1, `DEL test ${m.testAcc} vs oracle ${oracle.testAcc}`);
-  const ev = evaluateUnlearning({ unlearned: r.model, oracle, data: data(), forgetIds, mia: { seed: 7 } });
+  const ev = await evaluateUnlearning({ unlearned: r.model, oracle, data: data(), forgetIds, mia: { seed: 7 } });
   assert.ok(Math.abs(ev.gaps.forget - (oracle.forgetAcc - m.forgetAcc)) < 1e-12);
   assert.ok(ev.tugOfWar > 0.6 && ev.tugOfWar <= 1, `ToW ${ev.tugOfWar}`);
   assert.equal(r.perExample.forget.ids.length, forgetIds.length);
@@ -123,7 +123,7 @@ void test('determinism: same seed gives bit-identical DEL results, another seed 
   const a = await unlearn({ model: original, data: data(), forgetIds, algorithm: 'del', hparams: hp, seed: 11, evaluate: false });
   const b = await unlearn({ model: original, data: data(), forgetIds, algorithm: 'del', hparams: hp, seed: 11, evaluate: false });
   const c = await unlearn({ model: original, data: data(), forgetIds, algorithm: 'del', hparams: hp, seed: 12, evaluate: false });
-  const sa = snapshotParams(a.model), sb = snapshotParams(b.model), sc = snapshotParams(c.model);
+  const sa = await snapshotParams(a.model), sb = await snapshotParams(b.model), sc = await snapshotParams(c.model);
   let differs = false;
   for (const [n, w] of sa) {
     assert.deepEqual(sb.get(n), w, `${n} differs between identical runs`);
@@ -161,10 +161,10 @@ void test('each baseline moves forget accuracy in the expected direction', async
 void test('SSD changes only parameters whose forget importance exceeds alpha times the global one', async () => {
   const alpha = 10;
   const { forget } = forgetRetainSplits(ds.train, forgetIds);
-  const iD = fisherDiagonal(original, ds.train, 128);
-  const iF = fisherDiagonal(original, forget, 128);
+  const iD = await fisherDiagonal(original, ds.train, 128);
+  const iF = await fisherDiagonal(original, forget, 128);
   const r = await unlearn({ model: original, data: data(), forgetIds, algorithm: 'ssd', hparams: { alpha, lambda: 1 }, seed: 1, evaluate: false });
-  const o = snapshotParams(original), u = snapshotParams(r.model);
+  const o = await snapshotParams(original), u = await snapshotParams(r.model);
   let changed = 0, above = 0;
   for (const [name, a] of o) {
     const b = u.get(name)!, d = iD.get(name)!, f = iF.get(name)!;
@@ -187,7 +187,7 @@ async function attackSeparation(noise: number): Promise<{ balancedAcc: number; t
   const d = await loadDataset({ name: 'synthetic', numClasses: 4, perClass: 120, testPerClass: 120, memorizedPerClass: 0, noise, seed: 5 });
   const m = buildModel({ arch: 'mlp', hidden: [128] }, d.inputShape, d.numClasses, 2);
   await train(m, d.train, { epochs: 40, batchSize: 16, lr: 0.05, momentum: 0.9, weightDecay: 0, seed: 2 });
-  const tr = evaluate(m, d.train), te = evaluate(m, d.test);
+  const tr = await evaluate(m, d.train), te = await evaluate(m, d.test);
   // attack trained on half the members / non-members, judged on the other halves
   const half = (a: Float32Array) => [a.subarray(0, a.length >> 1), a.subarray(a.length >> 1)] as const;
   const [memA, memB] = half(tr.perExample.trueProb);
@@ -213,7 +213,7 @@ void test('any algorithm runs localized: reset + gradient mask from another stra
     localization: { strategy: 'magnitude', alpha: 0.2, reset: true, headTrainable: false },
   });
   assert.ok(r.mask && r.localization?.reset === true && r.localization.headTrainable === false);
-  const o = snapshotParams(original), u = snapshotParams(r.model);
+  const o = await snapshotParams(original), u = await snapshotParams(r.model);
   let changed = 0;
   for (const [name, a] of o) {
     const b = u.get(name)!, m = r.mask.get(name)!;
