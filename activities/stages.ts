@@ -30,8 +30,22 @@ export interface ActivityDeps {
   identity: string;
 }
 
+/**
+ * The host a worker runs on, as stage rows and artifact metadata record it (`worker` = `<host>:<pid>:<queue>`):
+ * UNLEARN_WORKER_HOST when set (e.g. a node name where hostnames repeat), else the hostname (a pod's name on
+ * Kubernetes, the namespace's own name in the multi-host test).
+ */
+export function workerHost(env: NodeJS.ProcessEnv = process.env): string {
+  const host = env.UNLEARN_WORKER_HOST?.trim() || os.hostname();
+  if (host.includes(':')) throw new Error(`UNLEARN_WORKER_HOST must not contain ':' (it separates host, pid and queue in the worker identity), got "${host}"`);
+  return host;
+}
+
+/** Host part of a worker identity (`<host>:<pid>:<queue>`). */
+export const hostOfWorker = (identity: string) => identity.split(':')[0];
+
 export function defaultDeps(computes: Record<string, Compute>, queue: string): ActivityDeps {
-  return { store: s3StoreFromEnv(), db: openDb(), computes, identity: `${os.hostname()}:${process.pid}:${queue}` };
+  return { store: s3StoreFromEnv(), db: openDb(), computes, identity: `${workerHost()}:${process.pid}:${queue}` };
 }
 
 async function mapLimit<T, R>(items: T[], limit: number, fn: (t: T) => Promise<R>): Promise<R[]> {
@@ -108,7 +122,9 @@ export function createActivities(deps: ActivityDeps): SweepActivities {
     });
     const id = row.id;
     await recordTrial(db.db, row);
-    await recordMetrics(db.db, id, ev.metrics);
+    // a method's first-seed trial also carries its evaluation protocol's scores (split 'protocol')
+    const protocol = stage.inputs.protocol ? bytesJson<{ metrics?: EvaluationOutput['metrics'] }>(await read('protocol')) : undefined;
+    await recordMetrics(db.db, id, protocol?.metrics ? [...ev.metrics, ...protocol.metrics] : ev.metrics);
     if (ev.forget) await recordForgetOutputs(db.db, id, ev.forget);
     return { bytes: jsonBytes({ trialRowId: id, metrics: ev.metrics.length }), meta: { trialRowId: id } };
   }

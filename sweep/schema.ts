@@ -88,7 +88,15 @@ export const SweepSchema = z.strictObject({
   /** Train and evaluate the oracle (retrain on D_r) for every forget set, recipe and seed. */
   oracle: z.boolean().default(true),
   evaluation: z
-    .strictObject({ mia: z.boolean().default(true), perExample: z.boolean().default(true), batchSize: z.number().int().positive().max(LIMITS.batchSize).default(256) })
+    .strictObject({
+      mia: z.boolean().default(true),
+      perExample: z.boolean().default(true),
+      batchSize: z.number().int().positive().max(LIMITS.batchSize).default(256),
+      /** Per-example evaluation across many models per setting (docs/reproduction.md): for the first seed, N
+       *  retrained and, per method, N unlearned models (seeds s0 … s0+N−1; the s0 ones are the ordinary trials'),
+       *  scored by the NeurIPS 2023 challenge's ε / forget quality and a LiRA attack against the retrained models. */
+      protocol: z.strictObject({ kind: z.enum(['neurips23']), models: z.number().int().min(3).max(1024) }).optional(),
+    })
     .default({ mia: true, perExample: true, batchSize: 256 }),
   execution: z
     .strictObject({
@@ -221,6 +229,7 @@ export function checkSweep(raw: unknown, file: string, registries: NameRegistrie
     seen.add(r.name);
   });
   problems.push(...labelProblems(cfg), ...duplicateProblems(cfg));
+  if (cfg.evaluation.protocol && !cfg.oracle) problems.push('evaluation.protocol: needs the oracle (oracle: true): its retrained models are the reference distribution');
   if (registries.grid && problems.length === 0) for (const [path, message] of registries.grid(cfg.grid)) problems.push(`${path}: ${message}`);
   if (problems.length > 0) throw new SweepFileError(file, problems);
   return cfg;
