@@ -1,18 +1,22 @@
 // Stage activities (thin): memoization check, fetch inputs from S3, call the compute, write the artifact,
 // heartbeat {epoch, checkpointKey}, resume from the last epoch checkpoint, record rows idempotently.
+import { createHash } from 'node:crypto';
 import os from 'node:os';
 import { Context, ApplicationFailure, CancelledFailure } from '@temporalio/activity';
 import { openDb, type DbHandle } from '../db/client.js';
 import { recordCurve, recordForgetOutputs, recordMetrics, recordSettings, recordSweep, recordTrial, trialRecord, trialRowId } from '../db/record.js';
 import {
-  artifactRows as artifactRowsOf, deleteTrialsNotIn, insertPlannedStages, markStageCached, markStageDone, markStageEnded,
-  markStageRunning, markStageStatus, setSweepStatus, trialStatus, upsertArtifact, type ArtifactRow,
+  artifactRows as artifactRowsOf, markStageCached, markStageDone, markStageEnded, markStageRunning, markStageStatus,
+  markStagesStatus, setSweepStatus, trialStatus, upsertArtifact, type ArtifactRow,
 } from '../db/stage-rows.js';
-import { expandSweep, STAGE_VERSIONS } from '../sweep/plan.js';
+import { codeVersion } from './provenance.js';
+import { findPlan, planKeysInRanges, pruneTrials, readPlanPage, readPlanStages, savePlan, type PlannedStage } from '../db/plan-store.js';
+import { expandSweep, planSettings, STAGE_QUEUES, STAGE_VERSIONS } from '../sweep/plan.js';
 import { FailureType, inputKey, inputKeys, type StageKind, type StageSpec } from '../sweep/stages.js';
 import { DivergenceError, InvalidInputError } from '../ml/errors.js';
-import { codeVersion } from './provenance.js';
-import type { PrepareSweepInput, PrepareSweepResult, RunStageInput, StageMark, StageOutcome, SweepActivities } from './types.js';
+import type { SweepConfig } from '../sweep/schema.js';
+import { canonicalJson } from '../sweep/hash.js';
+import type { MarkStagesInput, MarkStagesResult, PlanInfo, PlanPage, PlanPageInput, PlanSweepInput, RunStageInput, StageOutcome, SweepActivities } from './types.js';
 import { bytesJson, jsonBytes, InvalidConfigError, type Compute, type EvaluationOutput, type ResumePoint, type StageContext } from './compute.js';
 import { s3StoreFromEnv, type ObjectStore } from './store.js';
 
@@ -21,6 +25,22 @@ export const checkpointPrefix = (stageKey: string) => `checkpoints/${stageKey}/`
 const checkpointKey = (stageKey: string, epoch: number) => `${checkpointPrefix(stageKey)}epoch-${String(epoch).padStart(4, '0')}.ckpt`;
 
 export { trialRowId };
+
+/**
+ * A plan's id: the sweep id, the config without its execution settings (window, retries and timeouts do not
+ * change the graph) and the stage versions. Equal ids mean equal stored plans.
+ */
+export function planIdOf(sweepId: string, config: SweepConfig): string {
+  const { execution: _execution, ...graph } = config;
+  return createHash('sha256').update(canonicalJson({ sweepId, graph, versions: STAGE_VERSIONS })).digest('hex');
+}
+
+/** A stored stage as the spec the computes take. */
+function specOf(p: PlannedStage): StageSpec {
+  const kind = p.kind as StageKind;
+  // The row was written from a StageSpec of this kind (savePlan); params and inputs come back as they went in.
+  return { key: p.key, kind, queue: STAGE_QUEUES[kind], version: STAGE_VERSIONS[kind], params: p.params, inputs: p.inputs, label: p.label } as unknown as StageSpec;
+}
 
 export interface ActivityDeps {
   store: ObjectStore;
@@ -48,13 +68,13 @@ export function defaultDeps(computes: Record<string, Compute>, queue: string): A
   return { store: s3StoreFromEnv(), db: openDb(), computes, identity: `${workerHost()}:${process.pid}:${queue}` };
 }
 
-async function mapLimit<T, R>(items: T[], limit: number, fn: (t: T) => Promise<R>): Promise<R[]> {
+async function mapLimit<T, R>(items: T[], limit: number, fn: (t: T, i: number) => Promise<R>): Promise<R[]> {
   const out: R[] = new Array(items.length);
   let next = 0;
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, async () => {
     while (next < items.length) {
       const i = next++;
-      out[i] = await fn(items[i]);
+      out[i] = await fn(items[i], i);
     }
   }));
   return out;
@@ -86,26 +106,44 @@ export function createActivities(deps: ActivityDeps): SweepActivities {
     return h !== null && h.bytes === Number(row.bytes) && h.sha256 === row.sha256;
   }
 
-  async function prepareSweep({ sweepId, config }: PrepareSweepInput): Promise<PrepareSweepResult> {
-    const plan = expandSweep(config, sweepId);
+  /** Expands the plan once per (sweep id, config) and stores it; later starts of the same config reuse it. */
+  async function planSweep({ sweepId, config }: PlanSweepInput): Promise<PlanInfo> {
+    const ctx = Context.current();
+    const planId = planIdOf(sweepId, config);
     await recordSweep(db.db, { id: sweepId, name: config.name, config, status: 'running' });
     // what the plan's setting and method keys stand for (the leaderboard shows their summaries)
-    await recordSettings(db.db, plan.settings, plan.methods);
+    const described = planSettings(config);
+    await recordSettings(db.db, described.settings, described.methods);
+    const stored = await findPlan(db.pool, planId);
+    if (stored) return { planId, stages: stored.stages, trials: stored.trials, kinds: stored.kinds };
+    const plan = expandSweep(config, sweepId);
+    ctx.heartbeat();
     // A sweep's trial rows mirror its current config: rows of trials no longer in the plan (the file changed
     // under the same id) are removed; their artifacts stay, so putting them back re-records them from cache.
-    await deleteTrialsNotIn(pool, sweepId, plan.trials.map((t) => trialRowId(sweepId, t.id)));
-    for (let i = 0; i < plan.stages.length; i += 500) {
-      await insertPlannedStages(pool, plan.stages.slice(i, i + 500));
-      Context.current().heartbeat();
-    }
-    const rows = await artifactRows(plan.stages.map((s) => s.key));
+    await pruneTrials(db.pool, sweepId, plan.trials.map((t) => trialRowId(sweepId, t.id)));
+    const saved = await savePlan(db.pool, planId, plan, { onChunk: () => ctx.heartbeat() });
+    return { planId, stages: saved.stages, trials: saved.trials, kinds: saved.kinds };
+  }
+
+  /** A page of the plan for the workflow, with the stages whose output already exists and verifies. */
+  async function planPage({ planId, from, count }: PlanPageInput): Promise<PlanPage> {
     const ctx = Context.current();
+    const rows = await readPlanPage(db.pool, planId, from, count);
+    if (rows.length === 0 && count > 0) throw ApplicationFailure.nonRetryable(`plan ${planId} has no stage at position ${from}`, FailureType.InvalidConfig);
+    const arts = await artifactRows(rows.map((r) => r.key));
     let n = 0;
-    const checks = await mapLimit(plan.stages.map((s, i) => ({ s, i })), 16, async ({ s, i }) => {
+    const checks = await mapLimit(rows, 32, async (r, i) => {
       if (++n % 200 === 0) ctx.heartbeat();
-      return (await verified(s, rows.get(s.key))) ? i : -1;
+      return (await verified(r, arts.get(r.key))) ? i : -1;
     });
-    return { complete: checks.filter((i) => i >= 0), stages: plan.stages.length, trials: plan.trials.length };
+    return {
+      from,
+      kinds: rows.map((r) => r.kind),
+      keys: rows.map((r) => r.key),
+      labels: rows.map((r) => r.label),
+      inputs: rows.map((r) => r.inputIdx),
+      complete: checks.filter((i) => i >= 0),
+    };
   }
 
   async function recordStage(stage: StageSpec<'record'>, read: (role: string) => Promise<Uint8Array>): Promise<{ bytes: Uint8Array; meta: Record<string, unknown> }> {
@@ -129,7 +167,18 @@ export function createActivities(deps: ActivityDeps): SweepActivities {
     return { bytes: jsonBytes({ trialRowId: id, metrics: ev.metrics.length }), meta: { trialRowId: id } };
   }
 
-  async function runStage({ sweepId, stage, inputKinds }: RunStageInput): Promise<StageOutcome> {
+  async function runStage(input: RunStageInput): Promise<StageOutcome> {
+    const { sweepId } = input;
+    let stage: StageSpec;
+    let inputKinds: Record<string, string>;
+    if ('stage' in input) {
+      ({ stage, inputKinds } = input);
+    } else {
+      const planned = (await readPlanStages(db.pool, input.planId, [input.index])).get(input.index);
+      if (!planned) throw ApplicationFailure.nonRetryable(`plan ${input.planId} has no stage at position ${input.index}`, FailureType.InvalidConfig);
+      stage = specOf(planned);
+      inputKinds = planned.inputKinds;
+    }
     const ctx = Context.current();
     const attempt = ctx.info.attempt;
     const t0 = Date.now();
@@ -209,7 +258,7 @@ export function createActivities(deps: ActivityDeps): SweepActivities {
       if (abort.signal.aborted) throw new CancelledFailure('stage cancelled');
       const put = await store.put(artifactKey(s), out.bytes, { stage: s.key, kind: s.kind });
       const seconds = (Date.now() - t0) / 1000;
-      const meta = { seconds, ...out.meta, worker: deps.identity, host: os.hostname(), backend, code: codeVersion(), version: s.version, attempt, resumedFromEpoch: out.resumedFromEpoch ?? 0 };
+      const meta = { seconds, ...out.meta, worker: deps.identity, host: workerHost(), backend, code: codeVersion(), version: s.version, attempt, resumedFromEpoch: out.resumedFromEpoch ?? 0 };
       await upsertArtifact(pool, { key: s.key, kind: s.kind, uri: put.uri, sha256: put.sha256, bytes: put.bytes, metadata: meta });
       await markStageDone(pool, s.key, seconds);
       return { key: s.key, status: 'ran', seconds, attempt, resumedFromEpoch: out.resumedFromEpoch ?? 0 };
@@ -225,27 +274,49 @@ export function createActivities(deps: ActivityDeps): SweepActivities {
     }
   }
 
-  async function markStages({ sweepId, marks }: { sweepId: string; marks: StageMark[] }): Promise<void> {
+  /** A record stage that will not run: its trial row says why (a finished trial keeps its row). */
+  async function recordUnfinishedTrial(sweepId: string, stage: StageSpec<'record'>, status: string, error: string | undefined): Promise<void> {
+    const p = stage.params;
+    const row = trialRecord(sweepId, p.trial, p.stageKeys, {
+      status: 'failed', error: `${status}: ${error ?? ''}`,
+      provenance: { code: codeVersion(), stageVersions: stageVersionsOf(p.stageKeys) },
+    });
+    if ((await trialStatus(pool, row.id)) === 'completed') return;
+    await recordTrial(db.db, row);
+  }
+
+  async function markStages({ sweepId, planId, marks, ranges }: MarkStagesInput): Promise<MarkStagesResult> {
+    const ctx = Context.current();
+    const specs = await readPlanStages(db.pool, planId, marks.map((m) => m.index));
     for (const m of marks) {
-      await markStageStatus(pool, m.key, m.status, m.error ?? null);
-      if (m.stage && m.stage.kind === 'record') {
-        const p = m.stage.params;
-        const row = trialRecord(sweepId, p.trial, p.stageKeys, {
-          status: 'failed', error: `${m.status}: ${m.error ?? ''}`,
-          provenance: { code: codeVersion(), stageVersions: stageVersionsOf(p.stageKeys) },
-        });
-        // A trial already completed keeps its row (a cancellation never erases a finished result).
-        if ((await trialStatus(pool, row.id)) === 'completed') continue;
-        await recordTrial(db.db, row);
+      const planned = specs.get(m.index);
+      if (!planned) throw ApplicationFailure.nonRetryable(`plan ${planId} has no stage at position ${m.index}`, FailureType.InvalidConfig);
+      await markStageStatus(pool, planned.key, m.status, m.error ?? null);
+      if (planned.kind === 'record') await recordUnfinishedTrial(sweepId, specOf(planned) as StageSpec<'record'>, m.status, m.error);
+    }
+    const rangesByKind: Record<string, number> = {};
+    if (ranges && ranges.ranges.length > 0) {
+      const rows = await planKeysInRanges(db.pool, planId, ranges.ranges);
+      for (let i = 0; i < rows.length; i += 2000) {
+        await markStagesStatus(pool, rows.slice(i, i + 2000).map((r) => r.key), ranges.status, ranges.error);
+        ctx.heartbeat();
+      }
+      for (const r of rows) rangesByKind[r.kind] = (rangesByKind[r.kind] ?? 0) + 1;
+      const records = rows.filter((r) => r.kind === 'record').map((r) => r.idx);
+      for (let i = 0; i < records.length; i += 500) {
+        const recSpecs = await readPlanStages(db.pool, planId, records.slice(i, i + 500));
+        for (const planned of recSpecs.values()) await recordUnfinishedTrial(sweepId, specOf(planned) as StageSpec<'record'>, ranges.status, ranges.error);
+        ctx.heartbeat();
       }
     }
+    return { rangesByKind };
   }
 
   async function finishSweep({ sweepId, status }: { sweepId: string; status: string; summary: Record<string, unknown> }): Promise<void> {
     await setSweepStatus(pool, sweepId, status);
   }
 
-  return { prepareSweep, runStage, markStages, finishSweep };
+  return { planSweep, planPage, runStage, markStages, finishSweep };
 }
 
 /** Code versions of the stages a trial's numbers came from. */

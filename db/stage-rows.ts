@@ -23,21 +23,6 @@ export async function artifactRows(db: Queryable, keys: string[]): Promise<Map<s
   return out;
 }
 
-/** Inserts the planned stages that have no row yet (status pending); existing rows keep their state. */
-export async function insertPlannedStages(db: Queryable, stages: readonly StageSpec[]): Promise<void> {
-  await db.query(
-    `INSERT INTO stages (key, kind, params, input_keys, status)
-     SELECT k, kd, p::jsonb, string_to_array(ik, ','), 'pending' FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS t(k, kd, p, ik)
-     ON CONFLICT (key) DO NOTHING`,
-    [stages.map((s) => s.key), stages.map((s) => s.kind), stages.map((s) => JSON.stringify(s.params)), stages.map((s) => inputKeysOf(s).join(','))],
-  );
-}
-
-/** Removes a sweep's trial rows that its current plan no longer has (the file changed under the same id). */
-export async function deleteTrialsNotIn(db: Queryable, sweepId: string, keepRowIds: string[]): Promise<void> {
-  await db.query('DELETE FROM trials WHERE sweep_id = $1 AND NOT (id = ANY($2::text[]))', [sweepId, keepRowIds]);
-}
-
 /** The stage's artifact was already there and verified. */
 export async function markStageCached(db: Queryable, key: string): Promise<void> {
   await db.query(`UPDATE stages SET status = 'cached' WHERE key = $1 AND status NOT IN ('done', 'cached')`, [key]);
@@ -63,6 +48,11 @@ export async function upsertArtifact(db: Queryable, a: { key: string; kind: stri
 
 export async function markStageDone(db: Queryable, key: string, seconds: number): Promise<void> {
   await db.query(`UPDATE stages SET status = 'done', wall_seconds = $2, finished_at = now(), error = NULL WHERE key = $1`, [key, seconds]);
+}
+
+/** The same for many stages at once (a range of the plan the workflow will not run). */
+export async function markStagesStatus(db: Queryable, keys: string[], status: string, error: string | null): Promise<void> {
+  await db.query(`UPDATE stages SET status = $2, error = $3 WHERE key = ANY($1::text[]) AND status NOT IN ('done', 'cached')`, [keys, status, error]);
 }
 
 /** A run of the stage ended without an artifact ('failed' or 'cancelled'); a stage already done stays done. */

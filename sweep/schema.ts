@@ -100,14 +100,14 @@ export const SweepSchema = z.strictObject({
     .default({ mia: true, perExample: true, batchSize: 256 }),
   execution: z
     .strictObject({
-      /** Sliding window: how many stages may run at once. */
-      window: z.number().int().positive().max(10000).default(8),
+      /** Sliding window: how many stages may run at once (Temporal allows 2,000 pending activities per run). */
+      window: z.number().int().positive().max(1000, 'at most 1000 stages at once (Temporal allows 2,000 pending activities per workflow run)').default(8),
       heartbeatTimeoutS: z.number().positive().max(86_400).default(120),
       stageTimeoutS: z.number().positive().max(30 * 86_400).default(6 * 3600),
       maxAttempts: z.number().int().positive().max(100).default(5),
       retryInitialS: z.number().positive().max(3600).default(1),
       /** Continue-as-new once the run's event history passes this length. */
-      historyLimit: z.number().int().min(200).max(50_000).default(4000),
+      historyLimit: z.number().int().min(200).max(40_000, 'at most 40000 (Temporal fails a workflow run at 51,200 history events; draining the window adds more)').default(4000),
     })
     .default({ window: 8, heartbeatTimeoutS: 120, stageTimeoutS: 6 * 3600, maxAttempts: 5, retryInitialS: 1, historyLimit: 4000 }),
 });
