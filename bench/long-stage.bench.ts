@@ -4,9 +4,10 @@
 // 1. Long epochs: finetune, NegGrad+ and SCRUB stages whose epochs last several heartbeat timeouts
 //    (LONG_BENCH_HEARTBEAT_S, default 3) on 6,000 synthetic 32×32 images with a small CNN. Reports each stage's
 //    attempts (goal: 1, i.e. zero retries), epoch seconds and their ratio to the heartbeat timeout.
-// 2. Cancellation latency: LONG_BENCH_CANCELS (default 5) sweeps are cancelled while their unlearning stage is
-//    mid-epoch; reports seconds from `cancel` to the stage row turning `cancelled` (the compute has stopped and
-//    the activity has answered) and to the workflow closing.
+// 2. Cancellation latency: LONG_BENCH_CANCELS (default 5) sweeps, with the default heartbeat timeout (120 s;
+//    LONG_BENCH_CANCEL_HEARTBEAT_S), are cancelled while their unlearning stage is mid-epoch; reports seconds from
+//    `cancel` to the stage row turning `cancelled` (the compute has stopped and the activity has answered) and to
+//    the workflow closing.
 // Prints JSON to stdout and writes bench/results/long-stage-<timestamp>.json.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -18,6 +19,7 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const machine = machineInfo();
 const HEARTBEAT_S = Number(process.env.LONG_BENCH_HEARTBEAT_S ?? 3);
 const CANCELS = Number(process.env.LONG_BENCH_CANCELS ?? 5);
+const CANCEL_HEARTBEAT_S = Number(process.env.LONG_BENCH_CANCEL_HEARTBEAT_S ?? 120);
 const log = (m: string) => console.error(`[bench long-stage] ${m}`);
 
 let stopStack: (() => Promise<void>) | undefined;
@@ -54,7 +56,7 @@ function worker(queue: 'io' | 'gpu'): { proc: ChildProcess; ready: Promise<strin
   return { proc, ready };
 }
 
-const sweepText = (name: string, algorithms: string) => `
+const sweepText = (name: string, algorithms: string, heartbeatS = HEARTBEAT_S) => `
 name: ${name}
 cacheNamespace: bench-long-${tag}
 seeds: [0]
@@ -67,7 +69,7 @@ grid:
 ${algorithms}
 oracle: false
 evaluation: { mia: true, perExample: false }
-execution: { window: 1, heartbeatTimeoutS: ${HEARTBEAT_S}, maxAttempts: 5, retryInitialS: 1 }
+execution: { window: 1, heartbeatTimeoutS: ${heartbeatS}, maxAttempts: 5, retryInitialS: 1 }
 `;
 
 const workers = [worker('io'), worker('gpu')];
@@ -108,7 +110,7 @@ try {
   const cancels: { toStageCancelledS: number; toWorkflowClosedS: number; phaseAtCancel: string; stepAtCancel: number }[] = [];
   for (let i = 0; i < CANCELS; i++) {
     const id = `bench-long-${tag}-cancel-${i}`;
-    const cfg = parseSweepText(sweepText(`bench-cancel-${i}`, `    - { name: finetune, hparams: { lr: ${0.011 + i * 0.001}, epochs: 50, batchSize: 32 } }`), 'bench-cancel.yaml');
+    const cfg = parseSweepText(sweepText(`bench-cancel-${i}`, `    - { name: finetune, hparams: { lr: ${0.011 + i * 0.001}, epochs: 50, batchSize: 32 } }`, CANCEL_HEARTBEAT_S), 'bench-cancel.yaml');
     const key = expandSweep(cfg, id).stages.find((s) => s.kind === 'unlearn')!.key;
     const { handle } = await startSweep(c.client, cfg, { id });
     let at: { phase: string; step: number } | undefined;
@@ -143,6 +145,7 @@ try {
     config: { data: 'synthetic 6,000 × 32×32×1, 4 classes; forget 2 %', model: 'cnn channels [16, 32] dense 32', batchSize: 32, heartbeatTimeoutS: HEARTBEAT_S, workerHeartbeatThrottle: '1 s', cancels: CANCELS },
     longEpoch,
     cancellation: {
+      heartbeatTimeoutS: CANCEL_HEARTBEAT_S,
       samples: cancels,
       stageStoppedMeanS: r2(xs.reduce((a, b) => a + b, 0) / xs.length),
       stageStoppedMaxS: Math.max(...xs),
