@@ -2,7 +2,10 @@
 // (process rss, tf.memory bytes) of the MLP, the small CNN and the CPU ResNet on each backend available.
 // Each (backend, model) runs in its own child process (clean engine, clean rss peak).
 // Prints JSON to stdout and writes bench/results/ml-<timestamp>.json (machine, load average at start).
-// Env: BENCH_ML_STEPS (timed steps per model, default 30 wasm / 4 cpu), BENCH_ML_MODELS (comma list).
+// Env: BENCH_ML_STEPS (timed steps per model, default 30; 4 on cpu and on a software GPU adapter), BENCH_ML_MODELS,
+// BENCH_ML_BACKENDS (comma lists; default every backend: node-gpu, webgpu, node, wasm, cpu).
+// webgpu rows on a software adapter (Mesa's lavapipe on a CPU-only machine) measure correctness and the backend's
+// overhead, never GPU speed; the row names its adapter.
 // The machine is shared with other engineers' jobs: wall-clock samples/s depends on their load; the
 // per-CPU-second figure (process.cpuUsage) is the steadier one. Both are reported.
 import { spawnSync } from 'node:child_process';
@@ -21,9 +24,9 @@ interface BenchModel {
 }
 
 const MODELS: BenchModel[] = [
-  { id: 'mlp-784-256-10', spec: { arch: 'mlp', hidden: [256] }, inputShape: [28, 28, 1], batch: 64, backends: ['wasm', 'cpu', 'node'] },
-  { id: 'cnn-16-32-64', spec: { arch: 'cnn', channels: [16, 32], dense: 64 }, inputShape: [28, 28, 1], batch: 64, backends: ['wasm', 'cpu', 'node'] },
-  { id: 'resnet-w16-1111', spec: { arch: 'resnet', width: 16, blocksPerStage: [1, 1, 1, 1] }, inputShape: [32, 32, 3], batch: 64, backends: ['wasm', 'node'] },
+  { id: 'mlp-784-256-10', spec: { arch: 'mlp', hidden: [256] }, inputShape: [28, 28, 1], batch: 64, backends: ['webgpu', 'wasm', 'cpu', 'node'] },
+  { id: 'cnn-16-32-64', spec: { arch: 'cnn', channels: [16, 32], dense: 64 }, inputShape: [28, 28, 1], batch: 64, backends: ['webgpu', 'wasm', 'cpu', 'node'] },
+  { id: 'resnet-w16-1111', spec: { arch: 'resnet', width: 16, blocksPerStage: [1, 1, 1, 1] }, inputShape: [32, 32, 3], batch: 64, backends: ['webgpu', 'wasm', 'node'] },
 ];
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -37,8 +40,10 @@ async function child(modelId: string): Promise<void> {
   const { Rng } = await import('../ml/rng.js');
   const info = await initBackend();
   const m = MODELS.find((x) => x.id === modelId)!;
-  const steps = Number(process.env.BENCH_ML_STEPS ?? (info.name === 'cpu' ? 4 : 30));
-  const warm = info.name === 'cpu' ? 1 : 3;
+  // pure-JS cpu and a software GPU adapter (lavapipe: correctness and overhead only) are slow: few steps
+  const slow = info.name === 'cpu' || info.adapter?.software === true;
+  const steps = Number(process.env.BENCH_ML_STEPS ?? (slow ? 4 : 30));
+  const warm = slow ? 1 : 3;
   const d = m.inputShape.reduce((a, b) => a * b, 1);
   const mkSplit = (n: number) => {
     const rng = new Rng(1);
@@ -80,6 +85,8 @@ async function child(modelId: string): Promise<void> {
     backend: info.name,
     tfBackend: info.tfBackend,
     threads: info.threads,
+    // webgpu: the adapter; on a software one (lavapipe) these figures are CPU rasteriser speed, never GPU speed
+    adapter: info.adapter,
     steps,
     params: model.numParams(),
     samplesPerSec: r1(split.count / wall),
@@ -93,10 +100,12 @@ async function child(modelId: string): Promise<void> {
 
 async function main(): Promise<void> {
   const want = process.env.BENCH_ML_MODELS?.split(',').map((s) => s.trim());
+  const wantBackends = process.env.BENCH_ML_BACKENDS?.split(',').map((s) => s.trim());
   const machine = machineInfo();
   const runs: unknown[] = [];
   const skipped: string[] = [];
-  for (const backend of ['node-gpu', 'node', 'wasm', 'cpu']) {
+  for (const backend of ['node-gpu', 'webgpu', 'node', 'wasm', 'cpu']) {
+    if (wantBackends && !wantBackends.includes(backend)) continue;
     for (const m of MODELS) {
       if (want && !want.includes(m.id)) continue;
       if (!m.backends.includes(backend) && backend !== 'node-gpu') continue;
@@ -109,12 +118,12 @@ async function main(): Promise<void> {
       if (r.status !== 0 || !line) {
         const why = (r.stderr.match(/Error: (UNLEARN_BACKEND=\S+ could not be loaded[^\n]*)/) ?? [, r.stderr.trim().split('\n').pop()])[1];
         skipped.push(`${backend}/${m.id}: ${String(why).split(path.resolve(here, '..') + path.sep).join('')}`); // no machine paths in results
-        if (backend === 'node-gpu' || backend === 'node') break; // not installed: skip its other models
+        if (backend === 'node-gpu' || backend === 'node' || backend === 'webgpu') break; // not installed / no adapter: skip its other models
         continue;
       }
       const res = JSON.parse(line) as Record<string, unknown>;
       runs.push({ ...res, loadavgBefore: loadavg().map(r1) });
-      console.error(`${backend.padEnd(5)} ${m.id.padEnd(16)} ${String(res.samplesPerSec).padStart(7)} samples/s  ${String(res.samplesPerCpuSec).padStart(7)} samples/cpu-s  rss ${res.peakRssMiB} MiB`);
+      console.error(`${backend.padEnd(6)} ${m.id.padEnd(16)} ${String(res.samplesPerSec).padStart(7)} samples/s  ${String(res.samplesPerCpuSec).padStart(7)} samples/cpu-s  rss ${res.peakRssMiB} MiB`);
     }
   }
   // PyTorch-CPU, one thread, same models, same time window (so the ratio is fair under shared load)
