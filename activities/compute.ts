@@ -36,7 +36,9 @@ export interface StageOutput {
 export interface EvaluationOutput {
   metrics: { split: string; name: string; value: number }[];
   counts: { train: number; forget: number; retain: number; test: number };
-  forget?: { ids: number[]; trueProb: number[]; loss: number[]; correct: boolean[] };
+  /** logitConf: log p − log(1 − p) of the true class from the logits, written when the sweep runs the evaluation
+   *  protocol (its scores need the unsaturated values) */
+  forget?: { ids: number[]; trueProb: number[]; loss: number[]; correct: boolean[]; logitConf?: number[] };
 }
 
 export interface Compute {
@@ -57,6 +59,19 @@ const enc = new TextEncoder();
 export const jsonBytes = (v: unknown) => enc.encode(JSON.stringify(v));
 export const bytesJson = <T>(b: Uint8Array): T => JSON.parse(new TextDecoder().decode(b)) as T;
 
+/**
+ * UNLEARN_NOOP_STAGE_MS on a worker makes its no-op gpu-queue stages last that long (heartbeating, stopping on
+ * cancellation), so orchestration tests can cut a host while stages run. Outputs do not depend on it.
+ */
+async function emulatedWork(ms: number, ctx: StageContext): Promise<void> {
+  if (!Number.isFinite(ms) || ms <= 0) return;
+  const until = Date.now() + ms;
+  while (Date.now() < until && !ctx.signal.aborted) {
+    await new Promise((r) => setTimeout(r, Math.min(100, until - Date.now())));
+    ctx.heartbeat();
+  }
+}
+
 export const noopCompute: Compute = {
   name: 'noop',
   async backend() {
@@ -66,6 +81,7 @@ export const noopCompute: Compute = {
     const s = ctx.stage;
     // Read every input so the orchestration cost (fetch + verify) is measured as for real stages.
     for (const role of Object.keys(s.inputs)) await ctx.input(role);
+    await emulatedWork(s.queue === 'gpu' ? Number(process.env.UNLEARN_NOOP_STAGE_MS ?? 0) : 0, ctx);
     if (s.kind === 'evaluate') {
       const out: EvaluationOutput = {
         metrics: [
