@@ -104,7 +104,10 @@ export function expandSweep(cfg: SweepConfig, sweepId: string): SweepPlan {
     return key;
   };
 
-  const evaluation = cfg.evaluation;
+  // What an evaluate stage needs of the sweep's evaluation: the protocol only asks it to store logit
+  // confidences; N stays out of its key, so protocol sweeps with different N share every evaluated model.
+  const { protocol: protocolCfg, ...evaluationBase } = cfg.evaluation;
+  const evaluation: StageParams<'evaluate'>['evaluation'] = protocolCfg ? { ...evaluationBase, logitConfidence: true } : evaluationBase;
   const settings: SweepPlan['settings'] = {};
   const methods: SweepPlan['methods'] = {};
   const methodOf = (spec: MethodSpec): string => {
