@@ -69,7 +69,11 @@ void test('a worker refuses a stage planned with another version of its kind (re
   // a stage planned by a release one evaluate version ahead
   const s = plan.stages.find((x) => x.kind === 'evaluate')!;
   const planned = { ...s, key: stageKey(s.kind, s.params, s.inputs, STAGE_VERSIONS.evaluate + 1) };
-  const untouched = new Proxy({}, { get: () => { throw new Error('touched storage or the database before the version check'); } });
+  // storage and database stand-ins that fail when used (any call through them), so the check must come first
+  const untouched: object = new Proxy(function unused() {}, {
+    get: (_t, p) => (p === 'then' ? undefined : untouched),
+    apply: () => { throw new Error('used storage or the database before the version check'); },
+  });
   const activities = createActivities({ store: untouched, db: untouched, computes: {}, identity: 'old-host:1:gpu' } as unknown as ActivityDeps);
   await assert.rejects(
     new MockActivityEnvironment().run(activities.runStage, { sweepId: 'versions', stage: planned, inputKinds: { model: 'unlearn', forgetSet: 'forgetset.select' } }),
