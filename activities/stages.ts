@@ -10,7 +10,8 @@ import { DivergenceError, InvalidInputError } from '../ml/errors.js';
 import { canonicalJson, sha256Hex } from '../sweep/hash.js';
 import type { PrepareSweepInput, PrepareSweepResult, RunStageInput, StageMark, StageOutcome, SweepActivities } from './types.js';
 import { bytesJson, jsonBytes, InvalidConfigError, type Compute, type EvaluationOutput, type ResumePoint, type StageContext } from './compute.js';
-import { s3StoreFromEnv, type ObjectStore } from './store.js';
+import { s3Store, type ObjectStore } from './store.js';
+import type { S3Config } from '../config/index.js';
 
 export const artifactKey = (s: { kind: string; key: string }) => `stages/${s.kind}/${s.key}`;
 export const checkpointPrefix = (stageKey: string) => `checkpoints/${stageKey}/`;
@@ -27,8 +28,8 @@ export interface ActivityDeps {
   identity: string;
 }
 
-export function defaultDeps(computes: Record<string, Compute>, queue: string): ActivityDeps {
-  return { store: s3StoreFromEnv(), db: openDb(), computes, identity: `${os.hostname()}:${process.pid}:${queue}` };
+export function defaultDeps(computes: Record<string, Compute>, queue: string, services: { s3: S3Config; databaseUrl: string }): ActivityDeps {
+  return { store: s3Store(services.s3), db: openDb(services.databaseUrl), computes, identity: `${os.hostname()}:${process.pid}:${queue}` };
 }
 
 type ArtifactRow = { key: string; sha256: string; bytes: number; metadata: Record<string, unknown> };

@@ -10,6 +10,7 @@ import { machineInfo, writeBenchResult } from './result-file.js';
 import { loadavg } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { backendOptions, intVar, listVar, mlConfig } from '../config/index.js';
 
 interface BenchModel {
   id: string;
@@ -35,9 +36,9 @@ async function child(modelId: string): Promise<void> {
   const { train, crossEntropy } = await import('../ml/train.js');
   const { tf } = await import('../ml/tf.js');
   const { Rng } = await import('../ml/rng.js');
-  const info = await initBackend();
+  const info = await initBackend(backendOptions(mlConfig(process.env)));
   const m = MODELS.find((x) => x.id === modelId)!;
-  const steps = Number(process.env.BENCH_ML_STEPS ?? (info.name === 'cpu' ? 4 : 30));
+  const steps = intVar(process.env, 'BENCH_ML_STEPS', info.name === 'cpu' ? 4 : 30);
   const warm = info.name === 'cpu' ? 1 : 3;
   const d = m.inputShape.reduce((a, b) => a * b, 1);
   const mkSplit = (n: number) => {
@@ -92,7 +93,7 @@ async function child(modelId: string): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  const want = process.env.BENCH_ML_MODELS?.split(',').map((s) => s.trim());
+  const want = process.env.BENCH_ML_MODELS ? listVar(process.env, 'BENCH_ML_MODELS', []) : undefined;
   const machine = machineInfo();
   const runs: unknown[] = [];
   const skipped: string[] = [];

@@ -4,6 +4,7 @@ import { Command, Option } from 'commander';
 import { openDb } from '../db/client.js';
 import { leaderboard, RANK_BY, type RankBy } from '../db/leaderboard.js';
 import { FORMATS, formatLeaderboard, type Format } from '../db/leaderboard-format.js';
+import { databaseUrl } from '../config/index.js';
 
 export interface FilterOptions { sweep?: string; dataset?: string; forgetKind?: string; rankBy: RankBy }
 
@@ -18,7 +19,7 @@ export function addFilterOptions(cmd: Command): Command {
 
 /** Runs fn with an open database from DATABASE_URL and closes it; errors become a message and exit code 1. */
 export async function withDatabase<T>(fn: (h: ReturnType<typeof openDb>) => Promise<T>): Promise<T> {
-  const h = openDb(process.env.DATABASE_URL);
+  const h = openDb(databaseUrl(process.env));
   try {
     return await fn(h);
   } finally {

@@ -31,7 +31,8 @@ import { CreateBucketCommand, HeadBucketCommand, ListBucketsCommand, S3Client } 
 import pg from 'pg';
 import { parseDatabaseUrl, redactDatabaseUrl } from '../db/client.js';
 import { migrate, MigrationChangedError } from '../db/migrate.js';
-import { checkTemporal, temporalConfigFromEnv } from './temporal.js';
+import { checkTemporal } from './temporal.js';
+import { temporalConfig } from '../config/index.js';
 
 const execFileP = promisify(execFile);
 // The pinned AWS SDK supports Node 20; its notice about future versions is noise in every command's output.
@@ -431,7 +432,7 @@ async function ensureTemporal(
   log: (l: string) => void,
 ): Promise<{ info: StackInfo['temporal']; source: Source }> {
   if (env.TEMPORAL_ADDRESS) {
-    const cfg = temporalConfigFromEnv(env);
+    const cfg = temporalConfig(env);
     await checkTemporal(cfg, { timeoutMs: 5000, source: 'TEMPORAL_ADDRESS' });
     return { info: { address: cfg.address, namespace: cfg.namespace }, source: 'env' };
   }
@@ -805,7 +806,7 @@ export async function ensureStack(opts: EnsureOptions): Promise<StackInfo> {
   const stateDir = resolve(opts.stateDir ?? defaultStateDir(profile));
   // Fail fast on malformed configuration before starting anything.
   if (env.DATABASE_URL !== undefined) parseDatabaseUrl(env.DATABASE_URL, 'DATABASE_URL');
-  if (env.TEMPORAL_ADDRESS) temporalConfigFromEnv(env);
+  if (env.TEMPORAL_ADDRESS) temporalConfig(env);
 
   return withLock(
     stateDir,

@@ -1,10 +1,11 @@
 // Backend selection: node-gpu, node (native libtensorflow), wasm (XNNPACK, ships in the package), cpu (pure JS).
-// UNLEARN_BACKEND forces one. Native packages are optional: loaded by dynamic import inside try/catch.
+// `force` picks one (entry points map UNLEARN_BACKEND to it; the library reads no environment). Native packages
+// are optional: loaded by dynamic import inside try/catch.
 import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { tf } from './tf.js';
-import { registerWasmTrainingKernels } from './kernels/index.js';
+import { registerWasmTrainingKernels, type WasmKernelOptions } from './kernels/index.js';
 
 export type BackendName = 'node-gpu' | 'node' | 'wasm' | 'cpu';
 export const BACKEND_ORDER: readonly BackendName[] = ['node-gpu', 'node', 'wasm', 'cpu'];
@@ -29,7 +30,18 @@ function isBackendName(s: string): s is BackendName {
   return (BACKEND_ORDER as readonly string[]).includes(s);
 }
 
-async function tryLoad(name: BackendName): Promise<BackendInfo> {
+export interface BackendOptions {
+  /** tried first; then node-gpu, node, wasm, cpu */
+  prefer?: BackendName;
+  /** use exactly this backend, or fail */
+  force?: BackendName;
+  /** threads of libtensorflow's intra-op pool, as set for it (TF_NUM_INTRAOP_THREADS); reported only */
+  intraopThreads?: number;
+  /** our wasm training kernels: fused multiply-add, kernels left to the backend */
+  wasmKernels?: WasmKernelOptions;
+}
+
+async function tryLoad(name: BackendName, opts: BackendOptions): Promise<BackendInfo> {
   const version = tf.version_core;
   switch (name) {
     case 'node-gpu':
@@ -42,7 +54,7 @@ async function tryLoad(name: BackendName): Promise<BackendInfo> {
       if (!ok) throw new Error(`${pkg} loaded but tf.setBackend('tensorflow') failed`);
       await tf.ready();
       // libtensorflow's intra-op pool: TF_NUM_INTRAOP_THREADS, else one thread per CPU the process may use.
-      const threads = Number(process.env.TF_NUM_INTRAOP_THREADS) || availableParallelism();
+      const threads = opts.intraopThreads ?? availableParallelism();
       return { name, tfBackend: tf.getBackend(), version, threads };
     }
     case 'wasm': {
@@ -51,7 +63,7 @@ async function tryLoad(name: BackendName): Promise<BackendInfo> {
       // The package's main entry lives in dist/, next to the .wasm binaries.
       const distDir = path.dirname(require.resolve('@tensorflow/tfjs-backend-wasm'));
       wasm.setWasmPaths(distDir + path.sep);
-      registerWasmTrainingKernels();
+      registerWasmTrainingKernels(opts.wasmKernels);
       const ok = await tf.setBackend('wasm');
       if (!ok) throw new Error(`tf.setBackend('wasm') failed (wasm binaries expected in ${distDir})`);
       await tf.ready();
@@ -67,22 +79,22 @@ async function tryLoad(name: BackendName): Promise<BackendInfo> {
 }
 
 /**
- * Select and initialise the tensor backend. Env UNLEARN_BACKEND forces one (throws if it cannot load);
- * otherwise `prefer` is tried first, then node-gpu, node, wasm, cpu. Idempotent.
+ * Select and initialise the tensor backend. `force` names one (throws if it cannot load); otherwise `prefer` is
+ * tried first, then node-gpu, node, wasm, cpu. Idempotent: the first call's choice holds for the process.
  */
-export async function initBackend(opts: { prefer?: BackendName } = {}): Promise<BackendInfo> {
+export async function initBackend(opts: BackendOptions = {}): Promise<BackendInfo> {
   if (active) return active;
   if (initializing) return initializing;
   initializing = (async () => {
-    const forced = process.env.UNLEARN_BACKEND?.trim();
+    const forced = opts.force;
     if (forced) {
       if (!isBackendName(forced)) {
-        throw new Error(`UNLEARN_BACKEND=${forced} is not one of ${BACKEND_ORDER.join(', ')}`);
+        throw new Error(`backend "${String(forced)}" is not one of ${BACKEND_ORDER.join(', ')}`);
       }
       try {
-        active = await tryLoad(forced);
+        active = await tryLoad(forced, opts);
       } catch (e) {
-        throw new Error(`UNLEARN_BACKEND=${forced} could not be loaded: ${(e as Error).message}`);
+        throw new Error(`backend ${forced} (forced) could not be loaded: ${(e as Error).message}`);
       }
       return active;
     }
@@ -90,7 +102,7 @@ export async function initBackend(opts: { prefer?: BackendName } = {}): Promise<
     const errors: string[] = [];
     for (const name of order) {
       try {
-        active = await tryLoad(name);
+        active = await tryLoad(name, opts);
         return active;
       } catch (e) {
         errors.push(`${name}: ${(e as Error).message.split('\n')[0]}`);
