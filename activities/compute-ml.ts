@@ -1,6 +1,7 @@
 // The real compute: stage kinds mapped onto the ml/ library (tfjs). Pure adapters: bytes in, bytes out.
 import { CancelledFailure } from '@temporalio/activity';
 import { initBackend } from '../ml/backend.js';
+import { adapterLine } from '../ml/webgpu.js';
 import { loadDataset, subsetByIds, complementIds, type Dataset, type DatasetSpec } from '../ml/data/index.js';
 import { buildModel, type ModelSpec } from '../ml/models.js';
 import { unlearn } from '../ml/unlearn/index.js';
@@ -91,14 +92,14 @@ async function trainStage(ctx: StageContext, split: Dataset['train'], ds: Datase
           { epoch: state.epochsDone, name: 'train_accuracy', value: accuracy },
           { epoch: state.epochsDone, name: 'epoch_seconds', value: seconds },
         ]);
-        if (state.epochsDone < cfg.epochs) await ctx.saveEpoch(state.epochsDone, saveCheckpoint(model, { trainState: state }));
+        if (state.epochsDone < cfg.epochs) await ctx.saveEpoch(state.epochsDone, await saveCheckpoint(model, { trainState: state }));
         ctx.heartbeat();
       },
     });
     const trainSeconds = (Date.now() - t0) / 1000;
     const meta = { stage: ctx.stage.key, kind: ctx.stage.kind, recipe: p.recipe.name, seed: p.seed, examples: split.count };
     // the history without the momentum buffers (nobody resumes a finished stage; they would double the artifact)
-    const bytes = saveCheckpoint(model, keepHistory ? { meta, trainState: { ...result.state, optimizer: new Map() } } : { meta });
+    const bytes = await saveCheckpoint(model, keepHistory ? { meta, trainState: { ...result.state, optimizer: new Map() } } : { meta });
     return { bytes, meta: { epochs: cfg.epochs, trainSeconds, examples: split.count, finalLoss: result.history.at(-1)?.loss ?? null }, resumedFromEpoch };
   } finally {
     model.dispose();
@@ -167,7 +168,7 @@ async function run(ctx: StageContext, opts: MlConfig): Promise<StageOutput> {
         model.dispose();
       }
       try {
-        const bytes = saveCheckpoint(r.model, { meta: { stage: s.key, algorithm: p.algorithm, hparams: r.hparams, seed: p.seed, localization: r.localization ?? null } });
+        const bytes = await saveCheckpoint(r.model, { meta: { stage: s.key, algorithm: p.algorithm, hparams: r.hparams, seed: p.seed, localization: r.localization ?? null } });
         return { bytes, meta: { epochs: r.cost.epochs, paramsChangedFraction: r.cost.fractionChanged, unlearnSeconds: r.cost.seconds, localizeSeconds: r.cost.localizeSeconds } };
       } finally {
         r.model.dispose();
@@ -180,7 +181,7 @@ async function run(ctx: StageContext, opts: MlConfig): Promise<StageOutput> {
         const forget = subsetByIds(ds.train, ids);
         const retain = subsetByIds(ds.train, complementIds(ds.train, ids));
         const p = s.params;
-        const ev = measureModel(model, { forget, retain, test: ds.test }, { batchSize: p.evaluation.batchSize });
+        const ev = await measureModel(model, { forget, retain, test: ds.test }, { batchSize: p.evaluation.batchSize });
         const m = ev.metrics;
         const out: EvaluationOutput = {
           metrics: [
@@ -213,7 +214,9 @@ export function createMlCompute(opts: MlConfig): Compute {
     name: 'ml',
     async backend() {
       const b = await initBackend({ force: opts.backend, intraopThreads: opts.intraopThreads, wasmKernels: opts.wasmKernels });
-      return { name: b.name, device: b.name === 'node-gpu' ? 'gpu' : 'cpu', version: b.version };
+      // webgpu names its adapter and driver, so a stage's row says which GPU (or software rasteriser) ran it
+      const device = b.adapter ? `${b.adapter.software ? 'software gpu' : 'gpu'} ${adapterLine(b.adapter)}` : b.name === 'node-gpu' ? 'gpu' : 'cpu';
+      return { name: b.name, device, version: b.version };
     },
     run: (ctx) => run(ctx, opts),
   };

@@ -14,6 +14,7 @@ import { kernelBenchHeader, writeBenchResult } from './result-file.js';
 import { backendOptions, intVar, listVar, mlConfig } from '../config/index.js';
 
 const MODELS: Record<string, { spec: ModelSpec; inputShape: number[]; batch: number }> = {
+  'mlp-784-256-10': { spec: { arch: 'mlp', hidden: [256] }, inputShape: [28, 28, 1], batch: 64 },
   'resnet-w16-1111': { spec: { arch: 'resnet', width: 16, blocksPerStage: [1, 1, 1, 1] }, inputShape: [32, 32, 3], batch: 64 },
   'cnn-16-32-64': { spec: { arch: 'cnn', channels: [16, 32], dense: 64 }, inputShape: [28, 28, 1], batch: 64 },
   'vit-tiny': { spec: { arch: 'vit', patch: 4, dim: 64, depth: 2, heads: 4, mlpDim: 128 }, inputShape: [32, 32, 3], batch: 64 },

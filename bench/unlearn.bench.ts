@@ -53,7 +53,7 @@ const original = buildModel(MODEL, ds.inputShape, ds.numClasses, 0);
 const t = performance.now();
 await train(original, ds.train, { ...RECIPE, seed: 0 });
 const originalSeconds = (performance.now() - t) / 1000;
-const origTest = evaluate(original, ds.test).accuracy;
+const origTest = (await evaluate(original, ds.test)).accuracy;
 console.error(`original: ${originalSeconds.toFixed(1)} s, test acc ${origTest.toFixed(4)}, ${original.numParams()} params`);
 
 const fraction = 0.1;
@@ -74,7 +74,7 @@ for (const { kind, spec } of kinds) {
     o.model.dispose();
     for (const algorithm of ALGOS) {
       const r = await unlearn({ model: original, data, forgetIds: fs.ids, algorithm, hparams: HP[algorithm]?.(kind) ?? {}, seed, evaluate: false });
-      const ev = evaluateUnlearning({ unlearned: r.model, oracle: o.metrics!, data, forgetIds: fs.ids, mia: { seed } });
+      const ev = await evaluateUnlearning({ unlearned: r.model, oracle: o.metrics!, data, forgetIds: fs.ids, mia: { seed } });
       rows.push({ kind, algorithm, seed, metrics: ev.unlearned, gaps: ev.gaps, tugOfWar: ev.tugOfWar, seconds: r.cost.seconds, timeFraction: r.cost.seconds / o.cost.seconds, cpuSeconds: r.cost.cpuSeconds, cpuFraction: r.cost.cpuSeconds / o.cost.cpuSeconds, epochs: r.cost.epochs, fractionChanged: r.cost.fractionChanged });
       console.error(`  ${algorithm}: ${r.cost.seconds.toFixed(1)} s forget ${ev.unlearned.forgetAcc.toFixed(3)} test ${ev.unlearned.testAcc.toFixed(3)} mia ${ev.unlearned.mia.toFixed(3)} Δf ${ev.gaps.forget.toFixed(3)}`);
       r.model.dispose();

@@ -20,8 +20,8 @@
 // CLI: `npm run stack -- up|down|status|env [--profile test|demo] [--force]` (default demo). `env` prints shell exports,
 //       secrets included, for `eval "$(npm run -s stack -- env --profile test)"`.
 import { execFile, spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { mkdirSync, openSync, renameSync, readFileSync, closeSync, rmSync, writeFileSync, statSync, accessSync, constants } from 'node:fs';
+import { createHash, createHmac, pbkdf2Sync, randomBytes } from 'node:crypto';
+import { chmodSync, mkdirSync, openSync, renameSync, readFileSync, closeSync, rmSync, writeFileSync, statSync, accessSync, constants } from 'node:fs';
 import { createServer, connect as netConnect } from 'node:net';
 import { homedir } from 'node:os';
 import { delimiter, dirname, join, resolve } from 'node:path';
@@ -30,6 +30,7 @@ import { promisify } from 'node:util';
 import { CreateBucketCommand, HeadBucketCommand, ListBucketsCommand, S3Client } from '@aws-sdk/client-s3';
 import pg from 'pg';
 import { parseDatabaseUrl, redactDatabaseUrl } from '../db/client.js';
+import { checkQueryRole, grantReadAccess, QUERY_URL_VAR, READ_ROLE_SETTINGS, readRoleName } from '../db/roles.js';
 import { migrate, MigrationChangedError } from '../db/migrate.js';
 import { checkTemporal } from './temporal.js';
 import { temporalConfig } from '../config/index.js';
@@ -46,6 +47,11 @@ export interface StackInfo {
   profile: Profile;
   temporal: { address: string; namespace: string; uiUrl?: string };
   databaseUrl: string;
+  /**
+   * The read-only role's URL for `unlearn query` and the dashboard (UNLEARN_QUERY_DATABASE_URL): created by the stack
+   * on a local cluster, taken from the environment otherwise; undefined when neither exists.
+   */
+  queryDatabaseUrl?: string;
   s3: { endpoint: string; region: string; accessKeyId: string; secretAccessKey: string; bucket: string };
   started: ServiceName[];
   sources: Record<ServiceName, Source>;
@@ -61,6 +67,11 @@ export interface EnsureOptions {
   log?: (line: string) => void;
   /** Keep what this call starts or reuses running until `stack down` (the CLI's `up`); default false. */
   pin?: boolean;
+  /**
+   * The owner role (and database) on the local cluster; default `unlearn` (demo) / `unlearn_test` (test). Its
+   * read-only role is `<role>_read`. For a stack that must not touch the shared roles (e.g. a test of `up` itself).
+   */
+  pgRole?: string;
 }
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -121,9 +132,10 @@ function readJson<T>(path: string, fallback: T): T {
     return fallback;
   }
 }
-function writeJson(path: string, value: unknown, mode = 0o644): void {
-  mkdirSync(dirname(path), { recursive: true });
+function writeJson(path: string, value: unknown, mode = 0o600): void {
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
   writeFileSync(path, JSON.stringify(value, null, 2) + '\n', { mode });
+  chmodSync(path, mode); // an existing file keeps its old mode otherwise
 }
 /** S3 keys live in <stateDir>/../secrets.json (mode 600), shared by the profiles of one checkout. */
 function secretsPath(stateDir: string): string {
@@ -163,7 +175,7 @@ async function machinePgPassword(role: string, env: NodeJS.ProcessEnv, stateDir:
 
 /** A lock (exclusive file creation) so that two `up`s in one checkout never start a service twice. */
 async function withLock<T>(stateDir: string, fn: () => Promise<T>, log: (l: string) => void): Promise<T> {
-  mkdirSync(stateDir, { recursive: true });
+  mkdirSync(stateDir, { recursive: true, mode: 0o700 });
   const lockPath = join(stateDir, 'lock');
   const deadline = Date.now() + 20 * 60_000; // a first run may build a tool for minutes while holding it
   let warned = false;
@@ -307,12 +319,34 @@ interface Spawned {
   pid: number;
   exited: () => string | undefined;
 }
+/** Variables a daemon or helper process may see: how to find programs, locale and time zone, nothing of ours. */
+const DAEMON_ENV_VARS = ['PATH', 'HOME', 'USER', 'LOGNAME', 'LANG', 'LC_ALL', 'LC_CTYPE', 'TZ', 'TMPDIR', 'PGCLUSTER'];
+/** The environment for a daemon: DAEMON_ENV_VARS from env plus `extra` (its own secrets); never the database URL, keys or tokens. */
+export function daemonEnv(env: NodeJS.ProcessEnv, extra: Record<string, string> = {}): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const k of DAEMON_ENV_VARS) if (env[k] !== undefined) out[k] = env[k] as string;
+  return { ...out, ...extra };
+}
+
+/** A folder only this user can enter (state, logs, S3 objects, Temporal's database); an existing one is tightened. */
+function privateDir(path: string): void {
+  mkdirSync(path, { recursive: true, mode: 0o700 });
+  chmodSync(path, 0o700);
+}
+
 /** Starts a detached daemon writing to logPath; it survives this process (the state file remembers it). */
-function spawnDaemon(bin: string, args: string[], logPath: string, env: NodeJS.ProcessEnv): Spawned {
-  mkdirSync(dirname(logPath), { recursive: true });
-  const fd = openSync(logPath, 'a');
-  const child = spawn(bin, args, { detached: true, stdio: ['ignore', fd, fd], env });
-  closeSync(fd);
+function spawnDaemon(bin: string, args: string[], logPath: string, env: Record<string, string>): Spawned {
+  privateDir(dirname(logPath));
+  const fd = openSync(logPath, 'a', 0o600);
+  // The daemon's files (objects, SQLite) are private too: its umask is inherited at spawn.
+  const umask = process.umask(0o077);
+  let child;
+  try {
+    child = spawn(bin, args, { detached: true, stdio: ['ignore', fd, fd], env });
+  } finally {
+    process.umask(umask);
+    closeSync(fd);
+  }
   let exit: string | undefined;
   child.on('exit', (code, signal) => {
     exit = signal ? `killed by ${signal}` : `exited with code ${code}`;
@@ -449,14 +483,10 @@ async function ensureTemporal(
   const bin = await toolPath('temporal', { env, log });
   let port = profile === 'demo' ? DEMO_PORTS.temporal : await freePort();
   if (profile === 'demo' && (await portOpen('127.0.0.1', port))) {
-    // Something already listens on the demo port: use it if it is a Temporal server, else take a free port.
-    try {
-      await checkTemporal({ address: `127.0.0.1:${port}`, namespace, tls: false }, { source: 'port 7233' });
-      log(`temporal: a server already answers on 127.0.0.1:${port} (not started by us); using it`);
-      return { info: { address: `127.0.0.1:${port}`, namespace, uiUrl: `http://127.0.0.1:${DEMO_PORTS.temporalUi}` }, source: 'reused' };
-    } catch {
-      port = await freePort();
-    }
+    // Something we did not start (it is not in the state file) listens on the demo port. Whatever answers there
+    // could be anyone's, so it is never adopted: our own server takes a free port (set TEMPORAL_ADDRESS to use it).
+    log(`temporal: 127.0.0.1:${port} is taken by a process this stack did not record; starting our own on a free port (set TEMPORAL_ADDRESS=127.0.0.1:${port} to use that server)`);
+    port = await freePort();
   }
   const logPath = join(stateDir, 'temporal.log');
   for (let attempt = 1; ; attempt++) {
@@ -472,7 +502,7 @@ async function ensureTemporal(
       args.push('--headless'); // in-memory SQLite, no web UI
     }
     log(`temporal: starting ${bin} ${args.join(' ')}`);
-    const proc = spawnDaemon(bin, args, logPath, env);
+    const proc = spawnDaemon(bin, args, logPath, daemonEnv(env));
     try {
       await waitHealthy('Temporal dev server', proc, logPath, () =>
         checkTemporal({ address, namespace, tls: false }, { timeoutMs: 2000, source: 'the started dev server' }),
@@ -523,13 +553,50 @@ async function listClusters(): Promise<Cluster[] | undefined> {
 
 const isRoot = () => typeof process.getuid === 'function' && process.getuid() === 0;
 
-async function psqlAsPostgres(sql: string, db = 'postgres'): Promise<string> {
-  const args = isRoot() ? ['-u', 'postgres', '--', 'psql'] : [];
+/**
+ * Runs SQL as the cluster's superuser (`runuser -u postgres psql` when root, else `psql` as this user). The SQL goes
+ * over stdin, never into the arguments (they are visible to every user in `ps`); errors are redacted.
+ */
+export async function psqlAsPostgres(sql: string, db = 'postgres'): Promise<string> {
+  const args = [...(isRoot() ? ['-u', 'postgres', '--', 'psql'] : []), '-X', '-q', '-At', '-v', 'ON_ERROR_STOP=1', '-d', db, '-f', '-'];
   const cmd = isRoot() ? 'runuser' : 'psql';
-  const { stdout } = await execFileP(cmd, [...args, '-X', '-q', '-At', '-v', 'ON_ERROR_STOP=1', '-d', db, '-c', sql], {
-    cwd: '/',
+  return new Promise((resolveP, reject) => {
+    // A minimal environment: psql needs no database URL, key or token of ours.
+    const child = spawn(cmd, args, { cwd: '/', stdio: ['pipe', 'pipe', 'pipe'], env: daemonEnv(process.env) });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    child.on('error', (e) => reject(new Error(`${cmd} psql could not start: ${e.message}`)));
+    child.on('close', (code) => {
+      if (code === 0) resolveP(out.trim());
+      else reject(new Error(`psql (as postgres, database ${db}) exited with code ${code}: ${redactSecrets(err.trim()).slice(-1500)}`));
+    });
+    child.stdin.on('error', () => {}); // a psql that exits early reports through 'close'
+    child.stdin.end(sql.endsWith('\n') ? sql : sql + '\n');
   });
-  return stdout.trim();
+}
+
+/** Hides role passwords and SCRAM verifiers that an error text might echo (psql quotes the failing line). */
+export function redactSecrets(text: string): string {
+  return text
+    .replace(/(PASSWORD\s+)'(?:[^']|'')*'?/gi, "$1'***'")
+    .replace(/SCRAM-SHA-256\$[^\s']*/g, 'SCRAM-SHA-256$***')
+    .replace(/(postgres(?:ql)?:\/\/[^:/@\s]*:)[^@\s]*@/g, '$1***@');
+}
+
+/**
+ * A SCRAM-SHA-256 verifier for a password (RFC 5802/7677, PostgreSQL's `rolpassword` format): the server stores it
+ * as given, so the password itself never reaches the server, its logs or its statistics. Passwords outside printable
+ * ASCII would need SASLprep; for those the caller sends the plain password (over stdin) and the server hashes it.
+ */
+export function scramVerifier(password: string, iterations = 4096, salt: Buffer = randomBytes(16)): string | undefined {
+  if (!/^[\x21-\x7e]+$/.test(password)) return undefined;
+  const salted = pbkdf2Sync(Buffer.from(password, 'utf8'), salt, iterations, 32, 'sha256');
+  const clientKey = createHmac('sha256', salted).update('Client Key').digest();
+  const storedKey = createHash('sha256').update(clientKey).digest();
+  const serverKey = createHmac('sha256', salted).update('Server Key').digest();
+  return `SCRAM-SHA-256$${iterations}:${salt.toString('base64')}$${storedKey.toString('base64')}:${serverKey.toString('base64')}`;
 }
 
 const ident = (s: string) => {
@@ -537,13 +604,86 @@ const ident = (s: string) => {
   return `"${s}"`;
 };
 const literal = (s: string) => `'${s.replace(/'/g, "''")}'`;
+const passwordClause = (password: string) => `PASSWORD ${literal(scramVerifier(password) ?? password)}`;
 
 async function ensureRoleAndDb(role: string, database: string, password: string): Promise<void> {
   const exists = await psqlAsPostgres(`SELECT 1 FROM pg_roles WHERE rolname = ${literal(role)}`);
   const verb = exists === '1' ? 'ALTER' : 'CREATE';
-  await psqlAsPostgres(`${verb} ROLE ${ident(role)} LOGIN CREATEDB PASSWORD ${literal(password)}`);
+  await psqlAsPostgres(`${verb} ROLE ${ident(role)} LOGIN CREATEDB ${passwordClause(password)}`);
   const dbExists = await psqlAsPostgres(`SELECT 1 FROM pg_database WHERE datname = ${literal(database)}`);
   if (dbExists !== '1') await psqlAsPostgres(`CREATE DATABASE ${ident(database)} OWNER ${ident(role)}`);
+}
+
+/**
+ * The read-only role of `unlearn query` and the dashboard: it logs in and nothing else (no superuser, CREATEDB,
+ * CREATEROLE, REPLICATION, BYPASSRLS, no inherited memberships), its sessions start read-only and carry their own
+ * statement, lock and idle-transaction timeouts. What it may read is granted per database (grantReadAccess).
+ */
+async function ensureReadRole(role: string, password: string): Promise<void> {
+  const exists = (await psqlAsPostgres(`SELECT 1 FROM pg_roles WHERE rolname = ${literal(role)}`)) === '1';
+  const attrs = `LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT NOREPLICATION NOBYPASSRLS CONNECTION LIMIT 32 ${passwordClause(password)}`;
+  const settings = Object.entries(READ_ROLE_SETTINGS).map(([k, v]) => `ALTER ROLE ${ident(role)} SET ${k} = ${literal(v)};`);
+  await psqlAsPostgres([`${exists ? 'ALTER' : 'CREATE'} ROLE ${ident(role)} ${attrs};`, `ALTER ROLE ${ident(role)} RESET ALL;`, ...settings].join('\n'));
+}
+
+/** Functions every role may call by default that let a reader stall or cut off the writers (advisory locks, signals). */
+const WRITER_ONLY_FUNCTIONS = [
+  ...['pg_advisory_lock', 'pg_advisory_lock_shared', 'pg_advisory_xact_lock', 'pg_advisory_xact_lock_shared',
+    'pg_try_advisory_lock', 'pg_try_advisory_lock_shared', 'pg_try_advisory_xact_lock', 'pg_try_advisory_xact_lock_shared']
+    .flatMap((f) => [`${f}(bigint)`, `${f}(integer, integer)`]),
+  'pg_terminate_backend(integer, bigint)', 'pg_cancel_backend(integer)',
+];
+
+/**
+ * Per database (needs the cluster's superuser): only the owner role may take advisory locks or signal backends;
+ * PUBLIC (and so the read-only role) may not. The owner's migrator and leaderboard triggers keep working.
+ */
+async function restrictPublicFunctions(database: string, owner: string): Promise<void> {
+  await psqlAsPostgres(
+    WRITER_ONLY_FUNCTIONS.map((f) => `REVOKE EXECUTE ON FUNCTION pg_catalog.${f} FROM PUBLIC; GRANT EXECUTE ON FUNCTION pg_catalog.${f} TO ${ident(owner)};`).join('\n'),
+    database,
+  );
+}
+
+/** True when the read role logs in and carries exactly READ_ROLE_SETTINGS. */
+async function readRoleSettingsOk(readUrl: string): Promise<boolean> {
+  const c = new pg.Client({ connectionString: readUrl, connectionTimeoutMillis: 3000 });
+  try {
+    await c.connect();
+    const { rows } = await c.query<{ cfg: string[] | null }>('SELECT rolconfig AS cfg FROM pg_roles WHERE rolname = current_user');
+    const want = Object.entries(READ_ROLE_SETTINGS).map(([k, v]) => `${k}=${v}`).sort();
+    return JSON.stringify([...(rows[0]?.cfg ?? [])].sort()) === JSON.stringify(want);
+  } catch {
+    return false;
+  } finally {
+    await c.end().catch(() => {});
+  }
+}
+
+/** Logs in as the read role and checks it can do no more than read (checkQueryRole). */
+async function verifyReadRole(readUrl: string): Promise<void> {
+  const c = new pg.Client({ connectionString: readUrl, connectionTimeoutMillis: 5000 });
+  await c.connect();
+  try {
+    await checkQueryRole(c, { source: 'the stack' });
+  } finally {
+    await c.end();
+  }
+}
+
+/** Grants the read role its SELECTs in the database of ownerUrl (as the owner) and, when possible, restricts PUBLIC. */
+async function prepareReadAccess(ownerUrl: string, readRole: string, opts: { superuser: boolean }): Promise<void> {
+  const c = new pg.Client({ connectionString: ownerUrl, connectionTimeoutMillis: 5000 });
+  await c.connect();
+  try {
+    await grantReadAccess(c, readRole);
+  } finally {
+    await c.end();
+  }
+  if (opts.superuser) {
+    const u = parseDatabaseUrl(ownerUrl, 'database URL');
+    await restrictPublicFunctions(u.database, u.user);
+  }
 }
 
 async function canConnect(url: string): Promise<boolean> {
@@ -565,7 +705,8 @@ async function ensurePostgres(
   stateDir: string,
   state: StackState,
   log: (l: string) => void,
-): Promise<{ url: string; source: Source }> {
+  pgRole?: string,
+): Promise<{ url: string; queryUrl?: string; source: Source }> {
   if (env.DATABASE_URL !== undefined) {
     const p = parseDatabaseUrl(env.DATABASE_URL, 'DATABASE_URL');
     if (!(await canConnect(env.DATABASE_URL))) {
@@ -575,7 +716,7 @@ async function ensurePostgres(
       );
     }
     await migrate(env.DATABASE_URL, { log: (l) => log(`postgres: ${l}`) });
-    return { url: env.DATABASE_URL, source: 'env' };
+    return { url: env.DATABASE_URL, queryUrl: env[QUERY_URL_VAR] || undefined, source: 'env' };
   }
   let clusters = await listClusters();
   if (!clusters) {
@@ -617,7 +758,7 @@ async function ensurePostgres(
     }
     startedCluster = true;
   }
-  const role = profile === 'demo' ? 'unlearn' : 'unlearn_test';
+  const role = pgRole ?? (profile === 'demo' ? 'unlearn' : 'unlearn_test');
   const database = role;
   const fromEnv = profile === 'demo' ? env.UNLEARN_PG_PASSWORD : env.UNLEARN_TEST_PG_PASSWORD;
   const password = fromEnv || (await machinePgPassword(role, env, stateDir, log));
@@ -656,7 +797,33 @@ async function ensurePostgres(
   if (startedCluster || state.postgres?.clusterStartedByUs) {
     state.postgres = { clusterStartedByUs: true, version: cl.version, cluster: cl.cluster, port: cl.port };
   }
-  return { url, source: startedCluster ? 'started' : 'reused' };
+  const queryUrl = await ensureLocalReadRole(url, readRoleName(role), env, stateDir, log);
+  return { url, queryUrl, source: startedCluster ? 'started' : 'reused' };
+}
+
+/**
+ * The read-only role next to a local owner role: created (or its password re-set) through the superuser when it
+ * cannot log in, then granted SELECT in the owner's database, where PUBLIC loses advisory locks and backend signals.
+ * Returns its URL (same host, port and database as ownerUrl).
+ */
+async function ensureLocalReadRole(ownerUrl: string, readRole: string, env: NodeJS.ProcessEnv, stateDir: string, log: (l: string) => void): Promise<string> {
+  const password = env.UNLEARN_READ_PG_PASSWORD || (await machinePgPassword(readRole, env, stateDir, log));
+  const u = new URL(ownerUrl);
+  u.username = readRole;
+  u.password = encodeURIComponent(password);
+  const readUrl = u.toString();
+  // A role may change its own settings (ALTER ROLE CURRENT_USER SET …): put them back when they differ.
+  if (!(await readRoleSettingsOk(readUrl))) {
+    log(`postgres: creating the read-only role ${readRole} (or restoring its settings)`);
+    await ensureReadRole(readRole, password);
+  }
+  try {
+    await prepareReadAccess(ownerUrl, readRole, { superuser: true });
+    await verifyReadRole(readUrl);
+  } catch (err) {
+    throw new Error(`PostgreSQL: preparing the read-only role ${readRole} failed: ${redactSecrets((err as Error).message)}`);
+  }
+  return readUrl;
 }
 
 async function stopPostgresCluster(pgs: NonNullable<StackState['postgres']>, log: (l: string) => void): Promise<void> {
@@ -759,14 +926,14 @@ async function ensureS3(
   let port = profile === 'demo' ? DEMO_PORTS.s3 : await freePort();
   if (await portOpen('127.0.0.1', port)) port = await freePort();
   const dataDir = join(stateDir, 's3');
-  mkdirSync(dataDir, { recursive: true });
+  privateDir(dataDir);
   const logPath = join(stateDir, 's3.log');
   for (let attempt = 1; ; attempt++) {
     const endpoint = `http://127.0.0.1:${port}`;
     const args = ['--port', `127.0.0.1:${port}`, '--region', region, '--quiet', 'posix', dataDir];
     log(`s3: starting ${bin} ${args.join(' ')}`);
     // Root credentials go through the environment, not argv (argv is visible in ps).
-    const proc = spawnDaemon(bin, args, logPath, { ...env, ROOT_ACCESS_KEY: creds.accessKeyId, ROOT_SECRET_KEY: creds.secretAccessKey });
+    const proc = spawnDaemon(bin, args, logPath, daemonEnv(env, { ROOT_ACCESS_KEY: creds.accessKeyId, ROOT_SECRET_KEY: creds.secretAccessKey }));
     const info = { endpoint, region, bucket, ...creds };
     try {
       await waitHealthy('versitygw', proc, logPath, async () => {
@@ -806,6 +973,10 @@ export async function ensureStack(opts: EnsureOptions): Promise<StackInfo> {
   const stateDir = resolve(opts.stateDir ?? defaultStateDir(profile));
   // Fail fast on malformed configuration before starting anything.
   if (env.DATABASE_URL !== undefined) parseDatabaseUrl(env.DATABASE_URL, 'DATABASE_URL');
+  if (env[QUERY_URL_VAR]) parseDatabaseUrl(env[QUERY_URL_VAR], QUERY_URL_VAR);
+  // State, logs, S3 objects and Temporal's database are this user's only.
+  if (!opts.stateDir) privateDir(dirname(stateDir));
+  privateDir(stateDir);
   if (env.TEMPORAL_ADDRESS) temporalConfig(env);
 
   return withLock(
@@ -836,7 +1007,7 @@ export async function ensureStack(opts: EnsureOptions): Promise<StackInfo> {
         }
         if (t.source !== 'env' && state.temporal?.address === t.info.address) hold(state.temporal);
         save();
-        const p = await step('PostgreSQL', () => ensurePostgres(profile, env, stateDir, state, log));
+        const p = await step('PostgreSQL', () => ensurePostgres(profile, env, stateDir, state, log, opts.pgRole));
         if (p.source === 'started') {
           started.push('postgres');
           ownedNow.postgres = state.postgres;
@@ -854,6 +1025,7 @@ export async function ensureStack(opts: EnsureOptions): Promise<StackInfo> {
           profile,
           temporal: t.info,
           databaseUrl: p.url,
+          queryDatabaseUrl: p.queryUrl,
           s3: s.info,
           started,
           sources: { temporal: t.source, postgres: p.source, s3: s.source },
@@ -957,6 +1129,7 @@ export function stackEnv(info: StackInfo): Record<string, string> {
     TEMPORAL_ADDRESS: info.temporal.address,
     TEMPORAL_NAMESPACE: info.temporal.namespace,
     DATABASE_URL: info.databaseUrl,
+    ...(info.queryDatabaseUrl ? { [QUERY_URL_VAR]: info.queryDatabaseUrl } : {}),
     S3_ENDPOINT: info.s3.endpoint,
     S3_REGION: info.s3.region,
     S3_ACCESS_KEY_ID: info.s3.accessKeyId,
@@ -972,12 +1145,17 @@ export function describeStack(info: StackInfo): string[] {
       (info.temporal.uiUrl ? `  web UI ${info.temporal.uiUrl}` : '') +
       `  ${how('temporal')}`,
     `postgres  ${redactDatabaseUrl(info.databaseUrl)}  ${how('postgres')}`,
+    `  read-only role for query/dashboard: ${info.queryDatabaseUrl ? redactDatabaseUrl(info.queryDatabaseUrl) : `none (set ${QUERY_URL_VAR})`}`,
     `s3        ${info.s3.endpoint}  bucket ${info.s3.bucket}  region ${info.s3.region}  ${how('s3')}`,
   ];
 }
 
 /** A fresh database on the same server as baseUrl (whose role needs CREATEDB), migrated; drop() removes it. */
-export async function createScratchDatabase(baseUrl: string, prefix = 'scratch'): Promise<{ url: string; name: string; drop(): Promise<void> }> {
+export async function createScratchDatabase(
+  baseUrl: string,
+  prefix = 'scratch',
+  opts: { queryUrl?: string; restrictPublic?: boolean } = {},
+): Promise<{ url: string; name: string; queryUrl?: string; drop(): Promise<void> }> {
   const name = `${prefix}_${Date.now().toString(36)}_${randomBytes(3).toString('hex')}`;
   ident(name);
   const admin = new pg.Client({ connectionString: baseUrl, connectionTimeoutMillis: 5000 });
@@ -991,9 +1169,19 @@ export async function createScratchDatabase(baseUrl: string, prefix = 'scratch')
   u.pathname = '/' + name;
   const url = u.toString();
   await migrate(url);
+  // The read-only role (opts.queryUrl names it and its password) reads the new database too; PUBLIC's advisory
+  // locks and backend signals are revoked there when restrictPublic (needs the local cluster's superuser).
+  let queryUrl: string | undefined;
+  if (opts.queryUrl) {
+    const q = new URL(opts.queryUrl);
+    await prepareReadAccess(url, decodeURIComponent(q.username), { superuser: opts.restrictPublic ?? false });
+    q.pathname = '/' + name;
+    queryUrl = q.toString();
+  }
   return {
     url,
     name,
+    queryUrl,
     async drop() {
       const c = new pg.Client({ connectionString: baseUrl, connectionTimeoutMillis: 5000 });
       await c.connect();

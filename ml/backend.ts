@@ -1,14 +1,17 @@
-// Backend selection: node-gpu, node (native libtensorflow), wasm (XNNPACK, ships in the package), cpu (pure JS).
-// `force` picks one (entry points map UNLEARN_BACKEND to it; the library reads no environment). Native packages
-// are optional: loaded by dynamic import inside try/catch.
+// Backend selection: node-gpu, webgpu (Dawn: Vulkan/Metal/D3D12), node (native libtensorflow), wasm (XNNPACK plus
+// our kernels, ships in the package), cpu (pure JS). `force` picks one (entry points map UNLEARN_BACKEND to it; the
+// library reads no environment). Native packages are optional: loaded by dynamic import inside try/catch.
+// webgpu is chosen automatically only on a hardware adapter: a software one (Mesa's lavapipe on a CPU-only
+// machine) is correct but much slower than wasm, so it runs only when forced (or preferred).
 import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { tf } from './tf.js';
 import { registerWasmTrainingKernels, type WasmKernelOptions } from './kernels/index.js';
+import { adapterLine, requestGpuAdapter, setWebgpuBackend, type GpuAdapterReport } from './webgpu.js';
 
-export type BackendName = 'node-gpu' | 'node' | 'wasm' | 'cpu';
-export const BACKEND_ORDER: readonly BackendName[] = ['node-gpu', 'node', 'wasm', 'cpu'];
+export type BackendName = 'node-gpu' | 'webgpu' | 'node' | 'wasm' | 'cpu';
+export const BACKEND_ORDER: readonly BackendName[] = ['node-gpu', 'webgpu', 'node', 'wasm', 'cpu'];
 
 export interface BackendInfo {
   name: BackendName;
@@ -17,6 +20,15 @@ export interface BackendInfo {
   /** tfjs version (core). */
   version: string;
   threads?: number;
+  /** webgpu: the adapter and driver this process trains on. */
+  adapter?: GpuAdapterReport;
+}
+
+/** One line naming the backend (and GPU adapter) for worker start-up logs. */
+export function describeBackend(info: BackendInfo): string {
+  const base = `tfjs ${info.version} on ${info.name}${info.tfBackend !== info.name ? ` (${info.tfBackend})` : ''}`;
+  if (info.adapter) return `${base}, adapter ${adapterLine(info.adapter)}`;
+  return info.threads ? `${base}, ${info.threads} thread(s)` : base;
 }
 
 let active: BackendInfo | undefined;
@@ -31,7 +43,7 @@ function isBackendName(s: string): s is BackendName {
 }
 
 export interface BackendOptions {
-  /** tried first; then node-gpu, node, wasm, cpu */
+  /** tried first (webgpu then takes a software adapter too); then node-gpu, webgpu, node, wasm, cpu */
   prefer?: BackendName;
   /** use exactly this backend, or fail */
   force?: BackendName;
@@ -41,9 +53,21 @@ export interface BackendOptions {
   wasmKernels?: WasmKernelOptions;
 }
 
-async function tryLoad(name: BackendName, opts: BackendOptions): Promise<BackendInfo> {
+/** `forced`: the caller named this backend (force or prefer), so a software WebGPU adapter is acceptable. */
+async function tryLoad(name: BackendName, opts: BackendOptions, forced: boolean): Promise<BackendInfo> {
   const version = tf.version_core;
   switch (name) {
+    case 'webgpu': {
+      const found = await requestGpuAdapter();
+      if (!found) {
+        throw new Error('no WebGPU adapter: Dawn found no Vulkan driver (install one, or point VK_DRIVER_FILES at its ICD json)');
+      }
+      if (found.report.software && !forced) {
+        throw new Error(`only a software adapter (${adapterLine(found.report)}): slower than wasm, used only when forced`);
+      }
+      const adapter = await setWebgpuBackend(found.adapter);
+      return { name, tfBackend: tf.getBackend(), version, adapter };
+    }
     case 'node-gpu':
     case 'node': {
       const pkg = name === 'node-gpu' ? '@tensorflow/tfjs-node-gpu' : '@tensorflow/tfjs-node';
@@ -80,7 +104,8 @@ async function tryLoad(name: BackendName, opts: BackendOptions): Promise<Backend
 
 /**
  * Select and initialise the tensor backend. `force` names one (throws if it cannot load); otherwise `prefer` is
- * tried first, then node-gpu, node, wasm, cpu. Idempotent: the first call's choice holds for the process.
+ * tried first (webgpu then takes a software adapter too), then node-gpu, webgpu (hardware adapters only), node,
+ * wasm, cpu. Idempotent: the first call's choice holds for the process.
  */
 export async function initBackend(opts: BackendOptions = {}): Promise<BackendInfo> {
   if (active) return active;
@@ -92,7 +117,7 @@ export async function initBackend(opts: BackendOptions = {}): Promise<BackendInf
         throw new Error(`backend "${String(forced)}" is not one of ${BACKEND_ORDER.join(', ')}`);
       }
       try {
-        active = await tryLoad(forced, opts);
+        active = await tryLoad(forced, opts, true);
       } catch (e) {
         throw new Error(`backend ${forced} (forced) could not be loaded: ${(e as Error).message}`);
       }
@@ -102,7 +127,8 @@ export async function initBackend(opts: BackendOptions = {}): Promise<BackendInf
     const errors: string[] = [];
     for (const name of order) {
       try {
-        active = await tryLoad(name, opts);
+        // a backend the caller names (prefer) may use a software adapter; the automatic order may not
+        active = await tryLoad(name, opts, name === opts.prefer);
         return active;
       } catch (e) {
         errors.push(`${name}: ${(e as Error).message.split('\n')[0]}`);

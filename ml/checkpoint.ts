@@ -101,11 +101,14 @@ export function decodeSafetensors(bytes: Uint8Array): { tensors: Map<string, Ten
   return { tensors, metadata };
 }
 
-export function saveCheckpoint(model: Model, extra: { trainState?: TrainState; meta?: Record<string, unknown> } = {}): Uint8Array {
+/** Asynchronous: weights are read with `data()`, which every backend supports (webgpu has no synchronous read in Node). */
+export async function saveCheckpoint(model: Model, extra: { trainState?: TrainState; meta?: Record<string, unknown> } = {}): Promise<Uint8Array> {
   const tensors = new Map<string, TensorEntry>();
-  for (const { name, variable } of [...model.params(), ...model.buffers()]) {
-    tensors.set(name, { dtype: 'F32', shape: [...variable.shape], data: Float32Array.from(variable.dataSync() as Float32Array) });
-  }
+  const vars = [...model.params(), ...model.buffers()];
+  const values = await Promise.all(vars.map(({ variable }) => variable.data()));
+  vars.forEach(({ name, variable }, i) => {
+    tensors.set(name, { dtype: 'F32', shape: [...variable.shape], data: Float32Array.from(values[i] as Float32Array) });
+  });
   const meta = {
     ...(extra.meta ?? {}),
     modelSpec: model.spec,

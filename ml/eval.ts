@@ -24,27 +24,46 @@ export interface EvalResult {
   perExample: PerExample;
 }
 
-/** Logits of every example, eval mode, row-major count × numClasses. */
-export function predictLogits(model: Model, split: Split, opts: { batchSize?: number } = {}): Float32Array {
+/**
+ * Logits of every example, eval mode, row-major count × numClasses. Read asynchronously (a GPU backend has no
+ * synchronous read in Node); the next batch is dispatched before the previous one is read, so a GPU keeps busy.
+ */
+export async function predictLogits(model: Model, split: Split, opts: { batchSize?: number } = {}): Promise<Float32Array> {
   const k = model.numClasses;
   const out = new Float32Array(split.count * k);
   let offset = 0;
-  for (const positions of batchPositions(split.count, opts.batchSize ?? 256)) {
-    const z = tf.tidy(() => {
-      const { x } = gatherBatch(split, positions);
-      return model.logits(x, false);
-    });
-    out.set(z.dataSync() as Float32Array, offset);
-    offset += positions.length * k;
-    z.dispose();
+  let pending: { z: tf.Tensor; offset: number } | undefined;
+  const drain = async (): Promise<void> => {
+    if (!pending) return;
+    const { z, offset: at } = pending;
+    pending = undefined;
+    try {
+      out.set((await z.data()) as Float32Array, at);
+    } finally {
+      z.dispose();
+    }
+  };
+  try {
+    for (const positions of batchPositions(split.count, opts.batchSize ?? 256)) {
+      const z = tf.tidy(() => {
+        const { x } = gatherBatch(split, positions);
+        return model.logits(x, false);
+      });
+      await drain();
+      pending = { z, offset };
+      offset += positions.length * k;
+    }
+    await drain();
+  } finally {
+    pending?.z.dispose();
   }
   return out;
 }
 
-export function evaluate(model: Model, split: Split, opts: { batchSize?: number } = {}): EvalResult {
+export async function evaluate(model: Model, split: Split, opts: { batchSize?: number } = {}): Promise<EvalResult> {
   const n = split.count;
   const k = model.numClasses;
-  const logits = predictLogits(model, split, opts);
+  const logits = await predictLogits(model, split, opts);
   const loss = new Float32Array(n);
   const trueProb = new Float32Array(n);
   const margin = new Float32Array(n);

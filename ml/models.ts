@@ -2,7 +2,8 @@
 // running statistics, deterministic JS-side initialization (identical on every backend), fast gradients.
 import { tf } from './tf.js';
 import { Rng } from './rng.js';
-import { batchNormTrain, batchNormInfer, layerNorm, gelu, relu } from './ops.js';
+import { batchNormTrain, batchNormInfer, biasAct, layerNorm, gelu, relu } from './ops.js';
+import { denseKernelsAvailable } from './kernels/dense.js';
 import { InvalidInputError } from './errors.js';
 
 export type ModelSpec =
@@ -132,6 +133,8 @@ function dense(ps: ParamStore, name: string, inDim: number, outDim: number, kind
   };
 }
 function applyDense(d: Dense, x: tf.Tensor2D, activation?: 'relu'): tf.Tensor2D {
+  // wasm: our matmul and one bias+activation kernel each way (tfjs unfuses its fused op under gradient recording)
+  if (d.bias && denseKernelsAvailable()) return biasAct(tf.matMul(x, d.kernel as tf.Tensor2D), d.bias, activation ?? 'linear');
   return tf.fused.matMul({ a: x, b: d.kernel as tf.Tensor2D, bias: d.bias, activation: activation ?? 'linear' }) as tf.Tensor2D;
 }
 
@@ -163,6 +166,7 @@ function applyConv(c: Conv, x: tf.Tensor4D, activation?: 'relu'): tf.Tensor4D {
   // Plain conv2d when there is nothing to fuse: its gradient computes only what is needed (the fused op's
   // custom gradient always computes the input gradient too, wasted on the stem, whose input is data).
   if (!c.bias && !activation) return tf.conv2d(x, c.kernel as tf.Tensor4D, c.stride, c.pad);
+  if (c.bias && denseKernelsAvailable()) return biasAct(tf.conv2d(x, c.kernel as tf.Tensor4D, c.stride, c.pad), c.bias, activation ?? 'linear');
   return tf.fused.conv2d({
     x,
     filter: c.kernel as tf.Tensor4D,

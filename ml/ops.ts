@@ -3,6 +3,7 @@
 // those dominated a ResNet step.
 import { tf } from './tf.js';
 import { BN_BACKWARD, BN_FORWARD, RELU_BACKWARD, fusedNormAvailable } from './kernels/norm.js';
+import { BIAS_ACT, BIAS_ACT_BACKWARD, denseKernelsAvailable } from './kernels/dense.js';
 
 function reductionAxes(rank: number): number[] {
   return Array.from({ length: rank - 1 }, (_, i) => i);
@@ -106,6 +107,32 @@ export function relu<T extends tf.Tensor>(x: T): T {
     return { value: y, gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.engine().runKernel(RELU_BACKWARD, { dy, y: saved[0] }) as tf.Tensor };
   });
   return f(x) as T;
+}
+
+/**
+ * z + bias over the last axis, then ReLU when asked: the epilogue of a dense layer or convolution. On wasm one
+ * kernel forward and one backward (dz = dy·[y > 0] and the bias gradient in the same pass); elsewhere tfjs ops.
+ */
+export function biasAct<T extends tf.Tensor>(z: T, bias: tf.Tensor, activation: 'relu' | 'linear'): T {
+  const relu = activation === 'relu';
+  if (!denseKernelsAvailable()) {
+    const y = tf.add(z, bias) as T;
+    return relu ? tf.relu(y) : y;
+  }
+  const f = tf.customGrad((...args: unknown[]) => {
+    const [zi, bi] = args as tf.Tensor[];
+    const save = args[2] as (ts: tf.Tensor[]) => void;
+    const y = tf.engine().runKernel(BIAS_ACT, { z: zi, bias: bi }, { relu }) as tf.Tensor;
+    save(relu ? [y] : []);
+    return {
+      value: y,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const out = tf.engine().runKernel(BIAS_ACT_BACKWARD, { dy, y: saved[0] ?? dy }, { relu }) as tf.Tensor[];
+        return relu ? out : [dy, out[0]];
+      },
+    };
+  });
+  return f(z, bias) as T;
 }
 
 /** Batch normalisation with running statistics (inference mode); differentiable by autodiff. */

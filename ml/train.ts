@@ -6,6 +6,7 @@ import type { Model, NamedVariable } from './models.js';
 import type { Split } from './data/types.js';
 import { batchPositions, gatherBatch } from './data/split.js';
 import { crossEntropy } from './ops.js';
+import { SGD_STEP, denseKernelsAvailable } from './kernels/dense.js';
 import { DivergenceError } from './errors.js';
 
 export { crossEntropy, perExampleCrossEntropy } from './ops.js';
@@ -157,6 +158,20 @@ export class Sgd {
       if (this.opts.mask && !this.opts.mask.has(name)) throw new Error(`Sgd.step: ${name} is frozen by the mask`);
       const m = this.maskFor(name, variable.shape);
       const old = this.velocity.get(name);
+      if (denseKernelsAvailable()) {
+        // wasm: one kernel with the same arithmetic, in the same order, as the ops below (bit-identical)
+        const inputs: Record<string, tf.Tensor> = { theta: variable, grad };
+        if (old) inputs.velocity = old;
+        if (m) inputs.mask = m;
+        const [theta, v] = tf.engine().runKernel(SGD_STEP, inputs, { lr, momentum, weightDecay }) as tf.Tensor[];
+        variable.assign(theta);
+        theta.dispose();
+        if (v) {
+          old?.dispose();
+          this.velocity.set(name, tf.keep(v)); // outlives the caller's tidy
+        }
+        continue;
+      }
       const next = tf.tidy(() => {
         let g: tf.Tensor = grad;
         if (weightDecay !== 0) g = tf.add(g, tf.mul(variable, weightDecay));
@@ -173,9 +188,11 @@ export class Sgd {
     }
   }
 
-  getState(): Map<string, HostTensor> {
+  async getState(): Promise<Map<string, HostTensor>> {
+    const entries = [...this.velocity];
+    const data = await Promise.all(entries.map(([, v]) => v.data()));
     const out = new Map<string, HostTensor>();
-    for (const [name, v] of this.velocity) out.set(name, { shape: [...v.shape], data: Float32Array.from(v.dataSync() as Float32Array) });
+    entries.forEach(([name, v], i) => out.set(name, { shape: [...v.shape], data: Float32Array.from(data[i] as Float32Array) }));
     return out;
   }
 
@@ -241,23 +258,31 @@ export async function train(model: Model, split: Split, config: TrainConfig, opt
         const positions = batches[step];
         const ids = new Int32Array(positions.length);
         for (let i = 0; i < positions.length; i++) ids[i] = split.ids[positions[i]];
-        const { lossValue, pred } = tf.tidy(() => {
+        const { value, grads, predT } = tf.tidy(() => {
           const { x, y } = gatherBatch(split, positions);
-          let predT: tf.Tensor | undefined;
-          const { value, grads } = tf.variableGrads(
+          let argmax: tf.Tensor | undefined;
+          const vg = tf.variableGrads(
             () => {
               const z = model.logits(x, true, { updateStats });
-              predT = tf.keep(tf.argMax(z, 1));
+              argmax = tf.keep(tf.argMax(z, 1)); // variableGrads tidies its function: keep it past that
               return lossFn(z, y, { positions, ids });
             },
             vars.map((v) => v.variable),
           );
-          const lv = value.dataSync()[0];
-          const p = predT!.dataSync() as Int32Array;
-          predT!.dispose();
-          if (Number.isFinite(lv)) sgd.step(vars, byParamName(vars, grads), lr);
-          return { lossValue: lv, pred: Int32Array.from(p) };
+          return { value: vg.value, grads: vg.grads, predT: argmax! };
         });
+        // Asynchronous reads: a GPU backend (webgpu) cannot read synchronously in Node; on wasm/cpu the data is
+        // already on the host and this costs a resolved promise.
+        let lossValue: number;
+        let pred: Int32Array;
+        try {
+          const [lossData, predData] = await Promise.all([value.data(), predT.data()]);
+          lossValue = lossData[0];
+          pred = predData as Int32Array;
+          if (Number.isFinite(lossValue)) tf.tidy(() => sgd.step(vars, byParamName(vars, grads), lr));
+        } finally {
+          tf.dispose([value, predT, grads]);
+        }
         if (!Number.isFinite(lossValue)) throw new DivergenceError(epoch, step, lossValue);
         lossSum += lossValue * positions.length;
         seen += positions.length;
@@ -285,7 +310,7 @@ export async function train(model: Model, split: Split, config: TrainConfig, opt
         const state: TrainState = {
           epochsDone: epoch + 1,
           rng: rng.getState(),
-          optimizer: sgd.getState(),
+          optimizer: await sgd.getState(),
           history: [...history],
           perExampleCorrect: correctLog ? [...correctLog] : undefined,
         };
@@ -296,7 +321,7 @@ export async function train(model: Model, split: Split, config: TrainConfig, opt
     const state: TrainState = {
       epochsDone: Math.max(config.epochs, resume?.epochsDone ?? 0),
       rng: rng.getState(),
-      optimizer: sgd.getState(),
+      optimizer: await sgd.getState(),
       history,
       perExampleCorrect: correctLog,
     };

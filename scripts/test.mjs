@@ -60,14 +60,16 @@ try {
   const tStack = Date.now();
   stack = await stackMod.ensureStack({ profile: 'test', log: (l) => console.error(`[stack] ${l}`) });
   let databaseUrl = stack.databaseUrl;
+  let queryDatabaseUrl = stack.queryDatabaseUrl;
   if (stack.sources.postgres !== 'env') {
     await dropStaleRunDatabases(stack.databaseUrl);
-    scratch = await stackMod.createScratchDatabase(stack.databaseUrl, 'unlearn_test_run');
+    scratch = await stackMod.createScratchDatabase(stack.databaseUrl, 'unlearn_test_run', { queryUrl: stack.queryDatabaseUrl, restrictPublic: true });
     databaseUrl = scratch.url;
+    queryDatabaseUrl = scratch.queryUrl;
   }
-  const env = { ...process.env, ...stackMod.stackEnv(stack), DATABASE_URL: databaseUrl };
+  const env = { ...process.env, ...stackMod.stackEnv({ ...stack, databaseUrl, queryDatabaseUrl }) };
   console.log(`[test] stack ready in ${secs(tStack)}; started now: ${stack.started.length ? stack.started.join(', ') : 'nothing'}`);
-  for (const l of stackMod.describeStack({ ...stack, databaseUrl })) console.log(`[test]   ${l}`);
+  for (const l of stackMod.describeStack({ ...stack, databaseUrl, queryDatabaseUrl })) console.log(`[test]   ${l}`);
   if (scratch) console.log(`[test]   (fresh database ${scratch.name} for this run)`);
   console.log(`[test] running ${files.length} file(s)`);
   const tTests = Date.now();

@@ -33,7 +33,8 @@ export interface SettingSpec {
 export interface MethodSpec {
   role: TrialRole;
   algorithm: string | null;
-  localization: { strategy: string; alpha: number } | null;
+  /** channelAggregate only when the sweep sets it */
+  localization: { strategy: string; alpha: number; channelAggregate?: 'topk' | 'mean' } | null;
   hparams: Record<string, unknown>;
 }
 
@@ -91,5 +92,5 @@ export function settingSummary(s: SettingSpec, recipeName?: string): string {
 
 export function methodSummary(m: MethodSpec): string {
   if (m.role !== 'method') return m.role === 'oracle' ? 'retrain on the retain set (oracle)' : 'original model';
-  return [m.algorithm, m.localization ? `${m.localization.strategy} α=${m.localization.alpha}` : '', kv(m.hparams)].filter(Boolean).join(' ');
+  return [m.algorithm, m.localization ? `${m.localization.strategy} α=${m.localization.alpha}${m.localization.channelAggregate ? ` ${m.localization.channelAggregate}` : ''}` : '', kv(m.hparams)].filter(Boolean).join(' ');
 }

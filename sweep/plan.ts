@@ -185,7 +185,10 @@ export function expandSweep(cfg: SweepConfig, sweepId: string): SweepPlan {
                   if (mask) base.mask = mask;
                   if (oracle) base.oracle = oracle;
                   if (oracleEvaluate) base.oracleEvaluate = oracleEvaluate;
-                  const localization = alg.localization && alpha !== null ? { strategy: alg.localization.strategy, alpha } : null;
+                  // the aggregation is part of the method only when the sweep sets it (absent: by architecture, as before)
+                  const localization = alg.localization && alpha !== null
+                    ? { strategy: alg.localization.strategy, alpha, ...(alg.localization.channelAggregate ? { channelAggregate: alg.localization.channelAggregate } : {}) }
+                    : null;
                   addTrial(
                     {
                       ...common, role: 'method', algorithm: alg.name, label: alg.label ?? alg.name,
@@ -243,7 +246,7 @@ export function planCounts(cfg: SweepConfig): PlanCounts {
   const masks = new Set<string>();
   for (const a of g.algorithms) {
     if (!a.localization) continue;
-    for (const alpha of Array.isArray(a.localization.alpha) ? a.localization.alpha : [a.localization.alpha]) masks.add(canonicalJson([a.localization.strategy, alpha]));
+    for (const alpha of Array.isArray(a.localization.alpha) ? a.localization.alpha : [a.localization.alpha]) masks.add(canonicalJson([a.localization.strategy, alpha, a.localization.channelAggregate ?? null]));
   }
   const oracles = cfg.oracle ? settings : 0;
   const methods = settings * methodsPerSetting;

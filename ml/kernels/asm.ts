@@ -25,6 +25,12 @@ export interface AsmKernels {
   batchMatMul(a: number, b: number, c: number, batch: number, m: number, n: number, k: number, strideA: number, strideB: number, strideC: number, transB: number, bp: number): void;
   /** 2×2/2 max-pool backward (first maximum in row-major order gets dy). */
   maxPool2x2Grad(x: number, dy: number, dx: number, n: number, h: number, w: number, c: number, oh: number, ow: number): void;
+  /** y = z + b per row of an [m, n] view, max(0, ·) when relu. */
+  biasAct(z: number, b: number, m: number, n: number, relu: number, y: number): void;
+  /** dz = dy·[y > 0] (when relu), db = column sums of dz; blk: n floats of scratch. */
+  biasActBackward(dy: number, y: number, m: number, n: number, relu: number, dz: number, db: number, blk: number): void;
+  /** One SGD step of one parameter (vel, mask, velOut: 0 for none). */
+  sgdStep(theta: number, grad: number, vel: number, mask: number, n: number, lr: number, mu: number, wd: number, thetaOut: number, velOut: number): void;
   convFilterGrad(x: number, n: number, hp: number, wp: number, c: number, dy: number, oh: number, ow: number, cout: number, kh: number, kw: number, s: number, dw: number, rowsPerBlock: number): void;
 }
 

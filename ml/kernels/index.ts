@@ -2,12 +2,14 @@
 // Must run after '@tensorflow/tfjs-backend-wasm' is imported (its kernels are what these build on).
 // `off: [Name, ...]` keeps the backend's own kernel for those names (for before/after benchmarks;
 // Conv2DBackpropFilter cannot be turned off: the backend has none); 'asm' turns off all of our SIMD kernels,
-// 'norm' the fused batch norm, 'Conv2DBackpropInput.phase' the XNNPACK phase path. `fma: false` loads the plain
-// SIMD build (no fused multiply-add: bit-identical across CPUs). Entry points map UNLEARN_WASM_KERNELS_OFF and
-// UNLEARN_WASM_FMA to these (config/index.ts); the library reads no environment.
+// 'norm' the fused batch norm, 'dense' the bias/activation and SGD kernels, 'Conv2DBackpropInput.phase' the
+// XNNPACK phase path. `fma: false` loads the plain SIMD build (no fused multiply-add: bit-identical across CPUs).
+// Entry points map UNLEARN_WASM_KERNELS_OFF and UNLEARN_WASM_FMA to these (config/index.ts); the library reads no
+// environment.
 import { registerConvKernels } from './conv.js';
 import { registerMiscKernels } from './misc.js';
 import { registerNormKernels } from './norm.js';
+import { registerDenseKernels } from './dense.js';
 import { setAsmEnabled, setAsmFma } from './asm.js';
 
 export interface WasmKernelOptions {
@@ -29,4 +31,5 @@ export function registerWasmTrainingKernels(opts: WasmKernelOptions = {}): void 
   registerConvKernels(off);
   registerMiscKernels(off);
   registerNormKernels(off);
+  registerDenseKernels(off);
 }

@@ -133,8 +133,8 @@ function deriveSeed(seed: number, label: string): number {
   return h & 0x7fffffff;
 }
 
-function perExampleForget(model: Model, forget: Split, r: EvalResult): PerExampleForget {
-  const logits = predictLogits(model, forget);
+async function perExampleForget(model: Model, forget: Split, r: EvalResult): Promise<PerExampleForget> {
+  const logits = await predictLogits(model, forget);
   return { ...r.perExample, logitConfidence: logitScaledConfidence(logits, forget.y, model.numClasses) };
 }
 
@@ -218,10 +218,10 @@ export async function unlearn(args: UnlearnArgs): Promise<UnlearnResult> {
   let metrics: ModelMetrics | undefined;
   let fr: EvalResult;
   if (args.evaluate !== false) {
-    const m = measureModel(out.model, { forget, retain, test: args.data.test }, typeof args.evaluate === 'object' ? args.evaluate : { seed: args.seed });
+    const m = await measureModel(out.model, { forget, retain, test: args.data.test }, typeof args.evaluate === 'object' ? args.evaluate : { seed: args.seed });
     metrics = m.metrics;
     fr = m.forget;
-  } else fr = evaluate(out.model, forget);
+  } else fr = await evaluate(out.model, forget);
   return {
     model: out.model,
     algorithm: algo.name,
@@ -231,7 +231,7 @@ export async function unlearn(args: UnlearnArgs): Promise<UnlearnResult> {
     mask,
     cost: { seconds, cpuSeconds: cpu, localizeSeconds, epochs: out.epochs, changed: ch.changed, totalParams: ch.total, fractionChanged: ch.fraction },
     metrics,
-    perExample: { forget: perExampleForget(out.model, forget, fr) },
+    perExample: { forget: await perExampleForget(out.model, forget, fr) },
     notes: out.notes,
   };
 }
@@ -258,16 +258,16 @@ function isModel(x: Model | ModelMetrics): x is Model {
   return typeof (x as Model).logits === 'function';
 }
 
-export function evaluateUnlearning(args: EvaluateUnlearningArgs): UnlearningEvaluation {
+export async function evaluateUnlearning(args: EvaluateUnlearningArgs): Promise<UnlearningEvaluation> {
   const { forget, retain } = forgetRetainSplits(args.data.train, args.forgetIds);
   const splits = { forget, retain, test: args.data.test };
-  const u = measureModel(args.unlearned, splits, args.mia);
-  const o = isModel(args.oracle) ? measureModel(args.oracle, splits, args.mia).metrics : args.oracle;
+  const u = await measureModel(args.unlearned, splits, args.mia);
+  const o = isModel(args.oracle) ? (await measureModel(args.oracle, splits, args.mia)).metrics : args.oracle;
   return {
     unlearned: u.metrics,
     oracle: o,
     gaps: gapsToOracle(u.metrics, o),
     tugOfWar: tugOfWar(u.metrics, o),
-    perExample: { forget: perExampleForget(args.unlearned, forget, u.forget) },
+    perExample: { forget: await perExampleForget(args.unlearned, forget, u.forget) },
   };
 }

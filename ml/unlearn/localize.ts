@@ -12,7 +12,8 @@
 //                    default follows the architecture as in the reference code: 'mean' for ViT, 'topk' otherwise;
 //                    1-D tensors per entry)
 //   'wg-param'       weighted gradient on D_f, parameter level (granularity ablation)
-//   'salloc'         SalUn's mask: |Σ ∂L/∂θ| on D_f, parameter level
+//   'grad-channel'   plain gradient |Σ ∂L/∂θ| on D_f, channel level (criterion ablation: DEL without the θ factor)
+//   'salloc'         SalUn's mask: |Σ ∂L/∂θ| on D_f, parameter level (also the parameter × gradient ablation cell)
 //   'magnitude'      |θ_j| (data-agnostic), parameter level
 //   'wg-all-channel' weighted gradient on ALL of D (data-agnostic), channel level
 //   'random-channel' random rows with the same per-parameter counts as a reference mask (the 'wg-channel'
@@ -28,7 +29,7 @@ import { Rng } from '../rng.js';
 import { channelScores, randomChannelsLike, selectByDepth, selectTopK, rowCount, type Mask, type ParamScores } from './select.js';
 import { InvalidInputError } from '../errors.js';
 
-export const STRATEGIES = ['wg-channel', 'wg-param', 'salloc', 'magnitude', 'wg-all-channel', 'random-channel', 'deepest', 'shallowest', 'critmem'] as const;
+export const STRATEGIES = ['wg-channel', 'wg-param', 'grad-channel', 'salloc', 'magnitude', 'wg-all-channel', 'random-channel', 'deepest', 'shallowest', 'critmem'] as const;
 export type Strategy = (typeof STRATEGIES)[number];
 
 export type ChannelAggregate = 'topk' | 'mean';
@@ -219,6 +220,10 @@ export function localize(input: LocalizeInput, opts: LocalizeOptions): LocalizeR
       break;
     case 'salloc':
       mask = selectTopK(gradientScores(model, input.forget, false, bs), opts.alpha);
+      break;
+    case 'grad-channel':
+      mask = selectTopK(channel(gradientScores(model, input.forget, false, bs)), opts.alpha);
+      params.channelAggregate = agg;
       break;
     case 'magnitude': {
       const w = paramValues(model);

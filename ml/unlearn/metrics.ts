@@ -88,10 +88,10 @@ export interface EvaluatedSplits {
 }
 
 /** Accuracy on forget, retain and test (every example), MIA efficacy, and the per-example outputs. */
-export function measureModel(model: Model, splits: { forget: Split; retain: Split; test: Split }, opts: MiaOptions & { batchSize?: number } = {}): EvaluatedSplits {
-  const forget = evaluate(model, splits.forget, { batchSize: opts.batchSize });
-  const retain = evaluate(model, splits.retain, { batchSize: opts.batchSize });
-  const test = evaluate(model, splits.test, { batchSize: opts.batchSize });
+export async function measureModel(model: Model, splits: { forget: Split; retain: Split; test: Split }, opts: MiaOptions & { batchSize?: number } = {}): Promise<EvaluatedSplits> {
+  const forget = await evaluate(model, splits.forget, { batchSize: opts.batchSize });
+  const retain = await evaluate(model, splits.retain, { batchSize: opts.batchSize });
+  const test = await evaluate(model, splits.test, { batchSize: opts.batchSize });
   const attack = trainMiaAttack(retain.perExample.trueProb, test.perExample.trueProb, opts);
   const mia = attack.nonMemberRate(forget.perExample.trueProb);
   return {

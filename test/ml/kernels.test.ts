@@ -6,7 +6,8 @@ import { initBackend } from '../../ml/backend.js';
 import { Rng } from '../../ml/rng.js';
 import { convKernelStats } from '../../ml/kernels/conv.js';
 import { miscKernelStats } from '../../ml/kernels/misc.js';
-import { batchNormTrain, relu } from '../../ml/ops.js';
+import { batchNormTrain, biasAct, relu } from '../../ml/ops.js';
+import { SGD_STEP, denseKernelStats } from '../../ml/kernels/dense.js';
 import { normKernelStats } from '../../ml/kernels/norm.js';
 import { asmKernels } from '../../ml/kernels/asm.js';
 import { mlConfig } from '../../config/index.js';
@@ -243,4 +244,93 @@ void test('wasm Transpose (our kernel) matches the CPU backend on ranks 1-6, flo
   got.forEach((g, i) => assert.deepEqual(Array.from(g), Array.from(ref[i]), `case ${i >> 1} (${i & 1 ? 'int32' : 'float32'})`));
   // tf.transpose of a rank-1 tensor is a clone (no kernel call)
   assert.equal(ran('transpose'), 2 * (cases.length - 1));
+});
+
+void test('dense and convolution bias+activation (matMul/conv2d + biasAct) match the CPU backend: outputs and gradients, odd and even shapes', async () => {
+  const rng = new Rng(13);
+  const denseCases: Array<{ m: number; k: number; n: number; act: 'relu' | 'linear' }> = [
+    { m: 64, k: 784, n: 256, act: 'relu' },
+    { m: 64, k: 256, n: 10, act: 'linear' },
+    { m: 7, k: 13, n: 9, act: 'relu' },
+    { m: 5, k: 3, n: 3, act: 'linear' },
+    { m: 300, k: 8, n: 12, act: 'relu' },
+  ];
+  const convCases: Array<{ x: [number, number, number, number]; cout: number; act: 'relu' | 'linear' }> = [
+    { x: [3, 9, 7, 1], cout: 16, act: 'relu' },
+    { x: [2, 6, 6, 4], cout: 5, act: 'linear' },
+  ];
+  const dd = denseCases.map((c) => ({ x: rand(rng, [c.m, c.k]), w: rand(rng, [c.k, c.n]), b: rand(rng, [c.n]), dy: rand(rng, [c.m, c.n]) }));
+  const cd = convCases.map((c) => ({ x: rand(rng, c.x), w: rand(rng, [3, 3, c.x[3], c.cout]), b: rand(rng, [c.cout]), dy: rand(rng, [c.x[0], c.x[1], c.x[2], c.cout]) }));
+  const run = (): Float32Array[] =>
+    tf.tidy(() => {
+      const out: Float32Array[] = [];
+      denseCases.forEach((c, i) => {
+        const x = tf.tensor2d(dd[i].x, [c.m, c.k]);
+        const w = tf.tensor2d(dd[i].w, [c.k, c.n]);
+        const b = tf.tensor1d(dd[i].b);
+        const dy = tf.tensor2d(dd[i].dy, [c.m, c.n]);
+        const f = (xx: tf.Tensor, ww: tf.Tensor, bb: tf.Tensor): tf.Tensor => biasAct(tf.matMul(xx as tf.Tensor2D, ww as tf.Tensor2D), bb, c.act);
+        out.push(f(x, w, b).dataSync() as Float32Array);
+        for (const g of tf.grads((xx: tf.Tensor, ww: tf.Tensor, bb: tf.Tensor) => tf.sum(tf.mul(f(xx, ww, bb), dy)))([x, w, b])) out.push(g.dataSync() as Float32Array);
+      });
+      convCases.forEach((c, i) => {
+        const x = tf.tensor4d(cd[i].x, c.x);
+        const w = tf.tensor4d(cd[i].w, [3, 3, c.x[3], c.cout]);
+        const b = tf.tensor1d(cd[i].b);
+        const dy = tf.tensor4d(cd[i].dy, [c.x[0], c.x[1], c.x[2], c.cout]);
+        const f = (xx: tf.Tensor, ww: tf.Tensor, bb: tf.Tensor): tf.Tensor => biasAct(tf.conv2d(xx as tf.Tensor4D, ww as tf.Tensor4D, 1, 'same'), bb, c.act);
+        out.push(f(x, w, b).dataSync() as Float32Array);
+        for (const g of tf.grads((xx: tf.Tensor, ww: tf.Tensor, bb: tf.Tensor) => tf.sum(tf.mul(f(xx, ww, bb), dy)))([x, w, b])) out.push(g.dataSync() as Float32Array);
+      });
+      return out;
+    });
+  const { ref, got, ran } = await onCpuThenWasm(run, denseKernelStats);
+  got.forEach((g, i) => assert.ok(maxRelDiff(g, ref[i]) < 1e-4, `output ${i}: ${maxRelDiff(g, ref[i])}`));
+  const n = denseCases.length + convCases.length;
+  // once for the value, once inside the gradient's forward pass
+  assert.equal(ran('biasAct'), 2 * n);
+  assert.equal(ran('biasActBackward'), n);
+});
+
+void test('SGD step kernel equals the tfjs ops it replaces bit for bit (weight decay, momentum, mask; odd sizes)', async () => {
+  await initBackend({ prefer: 'wasm' });
+  await tf.setBackend('wasm');
+  const rng = new Rng(17);
+  for (const size of [1, 7, 64, 1029]) {
+    const theta = tf.tensor1d(rand(rng, [size]));
+    const grad = tf.tensor1d(rand(rng, [size]));
+    const old = tf.tensor1d(rand(rng, [size]));
+    const mask = tf.tensor1d(Float32Array.from({ length: size }, (_, i) => (i % 3 === 0 ? 0 : 1)));
+    for (const cfg of [
+      { momentum: 0.9, weightDecay: 5e-4, vel: true, m: true },
+      { momentum: 0.9, weightDecay: 5e-4, vel: false, m: false },
+      { momentum: 0.9, weightDecay: 0, vel: true, m: false },
+      { momentum: 0, weightDecay: 1e-3, vel: false, m: true },
+    ]) {
+      const lr = 0.037;
+      // the ops of Sgd.step's portable path, in its order
+      const refTheta = tf.tidy(() => {
+        let g: tf.Tensor = grad;
+        if (cfg.weightDecay !== 0) g = tf.add(g, tf.mul(theta, cfg.weightDecay));
+        if (cfg.m) g = tf.mul(g, mask);
+        const v = cfg.momentum !== 0 && cfg.vel ? tf.add(tf.mul(old, cfg.momentum), g) : g;
+        const upd = cfg.m ? tf.mul(v, mask) : v;
+        return [tf.sub(theta, tf.mul(upd, lr)), v];
+      });
+      const inputs: Record<string, tf.Tensor> = { theta, grad };
+      if (cfg.vel) inputs.velocity = old;
+      if (cfg.m) inputs.mask = mask;
+      const got = tf.engine().runKernel(SGD_STEP, inputs, { lr, momentum: cfg.momentum, weightDecay: cfg.weightDecay }) as tf.Tensor[];
+      assert.deepEqual(Array.from(got[0].dataSync()), Array.from(refTheta[0].dataSync()), `theta, size ${size}, ${JSON.stringify(cfg)}`);
+      if (cfg.momentum !== 0) assert.deepEqual(Array.from(got[1].dataSync()), Array.from(refTheta[1].dataSync()), `velocity, size ${size}, ${JSON.stringify(cfg)}`);
+      else assert.equal(got.length, 1);
+      if (cfg.m) {
+        const t0 = theta.dataSync();
+        const t1 = got[0].dataSync();
+        for (let i = 0; i < size; i += 3) assert.equal(t1[i], t0[i], 'masked entries unchanged');
+      }
+      tf.dispose([...got, ...refTheta]);
+    }
+    tf.dispose([theta, grad, old, mask]);
+  }
 });

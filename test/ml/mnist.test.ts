@@ -18,7 +18,7 @@ void test('small CNN on 10k MNIST reaches >= 97% test accuracy (wasm)', async ()
   const t0 = performance.now();
   const { history } = await train(model, ds.train, { epochs: 3, batchSize: 64, lr: 0.05, momentum: 0.9, weightDecay: 5e-4, seed: 0 });
   const seconds = (performance.now() - t0) / 1000;
-  const r = evaluate(model, ds.test);
+  const r = await evaluate(model, ds.test);
   console.log(`mnist cnn: train ${seconds.toFixed(1)} s (${((3 * 10000) / seconds).toFixed(0)} samples/s), losses ${history.map((h) => h.loss.toFixed(3)).join(' ')}, test accuracy ${r.accuracy}`);
   assert.equal(r.count, 10000);
   assert.ok(r.accuracy >= 0.97, `test accuracy ${r.accuracy} < 0.97`);

@@ -41,7 +41,7 @@ void test('checkpoint round-trips bit-exact (weights, BN buffers, optimizer, rng
   const model = buildModel(RESNET, ds.inputShape, ds.numClasses, 3);
   let state: TrainState | undefined;
   await train(model, ds.train, { ...CONFIG, epochs: 2 }, { onEpoch: (i) => void (state = i.state), recordPerExampleCorrect: true });
-  const bytes = saveCheckpoint(model, { trainState: state, meta: { note: 'test', nested: { a: [1, 2] } } });
+  const bytes = await saveCheckpoint(model, { trainState: state, meta: { note: 'test', nested: { a: [1, 2] } } });
   // safetensors layout: u64 header length, JSON header, 8-byte aligned data
   const hlen = Number(new DataView(bytes.buffer, bytes.byteOffset).getBigUint64(0, true));
   const header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + hlen)));
@@ -64,7 +64,7 @@ void test('checkpoint round-trips bit-exact (weights, BN buffers, optimizer, rng
   assert.deepEqual(Array.from(ck.trainState!.perExampleCorrect![1]), Array.from(state!.perExampleCorrect![1]));
   for (const [name, t] of state!.optimizer) assert.deepEqual(Array.from(ck.trainState!.optimizer.get(name)!.data), Array.from(t.data), name);
   // saving the loaded checkpoint again gives the same bytes
-  const again = saveCheckpoint(rebuilt, { trainState: ck.trainState, meta: { note: 'test', nested: { a: [1, 2] } } });
+  const again = await saveCheckpoint(rebuilt, { trainState: ck.trainState, meta: { note: 'test', nested: { a: [1, 2] } } });
   assert.ok(Buffer.from(again).equals(Buffer.from(bytes)), 're-saved checkpoint differs');
   // a Node Buffer (what fs and S3 clients return) decodes the same
   const fromBuffer = loadCheckpoint(Buffer.from(bytes));
@@ -81,8 +81,8 @@ void test('resume from an epoch checkpoint equals the uninterrupted run, bit for
   let saved: Uint8Array | undefined;
   const fullRun = await train(full, ds.train, CONFIG, {
     recordPerExampleCorrect: true,
-    onEpoch: (i) => {
-      if (i.epoch === 1) saved = saveCheckpoint(full, { trainState: i.state });
+    onEpoch: async (i) => {
+      if (i.epoch === 1) saved = await saveCheckpoint(full, { trainState: i.state });
     },
   });
   const ck = loadCheckpoint(saved!);
@@ -166,7 +166,7 @@ void test('evaluate covers every example (no dropped last batch) with consistent
   const ds = await loadDataset({ name: 'synthetic', perClass: 25, testPerClass: 13, numClasses: 3 });
   const model = buildModel({ arch: 'mlp', hidden: [8] }, ds.inputShape, ds.numClasses, 2);
   await train(model, ds.train, { ...CONFIG, epochs: 2 });
-  const r = evaluate(model, ds.test, { batchSize: 16 }); // 39 examples: 16 + 16 + 7
+  const r = await evaluate(model, ds.test, { batchSize: 16 }); // 39 examples: 16 + 16 + 7
   assert.equal(r.count, 39);
   assert.equal(r.perExample.ids.length, 39);
   let hits = 0;
@@ -176,7 +176,7 @@ void test('evaluate covers every example (no dropped last batch) with consistent
     if (r.perExample.pred[i] === ds.test.y[i]) hits++;
   }
   assert.equal(r.accuracy, hits / 39);
-  const big = evaluate(model, ds.test, { batchSize: 1000 });
+  const big = await evaluate(model, ds.test, { batchSize: 1000 });
   assert.ok(Math.abs(big.loss - r.loss) < 1e-5);
   model.dispose();
 });

@@ -162,5 +162,7 @@ void test("a sweep sets the channel aggregation of a localization; absent, the m
   assert.ok(dflt.every((s) => !('channelAggregate' in s.params)));
   assert.ok(mean.every((s) => s.params.channelAggregate === 'mean'));
   assert.notEqual(dflt[0].key, mean[0].key, 'a different aggregation is a different mask');
+  const delTrials = (text: string) => expandSweep(parseSweep(text, 'x.yaml', mlRegistries()), 's').trials.filter((t) => t.algorithm === 'del');
+  assert.notEqual(delTrials(base)[0].methodKey, delTrials(withMean)[0].methodKey, 'and a different method: never one leaderboard row');
   assert.match(problems(base.replace('alpha: 0.3 }', 'alpha: 0.3, channelAggregate: median }')), /grid\.algorithms\[0\]\.localization\.channelAggregate: /);
 });

@@ -20,7 +20,7 @@ void test('NeurIPS score: memorizing models vs oracles score low, oracles vs ora
   const run = async (split: Split, seed: number): Promise<{ conf: Float64Array; ra: number; ta: number }> => {
     const m = buildModel(SPEC, ds.inputShape, ds.numClasses, seed);
     await train(m, split, { epochs: 25, batchSize: 32, lr: 0.05, momentum: 0.9, weightDecay: 0, seed });
-    const out = { conf: logitScaledConfidence(predictLogits(m, forget), forget.y, ds.numClasses), ra: evaluate(m, retain).accuracy, ta: evaluate(m, ds.test).accuracy };
+    const out = { conf: logitScaledConfidence(await predictLogits(m, forget), forget.y, ds.numClasses), ra: (await evaluate(m, retain)).accuracy, ta: (await evaluate(m, ds.test)).accuracy };
     m.dispose();
     return out;
   };

@@ -32,7 +32,7 @@ before(async () => {
   original = buildModel(SPEC, ds.inputShape, ds.numClasses, 1);
   const r = await train(original, ds.train, RECIPE, { recordPerExampleCorrect: true });
   perExampleCorrect = r.perExampleCorrect!;
-  originalForgetAcc = evaluate(original, subsetByIds(ds.train, forgetIds)).accuracy;
+  originalForgetAcc = (await evaluate(original, subsetByIds(ds.train, forgetIds))).accuracy;
   const o = await unlearn({ model: original, data: data(), forgetIds, algorithm: 'retrain', hparams: { epochs: RECIPE.epochs, batchSize: RECIPE.batchSize, lr: RECIPE.lr }, seed: 1 });
   oracle = o.metrics!;
   o.model.dispose();
@@ -110,7 +110,7 @@ void test('DEL: unmasked non-head weights bit-identical; forget acc near the ora
   // Margins (stated in docs/unlearning.md): forget acc within 0.25 of the oracle's, test acc within 0.10.
   assert.ok(Math.abs(m.forgetAcc - oracle.forgetAcc) <= 0.25, `DEL forget ${m.forgetAcc} vs oracle ${oracle.forgetAcc}`);
   assert.ok(oracle.testAcc - m.testAcc <= 0.1, `DEL test ${m.testAcc} vs oracle ${oracle.testAcc}`);
-  const ev = evaluateUnlearning({ unlearned: r.model, oracle, data: data(), forgetIds, mia: { seed: 7 } });
+  const ev = await evaluateUnlearning({ unlearned: r.model, oracle, data: data(), forgetIds, mia: { seed: 7 } });
   assert.ok(Math.abs(ev.gaps.forget - (oracle.forgetAcc - m.forgetAcc)) < 1e-12);
   assert.ok(ev.tugOfWar > 0.6 && ev.tugOfWar <= 1, `ToW ${ev.tugOfWar}`);
   assert.equal(r.perExample.forget.ids.length, forgetIds.length);
@@ -187,7 +187,7 @@ async function attackSeparation(noise: number): Promise<{ balancedAcc: number; t
   const d = await loadDataset({ name: 'synthetic', numClasses: 4, perClass: 120, testPerClass: 120, memorizedPerClass: 0, noise, seed: 5 });
   const m = buildModel({ arch: 'mlp', hidden: [128] }, d.inputShape, d.numClasses, 2);
   await train(m, d.train, { epochs: 40, batchSize: 16, lr: 0.05, momentum: 0.9, weightDecay: 0, seed: 2 });
-  const tr = evaluate(m, d.train), te = evaluate(m, d.test);
+  const tr = await evaluate(m, d.train), te = await evaluate(m, d.test);
   // attack trained on half the members / non-members, judged on the other halves
   const half = (a: Float32Array) => [a.subarray(0, a.length >> 1), a.subarray(a.length >> 1)] as const;
   const [memA, memB] = half(tr.perExample.trueProb);

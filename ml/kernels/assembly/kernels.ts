@@ -515,3 +515,105 @@ export function maxPool2x2Grad(x: usize, dy: usize, dx: usize, N: i32, H: i32, W
     }
   }
 }
+
+// ---- bias + activation of dense and convolution outputs ([M, N] view, N any), and their backward pass.
+
+/** y[m, n] = z[m, n] + b[n], then max(0, ·) when relu != 0 (the same two roundings as Add then Relu). */
+export function biasAct(z: usize, b: usize, M: i32, N: i32, relu: i32, y: usize): void {
+  const zero = f32x4.splat(0);
+  const nb = <usize>N << 2;
+  const vb = <usize>(N & ~3) << 2;
+  let p = z;
+  let q = y;
+  for (let m = 0; m < M; m++) {
+    let c: usize = 0;
+    for (; c < vb; c += 16) {
+      let v = f32x4.add(v128.load(p + c), v128.load(b + c));
+      if (relu) v = f32x4.max(v, zero);
+      v128.store(q + c, v);
+    }
+    for (; c < nb; c += 4) {
+      let v = load<f32>(p + c) + load<f32>(b + c);
+      if (relu) v = max<f32>(v, 0);
+      store<f32>(q + c, v);
+    }
+    p += nb;
+    q += nb;
+  }
+}
+
+/**
+ * Backward of biasAct: dz = dy·[y > 0] (written only when relu != 0; otherwise dz is dy) and db[n] = Σ_m dz[m, n],
+ * summed per block of BLOCK_ROWS rows, then added to the total (as the batch-norm sums). Scratch: N floats.
+ */
+export function biasActBackward(dy: usize, y: usize, M: i32, N: i32, relu: i32, dz: usize, db: usize, blk: usize): void {
+  const zero = f32x4.splat(0);
+  const nb = <usize>N << 2;
+  const vb = <usize>(N & ~3) << 2;
+  memory.fill(db, 0, nb);
+  let pd = dy;
+  let py = y;
+  let q = dz;
+  for (let m0 = 0; m0 < M; m0 += BLOCK_ROWS) {
+    const m1 = min(M, m0 + BLOCK_ROWS);
+    memory.fill(blk, 0, nb);
+    for (let m = m0; m < m1; m++) {
+      let c: usize = 0;
+      for (; c < vb; c += 16) {
+        let d = v128.load(pd + c);
+        if (relu) {
+          d = v128.bitselect(d, zero, f32x4.gt(v128.load(py + c), zero));
+          v128.store(q + c, d);
+        }
+        v128.store(blk + c, f32x4.add(v128.load(blk + c), d));
+      }
+      for (; c < nb; c += 4) {
+        let d = load<f32>(pd + c);
+        if (relu) {
+          if (!(load<f32>(py + c) > 0)) d = 0;
+          store<f32>(q + c, d);
+        }
+        store<f32>(blk + c, load<f32>(blk + c) + d);
+      }
+      pd += nb;
+      py += nb;
+      q += nb;
+    }
+    let c: usize = 0;
+    for (; c < vb; c += 16) v128.store(db + c, f32x4.add(v128.load(db + c), v128.load(blk + c)));
+    for (; c < nb; c += 4) store<f32>(db + c, load<f32>(db + c) + load<f32>(blk + c));
+  }
+}
+
+/**
+ * One SGD step of one parameter, PyTorch semantics, in the arithmetic order of the tfjs ops it replaces (each
+ * product and sum rounded separately, no fused multiply-add, so results equal theirs bit for bit):
+ *   g = grad + θ·wd (wd != 0);  g = g·mask (mask != 0);  v = vel·μ + g (vel != 0), else g;
+ *   θ' = θ − (mask ? v·mask : v)·lr.  Writes θ' to thetaOut and v to velOut (velOut != 0).
+ */
+export function sgdStep(theta: usize, grad: usize, vel: usize, mask: usize, n: i32, lr: f32, mu: f32, wd: f32, thetaOut: usize, velOut: usize): void {
+  const end = <usize>n << 2;
+  const vend = <usize>(n & ~3) << 2;
+  const lrv = f32x4.splat(lr), muv = f32x4.splat(mu), wdv = f32x4.splat(wd);
+  let i: usize = 0;
+  for (; i < vend; i += 16) {
+    const t = v128.load(theta + i);
+    let g = v128.load(grad + i);
+    if (wd != 0) g = f32x4.add(g, f32x4.mul(t, wdv));
+    if (mask) g = f32x4.mul(g, v128.load(mask + i));
+    const v = vel ? f32x4.add(f32x4.mul(v128.load(vel + i), muv), g) : g;
+    const u = mask ? f32x4.mul(v, v128.load(mask + i)) : v;
+    v128.store(thetaOut + i, f32x4.sub(t, f32x4.mul(u, lrv)));
+    if (velOut) v128.store(velOut + i, v);
+  }
+  for (; i < end; i += 4) {
+    const t = load<f32>(theta + i);
+    let g = load<f32>(grad + i);
+    if (wd != 0) g = g + t * wd;
+    if (mask) g = g * load<f32>(mask + i);
+    const v = vel ? load<f32>(vel + i) * mu + g : g;
+    const u = mask ? v * load<f32>(mask + i) : v;
+    store<f32>(thetaOut + i, t - u * lr);
+    if (velOut) store<f32>(velOut + i, v);
+  }
+}
