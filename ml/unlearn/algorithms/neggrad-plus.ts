@@ -1,6 +1,6 @@
 // NegGrad+ (Kurmanji et al. 2023): per step one retain batch and one forget batch,
 // loss = β·CE(retain) − (1−β)·CE(forget). An epoch is one pass over D_r; forget batches cycle (reshuffled
-// each time D_f is exhausted). β = 0.95 for IID forget sets, 0.99 for non-IID (method.md); default 0.95.
+// each time D_f is exhausted). β = 0.95 for IID forget sets, 0.99 for non-IID (docs/method.md); default 0.95.
 // Defaults otherwise (our choice): 5 epochs, lr 0.01.
 import { z } from 'zod';
 import { Rng } from '../../rng.js';
