@@ -138,7 +138,7 @@ async function run(ctx: StageContext, opts: MlConfig): Promise<StageOutput> {
       const model = modelFromCheckpoint(loadCheckpoint(await ctx.input('original')));
       try {
         const forget = subsetByIds(ds.train, forgetIds(await ctx.input('forgetSet')));
-        const r = localize({ model, forget, train: ds.train }, { strategy: p.strategy as Strategy, alpha: p.alpha, seed: p.seed, channelAggregate: p.channelAggregate });
+        const r = await localize({ model, forget, train: ds.train }, { strategy: p.strategy as Strategy, alpha: p.alpha, seed: p.seed, channelAggregate: p.channelAggregate });
         return { bytes: maskToBytes(r.mask), meta: { selected: r.selected, total: r.total, seconds: r.seconds, channelAggregate: r.params.channelAggregate ?? null } };
       } finally {
         model.dispose();

@@ -1,6 +1,5 @@
 // Stage activities (thin): memoization check, fetch inputs from S3, call the compute, write the artifact,
 // heartbeat {epoch, checkpointKey}, resume from the last epoch checkpoint, record rows idempotently.
-import os from 'node:os';
 import { Context, ApplicationFailure, CancelledFailure } from '@temporalio/activity';
 import { openDb, type DbHandle } from '../db/client.js';
 import { recordCurve, recordForgetOutputs, recordMetrics, recordSweep, recordTrial } from '../db/record.js';
@@ -28,8 +27,11 @@ export interface ActivityDeps {
   identity: string;
 }
 
-export function defaultDeps(computes: Record<string, Compute>, queue: string, services: { s3: S3Config; databaseUrl: string }): ActivityDeps {
-  return { store: s3Store(services.s3), db: openDb(services.databaseUrl), computes, identity: `${os.hostname()}:${process.pid}:${queue}` };
+/** Host part of a worker identity (`<host>:<pid>:<queue>`; the host is config/index.ts workerHost). */
+export const hostOfWorker = (identity: string) => identity.split(':')[0];
+
+export function defaultDeps(computes: Record<string, Compute>, queue: string, services: { s3: S3Config; databaseUrl: string; host: string }): ActivityDeps {
+  return { store: s3Store(services.s3), db: openDb(services.databaseUrl), computes, identity: `${services.host}:${process.pid}:${queue}` };
 }
 
 type ArtifactRow = { key: string; sha256: string; bytes: number; metadata: Record<string, unknown> };

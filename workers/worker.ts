@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { NativeConnection, Worker, bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { connectionOptions } from '../infra/temporal.js';
 import { createActivities, defaultDeps } from '../activities/stages.js';
-import { noopCompute, type Compute } from '../activities/compute.js';
+import { createNoopCompute, type Compute } from '../activities/compute.js';
 import { workerConfig, type MlConfig, type WorkerConfig } from '../config/index.js';
 
 export type QueueKind = 'gpu' | 'io' | 'all';
@@ -20,8 +20,8 @@ export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
   return bundle;
 }
 
-async function loadComputes(ml: MlConfig): Promise<Record<string, Compute>> {
-  const computes: Record<string, Compute> = { noop: noopCompute };
+async function loadComputes(ml: MlConfig, noopStageMs: number): Promise<Record<string, Compute>> {
+  const computes: Record<string, Compute> = { noop: createNoopCompute(noopStageMs) };
   const { createMlCompute } = await import('../activities/compute-ml.js');
   computes.ml = createMlCompute(ml);
   return computes;
@@ -52,7 +52,7 @@ export async function createWorkers(opts: WorkerOptions): Promise<RunningWorkers
   const log = opts.log ?? ((l: string) => console.log(l));
   const config = opts.config ?? workerConfig(process.env);
   const names = config.queues;
-  const computes = await loadComputes(config.ml);
+  const computes = await loadComputes(config.ml, config.noopStageMs);
   const backend = await computes.ml.backend();
   const connection = await NativeConnection.connect(connectionOptions(config.temporal));
   const namespace = config.temporal.namespace;

@@ -98,7 +98,7 @@ export function cloneModel(model: Model): Model {
 }
 
 /** θ ← (1−m)·θ + m·θ_init with θ_init = model.freshInit(seed) (the layer's default initializers). */
-export function resetMasked(model: Model, mask: Mask, seed: number): void {
+export async function resetMasked(model: Model, mask: Mask, seed: number): Promise<void> {
   const init = model.freshInit(seed);
   try {
     const upd = new Map<string, { shape: number[]; data: Float32Array }>();
@@ -107,8 +107,8 @@ export function resetMasked(model: Model, mask: Mask, seed: number): void {
       if (!m) continue;
       const t = init.get(p.name);
       if (!t) throw new Error(`resetMasked: freshInit has no tensor for ${p.name}`);
-      const fresh = t.dataSync() as Float32Array;
-      const w = Float32Array.from(p.variable.dataSync() as Float32Array);
+      const fresh = (await t.data()) as Float32Array;
+      const w = Float32Array.from((await p.variable.data()) as Float32Array);
       let any = false;
       for (let i = 0; i < w.length; i++) if (m[i]) { w[i] = fresh[i]; any = true; }
       if (any) upd.set(p.name, { shape: p.variable.shape.slice(), data: w });
@@ -194,7 +194,7 @@ export async function unlearn(args: UnlearnArgs): Promise<UnlearnResult> {
       for (const m of given.values()) for (let i = 0; i < m.length; i++) selected += m[i];
       lr = { mask: given, selected, total: work.numParams(), params: { given: true } };
     } else {
-      lr = localize({ model: work, forget, train: args.data.train }, {
+      lr = await localize({ model: work, forget, train: args.data.train }, {
         strategy: loc.strategy, alpha: loc.alpha, batchSize: loc.batchSize, channelAggregate: loc.channelAggregate,
         seed: loc.maskSeed ?? deriveSeed(args.seed, 'mask'), critmem: loc.critmem as CritMemOptions | undefined,
       });
@@ -203,18 +203,18 @@ export async function unlearn(args: UnlearnArgs): Promise<UnlearnResult> {
     let resetSeed: number | undefined;
     if (loc.reset) {
       resetSeed = loc.resetSeed ?? deriveSeed(args.seed, 'reset');
-      resetMasked(work, mask, resetSeed);
+      await resetMasked(work, mask, resetSeed);
     }
     gradMask = toParamMask(mask, work, loc.headTrainable ? work.headParamNames : []);
     localizeSeconds = (performance.now() - tl) / 1000;
     locOut = { strategy: loc.strategy, alpha: loc.alpha, reset: loc.reset, headTrainable: loc.headTrainable, resetSeed, selected: lr.selected, total: lr.total, seconds: localizeSeconds, params: lr.params };
   }
-  const before = snapshotParams(args.model);
+  const before = await snapshotParams(args.model);
   const out = await algo.run({ model: work, original, train: args.data.train, test: args.data.test, forget, retain, seed: args.seed, gradMask, onEpoch: args.onEpoch }, hparams);
   if (out.model !== work) work.dispose();
   const seconds = (performance.now() - t0) / 1000;
   const cpu = cpuSeconds() - cpu0;
-  const ch = paramsChanged(before, snapshotParams(out.model));
+  const ch = paramsChanged(before, await snapshotParams(out.model));
   let metrics: ModelMetrics | undefined;
   let fr: EvalResult;
   if (args.evaluate !== false) {

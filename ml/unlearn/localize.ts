@@ -71,8 +71,11 @@ export interface LocalizeResult {
   params: Record<string, unknown>;
 }
 
-/** Σ over batches of ∂L/∂θ (L = batch-mean CE, eval mode), per trainable parameter, as Float32Arrays. */
-export function summedGradients(model: Model, split: Split, batchSize = 128): Map<string, Float32Array> {
+/**
+ * Σ over batches of ∂L/∂θ (L = batch-mean CE, eval mode), per trainable parameter, as Float32Arrays. The sums
+ * stay on the backend; one asynchronous read at the end (webgpu has no synchronous read in Node).
+ */
+export async function summedGradients(model: Model, split: Split, batchSize = 128): Promise<Map<string, Float32Array>> {
   const params = model.params();
   const vars = params.map((p) => p.variable);
   const acc: tf.Tensor[] = params.map((p) => tf.keep(tf.zerosLike(p.variable as tf.Tensor)));
@@ -90,24 +93,25 @@ export function summedGradients(model: Model, split: Split, batchSize = 128): Ma
         });
       });
     }
+    const data = await Promise.all(acc.map((t) => t.data()));
     const out = new Map<string, Float32Array>();
-    params.forEach((p, i) => out.set(p.name, acc[i].dataSync() as Float32Array));
+    params.forEach((p, i) => out.set(p.name, data[i] as Float32Array));
     return out;
   } finally {
     acc.forEach((t) => t.dispose());
   }
 }
 
-function paramValues(model: Model): Map<string, Float32Array> {
-  const out = new Map<string, Float32Array>();
-  for (const p of model.params()) out.set(p.name, p.variable.dataSync() as Float32Array);
-  return out;
+async function paramValues(model: Model): Promise<Map<string, Float32Array>> {
+  const params = model.params();
+  const data = await Promise.all(params.map((p) => p.variable.data()));
+  return new Map(params.map((p, i) => [p.name, data[i] as Float32Array]));
 }
 
 /** Per-entry scores of a gradient strategy (before channel aggregation). */
-export function gradientScores(model: Model, split: Split, weighted: boolean, batchSize = 128): ParamScores[] {
-  const g = summedGradients(model, split, batchSize);
-  const w = weighted ? paramValues(model) : undefined;
+export async function gradientScores(model: Model, split: Split, weighted: boolean, batchSize = 128): Promise<ParamScores[]> {
+  const g = await summedGradients(model, split, batchSize);
+  const w = weighted ? await paramValues(model) : undefined;
   return model.params().map((p) => {
     const gs = g.get(p.name)!;
     const s = new Float32Array(gs.length);
@@ -134,7 +138,7 @@ export interface CritMemOptions {
  * Score of an entry = (number of examples whose search zeroed its row) + 0.5 · (its wg-channel score scaled
  * to [0, 1)), so rows chosen by CritMem rank first and the remaining budget ⌊α·P⌋ is filled by DEL's score.
  */
-export function critMemScores(model: Model, forget: Split, opts: CritMemOptions = {}, batchSize = 128): { scores: ParamScores[]; flipped: number; processed: number; passes: number } {
+export async function critMemScores(model: Model, forget: Split, opts: CritMemOptions = {}, batchSize = 128): Promise<{ scores: ParamScores[]; flipped: number; processed: number; passes: number }> {
   const maxExamples = opts.maxExamples ?? 32;
   const maxIterations = opts.maxIterations ?? 10;
   const head = new Set(model.headParamNames);
@@ -152,16 +156,21 @@ export function critMemScores(model: Model, forget: Split, opts: CritMemOptions 
       const label = forget.y[e];
       const zeroed = new Set<string>();
       for (let it = 0; it < maxIterations; it++) {
-        const pred = tf.tidy(() => model.logits(x, false).argMax(1).dataSync()[0]);
+        const predT = tf.tidy(() => model.logits(x, false).argMax(1));
+        const pred = (await predT.data())[0];
+        predT.dispose();
         if (pred !== label) { flipped++; break; }
         passes++;
         let best = -Infinity, bestName = '', bestRow = -1;
-        tf.tidy(() => {
-          const { grads } = tf.variableGrads(() => crossEntropy(model.logits(x, false), y), vars);
-          for (const p of params) {
-            if (!counts.has(p.name)) continue;
-            const g = grads[p.variable.name].dataSync();
-            const w = p.variable.dataSync();
+        const { value, grads } = tf.variableGrads(() => crossEntropy(model.logits(x, false), y), vars);
+        try {
+          const scored = params.filter((p) => counts.has(p.name));
+          const [gs, ws] = await Promise.all([
+            Promise.all(scored.map((p) => grads[p.variable.name].data())),
+            Promise.all(scored.map((p) => p.variable.data())),
+          ]);
+          scored.forEach((p, k) => {
+            const g = gs[k], w = ws[k];
             const rows = rowCount(p.variable.shape), len = w.length / rows;
             for (let r = 0; r < rows; r++) {
               if (zeroed.has(`${p.name}#${r}`)) continue;
@@ -169,13 +178,15 @@ export function critMemScores(model: Model, forget: Split, opts: CritMemOptions 
               for (let j = 0; j < len; j++) c -= w[j * rows + r] * g[j * rows + r];
               if (c > best) { best = c; bestName = p.name; bestRow = r; }
             }
-          }
-        });
+          });
+        } finally {
+          tf.dispose([value, grads]);
+        }
         if (bestRow < 0) break;
         zeroed.add(`${bestName}#${bestRow}`);
         counts.get(bestName)![bestRow] += 1;
         const v = params.find((p) => p.name === bestName)!.variable;
-        const data = Float32Array.from(v.dataSync());
+        const data = Float32Array.from((await v.data()) as Float32Array);
         const rows = rowCount(v.shape);
         for (let j = 0; j < data.length / rows; j++) data[j * rows + bestRow] = 0;
         model.setWeights(new Map([[bestName, { shape: v.shape.slice(), data }]]));
@@ -187,7 +198,7 @@ export function critMemScores(model: Model, forget: Split, opts: CritMemOptions 
     model.setWeights(original);
     for (const t of original.values()) t.dispose();
   }
-  const wg = gradientScores(model, forget, true, batchSize).map((p) => ({ ...p, scores: channelScores(p.scores, p.shape) }));
+  const wg = (await gradientScores(model, forget, true, batchSize)).map((p) => ({ ...p, scores: channelScores(p.scores, p.shape) }));
   let mx = 0;
   for (const p of wg) for (const v of p.scores) mx = Math.max(mx, v);
   const scores = wg.map((p) => {
@@ -201,7 +212,7 @@ export function critMemScores(model: Model, forget: Split, opts: CritMemOptions 
 }
 
 /** Compute a mask by strategy name. */
-export function localize(input: LocalizeInput, opts: LocalizeOptions): LocalizeResult {
+export async function localize(input: LocalizeInput, opts: LocalizeOptions): Promise<LocalizeResult> {
   const t0 = performance.now();
   const { model } = input;
   const bs = opts.batchSize ?? 128;
@@ -212,32 +223,32 @@ export function localize(input: LocalizeInput, opts: LocalizeOptions): LocalizeR
   const params: Record<string, unknown> = { strategy: opts.strategy, alpha: opts.alpha, batchSize: bs };
   switch (opts.strategy) {
     case 'wg-channel':
-      mask = selectTopK(channel(gradientScores(model, input.forget, true, bs)), opts.alpha);
+      mask = selectTopK(channel(await gradientScores(model, input.forget, true, bs)), opts.alpha);
       params.channelAggregate = agg;
       break;
     case 'wg-param':
-      mask = selectTopK(gradientScores(model, input.forget, true, bs), opts.alpha);
+      mask = selectTopK(await gradientScores(model, input.forget, true, bs), opts.alpha);
       break;
     case 'salloc':
-      mask = selectTopK(gradientScores(model, input.forget, false, bs), opts.alpha);
+      mask = selectTopK(await gradientScores(model, input.forget, false, bs), opts.alpha);
       break;
     case 'grad-channel':
-      mask = selectTopK(channel(gradientScores(model, input.forget, false, bs)), opts.alpha);
+      mask = selectTopK(channel(await gradientScores(model, input.forget, false, bs)), opts.alpha);
       params.channelAggregate = agg;
       break;
     case 'magnitude': {
-      const w = paramValues(model);
+      const w = await paramValues(model);
       mask = selectTopK(infos.map((p) => ({ ...p, scores: w.get(p.name)!.map(Math.abs) })), opts.alpha);
       break;
     }
     case 'wg-all-channel':
       if (!input.train) throw new Error("localize('wg-all-channel'): needs input.train (all of D)");
-      mask = selectTopK(channel(gradientScores(model, input.train, true, bs)), opts.alpha);
+      mask = selectTopK(channel(await gradientScores(model, input.train, true, bs)), opts.alpha);
       params.channelAggregate = agg;
       break;
     case 'random-channel': {
       const seed = opts.seed ?? 0;
-      const ref = opts.reference ?? selectTopK(channel(gradientScores(model, input.forget, true, bs)), opts.alpha);
+      const ref = opts.reference ?? selectTopK(channel(await gradientScores(model, input.forget, true, bs)), opts.alpha);
       mask = randomChannelsLike(ref, infos, new Rng(seed));
       params.seed = seed;
       if (!opts.reference) params.channelAggregate = agg;
@@ -249,7 +260,7 @@ export function localize(input: LocalizeInput, opts: LocalizeOptions): LocalizeR
       mask = selectByDepth(infos, opts.alpha, opts.strategy);
       break;
     case 'critmem': {
-      const r = critMemScores(model, input.forget, opts.critmem, bs);
+      const r = await critMemScores(model, input.forget, opts.critmem, bs);
       mask = selectTopK(r.scores, opts.alpha);
       Object.assign(params, { maxExamples: opts.critmem?.maxExamples ?? 32, maxIterations: opts.critmem?.maxIterations ?? 10, flipped: r.flipped, processed: r.processed, gradientPasses: r.passes });
       break;

@@ -142,8 +142,8 @@ export function paramsChanged(before: Map<string, Float32Array>, after: Map<stri
 }
 
 /** Snapshot of the trainable parameters as Float32Arrays (copies). */
-export function snapshotParams(model: Model): Map<string, Float32Array> {
+export async function snapshotParams(model: Model): Promise<Map<string, Float32Array>> {
   const out = new Map<string, Float32Array>();
-  for (const p of model.params()) out.set(p.name, Float32Array.from(p.variable.dataSync() as Float32Array));
+  for (const p of model.params()) out.set(p.name, Float32Array.from((await p.variable.data()) as Float32Array));
   return out;
 }

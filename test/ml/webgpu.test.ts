@@ -14,6 +14,7 @@ import { buildModel, type Model, type ModelSpec } from '../../ml/models.js';
 import { train, type ParamMask, type TrainConfig } from '../../ml/train.js';
 import { saveCheckpoint, loadCheckpoint, modelFromCheckpoint } from '../../ml/checkpoint.js';
 import { evaluate } from '../../ml/eval.js';
+import { forgetRetainSplits, gradientScores, unlearn, type Mask } from '../../ml/unlearn/index.js';
 
 function rand(rng: Rng, shape: number[]): Float32Array {
   const a = new Float32Array(shape.reduce((p, q) => p * q, 1));
@@ -192,4 +193,31 @@ void test('webgpu: masked training leaves masked-out and unlisted weights bit-id
     assert.ok(maxRelDiff(a, r.cpu.after.get(name)!) < 1e-3, `${name} differs from the CPU run`);
   }
   assert.ok(changedIn > 50, `only ${changedIn} masked-in entries changed`);
+});
+
+void test('webgpu: localization scores and the DEL mask match the CPU backend; DEL (reset + masked fine-tune) runs end to end', async () => {
+  await initBackend({ prefer: 'webgpu' });
+  const ds = await loadDataset({ name: 'synthetic', perClass: 8, testPerClass: 4 });
+  const spec: ModelSpec = { arch: 'cnn', channels: [4, 8], dense: 16 };
+  const forgetIds = Array.from(ds.train.ids.slice(0, 6));
+  const out: Record<string, { scores: Map<string, Float32Array>; mask: Mask; forgetAcc: number; changed: number }> = {};
+  for (const backend of ['cpu', 'webgpu'] as const) {
+    await tf.setBackend(backend);
+    const model = buildModel(spec, ds.inputShape, ds.numClasses, 5);
+    const { forget } = forgetRetainSplits(ds.train, forgetIds);
+    const scores = new Map((await gradientScores(model, forget, true, 4)).map((p) => [p.name, p.scores]));
+    const r = await unlearn({ model, data: ds, forgetIds, algorithm: 'del', hparams: { epochs: 1, lr: 0.05, batchSize: 16 }, seed: 7 });
+    out[backend] = { scores, mask: r.mask!, forgetAcc: r.metrics!.forgetAcc, changed: r.cost.changed };
+    r.model.dispose();
+    model.dispose();
+  }
+  for (const [name, s] of out.cpu.scores) assert.ok(maxRelDiff(out.webgpu.scores.get(name)!, s) < 1e-4, `scores of ${name}`);
+  let agree = 0, total = 0;
+  for (const [name, m] of out.cpu.mask) {
+    const g = out.webgpu.mask.get(name)!;
+    for (let i = 0; i < m.length; i++, total++) if (m[i] === g[i]) agree++;
+  }
+  assert.ok(agree / total >= 0.99, `DEL masks agree on ${agree} of ${total} entries`);
+  assert.ok(out.webgpu.changed > 0, 'DEL changed weights on webgpu');
+  assert.equal(out.webgpu.forgetAcc, out.cpu.forgetAcc);
 });

@@ -42,12 +42,12 @@ void test('every stage the planner makes carries exactly the fields of its kind\
   }
 });
 
-void test('the library throws typed errors for bad input, and the activity classifies them without reading messages', () => {
+void test('the library throws typed errors for bad input, and the activity classifies them without reading messages', async () => {
   assert.throws(() => getAlgorithm('no-such-algorithm'), UnknownAlgorithmError);
   assert.throws(() => parseHparams('finetune', { lr: -1 }), InvalidHparamsError);
   assert.throws(() => selectForgetSet({ kind: 'iid', seed: 0 } as never, { labels: [0, 1, 0, 1] }), InvalidInputError);
   assert.throws(() => selectForgetSet({ kind: 'classes', classes: [2], count: 1, seed: 0 }, { labels: [0, 1, 0, 1] }), InvalidInputError);
-  assert.throws(() => localize({ model: { params: () => [], spec: { arch: 'mlp' } } as never, forget: {} as never }, { strategy: 'nope' as never, alpha: 0.1 }), InvalidInputError);
+  await assert.rejects(localize({ model: { params: () => [], spec: { arch: 'mlp' } } as never, forget: {} as never }, { strategy: 'nope' as never, alpha: 0.1 }), InvalidInputError);
 
   // Classified by class: a message that merely looks like one is retried.
   assert.equal(nonRetryableType(new UnknownAlgorithmError('x', ['del'])), FailureType.InvalidConfig);

@@ -13,11 +13,14 @@ import { startDashboard, type Dashboard } from '../../cli/dashboard.js';
 import { leaderboard } from '../../db/leaderboard.js';
 import { methodLabel } from '../../db/leaderboard-format.js';
 import { recordCurve } from '../../db/record.js';
+import { openDb, type DbHandle } from '../../db/client.js';
+import { readOnlyUrlFor } from '../security/read-role.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const TOKEN = 'test-token-' + Math.random().toString(36).slice(2);
 
 let f: FreshDb;
+let reader: DbHandle;
 let dash: Dashboard;
 let browser: Browser;
 before(async () => {
@@ -25,7 +28,8 @@ before(async () => {
   f = await freshDatabase('dashboard');
   await seedSweep(f.db, 'sweep-d', { seed: 5 });
   await recordCurve(f.db, 'stage-sweep-d-iid-del-0', [0, 1, 2, 3].map((e) => ({ epoch: e, name: 'loss', value: 2 / (e + 1) })));
-  dash = await startDashboard({ db: f.db, port: 0, token: TOKEN });
+  reader = openDb(await readOnlyUrlFor(f.url)); // the dashboard reads as the read-only role, as `unlearn dashboard` does
+  dash = await startDashboard({ db: reader.db, port: 0, token: TOKEN });
   browser = await chromium.launch({
     executablePath: CHROMIUM,
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
@@ -34,6 +38,7 @@ before(async () => {
 after(async () => {
   await browser?.close();
   await dash?.close();
+  await reader?.close();
   await f?.drop();
 });
 
@@ -76,6 +81,8 @@ void describe('dashboard', () => {
     assert.equal(await page.locator('#tradeoff g.point').count(), expected.length);
     // sweeps with progress
     assert.match(await page.textContent('#sweeps tr[data-sweep="sweep-d"]') ?? '', /sweep-d.*100%/s);
+    // the progress bar's width is set through the CSSOM (the CSP forbids inline style attributes)
+    assert.equal(await page.$eval('#sweeps tr[data-sweep="sweep-d"] .bar > span', (el) => (el as unknown as { style: { width: string } }).style.width), '100%');
 
     // a trial's detail: config, metrics, curves
     const trialId = 'sweep-d/synth/iid/del/{"lr":0.015,"epochs":3}/s0';

@@ -49,8 +49,8 @@ function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
   return scale > 0 ? worst / scale : worst;
 }
 
-void test('per-entry scores |θ · Σ_batches ∂L/∂θ| equal the reference to float32 rounding', () => {
-  const ours = gradientScores(model, forget, true, fx.batchSize);
+void test('per-entry scores |θ · Σ_batches ∂L/∂θ| equal the reference to float32 rounding', async () => {
+  const ours = await gradientScores(model, forget, true, fx.batchSize);
   assert.deepEqual(ours.map((p) => p.name).sort(), Object.keys(fx.params).sort());
   for (const p of ours) {
     const ref = fx.params[p.name];
@@ -73,8 +73,8 @@ void test("channel aggregation: mean of the top ⌊0.1·rows⌋ entries ('topk')
 });
 
 for (const how of ['topk', 'mean'] as const) {
-  void test(`the wg-channel mask (${how}) at α = 0.3 agrees with the reference on ≥ 99.8 % of entries, same budget`, () => {
-    const r = localize({ model, forget }, { strategy: 'wg-channel', alpha: fx.alpha, batchSize: fx.batchSize, channelAggregate: how });
+  void test(`the wg-channel mask (${how}) at α = 0.3 agrees with the reference on ≥ 99.8 % of entries, same budget`, async () => {
+    const r = await localize({ model, forget }, { strategy: 'wg-channel', alpha: fx.alpha, batchSize: fx.batchSize, channelAggregate: how });
     let total = 0, agree = 0, selected = 0, refSelected = 0;
     for (const [name, ref] of Object.entries(fx.params)) {
       const m = r.mask.get(name)!;
@@ -93,15 +93,15 @@ for (const how of ['topk', 'mean'] as const) {
   });
 }
 
-void test('the default channel aggregation follows the architecture: row mean for ViT, top-k otherwise', () => {
-  const cnnLike = localize({ model, forget }, { strategy: 'wg-channel', alpha: fx.alpha, batchSize: fx.batchSize });
+void test('the default channel aggregation follows the architecture: row mean for ViT, top-k otherwise', async () => {
+  const cnnLike = await localize({ model, forget }, { strategy: 'wg-channel', alpha: fx.alpha, batchSize: fx.batchSize });
   assert.equal(cnnLike.params.channelAggregate, 'topk');
   const vit = buildModel({ arch: 'vit', patch: 2, dim: 8, depth: 1, heads: 2, mlpDim: 16 }, [4, 4, 1], 3, 0);
   try {
     const tiny: Split = { x: new Float32Array(4 * 16).map((_, i) => Math.sin(i)), y: Int32Array.from([0, 1, 2, 0]), ids: Int32Array.from([0, 1, 2, 3]), count: 4, exampleShape: [4, 4, 1] };
-    const r = localize({ model: vit, forget: tiny }, { strategy: 'wg-channel', alpha: 0.3 });
+    const r = await localize({ model: vit, forget: tiny }, { strategy: 'wg-channel', alpha: 0.3 });
     assert.equal(r.params.channelAggregate, 'mean');
-    const forced = localize({ model: vit, forget: tiny }, { strategy: 'wg-channel', alpha: 0.3, channelAggregate: 'topk' });
+    const forced = await localize({ model: vit, forget: tiny }, { strategy: 'wg-channel', alpha: 0.3, channelAggregate: 'topk' });
     assert.equal(forced.params.channelAggregate, 'topk');
   } finally {
     vit.dispose();

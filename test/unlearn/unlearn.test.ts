@@ -54,13 +54,13 @@ void test('learning-speed memorization proxy ranks the planted examples first', 
   assert.ok(hit >= 0.8 * forgetIds.length, `${hit} of ${forgetIds.length} planted examples in the top set`);
 });
 
-void test('every strategy selects exactly floor(alpha*P) entries; channel strategies whole rows but one', () => {
+void test('every strategy selects exactly floor(alpha*P) entries; channel strategies whole rows but one', async () => {
   const { forget } = forgetRetainSplits(ds.train, forgetIds);
   const P = original.numParams();
-  const before = snapshotParams(original);
+  const before = await snapshotParams(original);
   for (const strategy of STRATEGIES) {
     for (const alpha of [0.1, 0.3]) {
-      const r = localize({ model: original, forget, train: ds.train }, { strategy, alpha, seed: 3, critmem: { maxExamples: 4, maxIterations: 3 } });
+      const r = await localize({ model: original, forget, train: ds.train }, { strategy, alpha, seed: 3, critmem: { maxExamples: 4, maxIterations: 3 } });
       assert.equal(maskCount(r.mask), budgetCount(alpha, P), `${strategy} α=${alpha}`);
       assert.equal(r.selected, budgetCount(alpha, P));
       if (strategy === 'wg-channel' || strategy === 'wg-all-channel' || strategy === 'random-channel') {
@@ -81,7 +81,7 @@ void test('every strategy selects exactly floor(alpha*P) entries; channel strate
       }
     }
   }
-  const after = snapshotParams(original);
+  const after = await snapshotParams(original);
   for (const [n, a] of before) assert.deepEqual(after.get(n), a, `localization changed ${n}`);
 });
 
@@ -94,7 +94,7 @@ void test('DEL: unmasked non-head weights bit-identical; forget acc near the ora
   assert.equal(r.localization.alpha, 0.3);
   assert.equal(typeof r.localization.resetSeed, 'number');
   const head = new Set(original.headParamNames);
-  const o = snapshotParams(original), u = snapshotParams(r.model);
+  const o = await snapshotParams(original), u = await snapshotParams(r.model);
   let masked = 0, changedMasked = 0;
   for (const [name, a] of o) {
     if (head.has(name)) continue;
@@ -124,7 +124,7 @@ void test('determinism: same seed gives bit-identical DEL results, another seed 
   const a = await unlearn({ model: original, data: data(), forgetIds, algorithm: 'del', hparams: hp, seed: 11, evaluate: false });
   const b = await unlearn({ model: original, data: data(), forgetIds, algorithm: 'del', hparams: hp, seed: 11, evaluate: false });
   const c = await unlearn({ model: original, data: data(), forgetIds, algorithm: 'del', hparams: hp, seed: 12, evaluate: false });
-  const sa = snapshotParams(a.model), sb = snapshotParams(b.model), sc = snapshotParams(c.model);
+  const sa = await snapshotParams(a.model), sb = await snapshotParams(b.model), sc = await snapshotParams(c.model);
   let differs = false;
   for (const [n, w] of sa) {
     assert.deepEqual(sb.get(n), w, `${n} differs between identical runs`);
@@ -154,10 +154,10 @@ void test('each baseline moves forget accuracy in the expected direction', async
 void test('SSD changes only parameters whose forget importance exceeds alpha times the global one', async () => {
   const alpha = 10;
   const { forget } = forgetRetainSplits(ds.train, forgetIds);
-  const iD = fisherDiagonal(original, ds.train, 128);
-  const iF = fisherDiagonal(original, forget, 128);
+  const iD = await fisherDiagonal(original, ds.train, 128);
+  const iF = await fisherDiagonal(original, forget, 128);
   const r = await unlearn({ model: original, data: data(), forgetIds, algorithm: 'ssd', hparams: { alpha, lambda: 1 }, seed: 1, evaluate: false });
-  const o = snapshotParams(original), u = snapshotParams(r.model);
+  const o = await snapshotParams(original), u = await snapshotParams(r.model);
   let changed = 0, above = 0;
   for (const [name, a] of o) {
     const b = u.get(name)!, d = iD.get(name)!, f = iF.get(name)!;
@@ -206,7 +206,7 @@ void test('any algorithm runs localized: reset + gradient mask from another stra
     localization: { strategy: 'magnitude', alpha: 0.2, reset: true, headTrainable: false },
   });
   assert.ok(r.mask && r.localization?.reset === true && r.localization.headTrainable === false);
-  const o = snapshotParams(original), u = snapshotParams(r.model);
+  const o = await snapshotParams(original), u = await snapshotParams(r.model);
   let changed = 0;
   for (const [name, a] of o) {
     const b = u.get(name)!, m = r.mask.get(name)!;

@@ -65,13 +65,13 @@ export function trainConfig(hp: { epochs: number; lr: number; batchSize: number;
 }
 
 /** One optimizer step on `lossFn` over the optimizer's trainable variables; returns the loss. */
-export function sgdStep(model: Model, sgd: Sgd, lossFn: () => tf.Scalar, lr: number, where: { epoch: number; step: number }): number {
+export async function sgdStep(model: Model, sgd: Sgd, lossFn: () => tf.Scalar, lr: number, where: { epoch: number; step: number }): Promise<number> {
   const vars = sgd.trainable(model);
   const { value, grads } = tf.variableGrads(lossFn, vars.map((v) => v.variable));
   try {
     const byName: Record<string, tf.Tensor> = {};
     for (const v of vars) byName[v.name] = grads[v.variable.name];
-    const loss = value.dataSync()[0];
+    const loss = (await value.data())[0]; // asynchronous: webgpu cannot read synchronously in Node
     if (!Number.isFinite(loss)) throw new DivergenceError(where.epoch, where.step, loss);
     sgd.step(vars, byName, lr);
     return loss;
@@ -128,7 +128,7 @@ export async function trainLoop(
       for (const pos of batchPositions(split.count, hp.batchSize, rng)) {
         const b = gatherBatch(split, pos);
         try {
-          sum += sgdStep(model, sgd, () => lossOf(model.logits(b.x, true), b.y), lr, { epoch, step: step++ });
+          sum += await sgdStep(model, sgd, () => lossOf(model.logits(b.x, true), b.y), lr, { epoch, step: step++ });
         } finally {
           b.x.dispose();
           b.y.dispose();

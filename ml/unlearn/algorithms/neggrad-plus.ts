@@ -31,7 +31,7 @@ export const negGradPlus = defineAlgorithm({
           const r = gatherBatch(ctx.retain, rPos);
           const f = gatherBatch(ctx.forget, fPos);
           try {
-            sum += sgdStep(ctx.model, sgd, () => tf.sub(tf.mul(hp.beta, crossEntropy(ctx.model.logits(r.x, true), r.y)), tf.mul(1 - hp.beta, crossEntropy(ctx.model.logits(f.x, true), f.y))) as tf.Scalar, lr, { epoch, step: step++ });
+            sum += await sgdStep(ctx.model, sgd, () => tf.sub(tf.mul(hp.beta, crossEntropy(ctx.model.logits(r.x, true), r.y)), tf.mul(1 - hp.beta, crossEntropy(ctx.model.logits(f.x, true), f.y))) as tf.Scalar, lr, { epoch, step: step++ });
           } finally {
             r.x.dispose(); r.y.dispose(); f.x.dispose(); f.y.dispose();
           }

@@ -40,7 +40,7 @@ export const scrub = defineAlgorithm({
             const b = gatherBatch(ctx.forget, pos);
             const t = tf.tidy(() => teacher.logits(b.x, false));
             try {
-              sgdStep(ctx.model, sgd, () => tf.neg(distillKL(ctx.model.logits(b.x, true), t, hp.temperature)), lr, { epoch, step: step++ });
+              await sgdStep(ctx.model, sgd, () => tf.neg(distillKL(ctx.model.logits(b.x, true), t, hp.temperature)), lr, { epoch, step: step++ });
             } finally {
               b.x.dispose(); b.y.dispose(); t.dispose();
             }
@@ -50,7 +50,7 @@ export const scrub = defineAlgorithm({
           const b = gatherBatch(ctx.retain, pos);
           const t = tf.tidy(() => teacher.logits(b.x, false));
           try {
-            sum += sgdStep(ctx.model, sgd, () => {
+            sum += await sgdStep(ctx.model, sgd, () => {
               const s = ctx.model.logits(b.x, true);
               return tf.add(tf.mul(hp.ceWeight, crossEntropy(s, b.y)), tf.mul(hp.klWeight, distillKL(s, t, hp.temperature))) as tf.Scalar;
             }, lr, { epoch, step: step++ });

@@ -18,21 +18,26 @@ export const SsdParams = z.object({
 });
 
 /** Diagonal Fisher importance per trainable parameter (Float64 accumulation). */
-export function fisherDiagonal(model: Model, split: Split, batchSize: number): Map<string, Float64Array> {
+export async function fisherDiagonal(model: Model, split: Split, batchSize: number): Promise<Map<string, Float64Array>> {
   const params = model.params();
   const vars = params.map((p) => p.variable);
   const acc = new Map(params.map((p) => [p.name, new Float64Array(p.variable.size)] as const));
   const batches = batchPositions(split.count, batchSize);
   for (const pos of batches) {
-    tf.tidy(() => {
+    const grads = tf.tidy(() => {
       const { x, y } = gatherBatch(split, pos);
-      const { grads } = tf.variableGrads(() => crossEntropy(model.logits(x, false), y), vars);
-      for (const p of params) {
-        const g = grads[p.variable.name].dataSync();
+      return tf.variableGrads(() => crossEntropy(model.logits(x, false), y), vars).grads;
+    });
+    try {
+      const gs = await Promise.all(params.map((p) => grads[p.variable.name].data()));
+      params.forEach((p, k) => {
+        const g = gs[k];
         const a = acc.get(p.name)!;
         for (let i = 0; i < a.length; i++) a[i] += g[i] * g[i];
-      }
-    });
+      });
+    } finally {
+      tf.dispose(grads);
+    }
   }
   for (const a of acc.values()) for (let i = 0; i < a.length; i++) a[i] /= batches.length;
   return acc;
@@ -42,13 +47,13 @@ export const ssd = defineAlgorithm({
   name: 'ssd',
   description: 'Dampen parameters far more important to the forget set than to the whole training set.',
   schema: SsdParams,
-  run(ctx, hp) {
-    const iD = fisherDiagonal(ctx.model, ctx.train, hp.batchSize);
-    const iF = fisherDiagonal(ctx.model, ctx.forget, hp.batchSize);
+  async run(ctx, hp) {
+    const iD = await fisherDiagonal(ctx.model, ctx.train, hp.batchSize);
+    const iF = await fisherDiagonal(ctx.model, ctx.forget, hp.batchSize);
     let selected = 0;
     const update = new Map<string, { shape: number[]; data: Float32Array }>();
     for (const p of ctx.model.params()) {
-      const w = Float32Array.from(p.variable.dataSync() as Float32Array);
+      const w = Float32Array.from((await p.variable.data()) as Float32Array);
       const d = iD.get(p.name)!, f = iF.get(p.name)!;
       const m = ctx.gradMask ? ctx.gradMask.get(p.name) : undefined;
       if (ctx.gradMask && !m) continue;
@@ -63,6 +68,6 @@ export const ssd = defineAlgorithm({
       update.set(p.name, { shape: p.variable.shape.slice(), data: w });
     }
     ctx.model.setWeights(update);
-    return Promise.resolve({ model: ctx.model, epochs: 0, notes: { selected } });
+    return { model: ctx.model, epochs: 0, notes: { selected } };
   },
 });
