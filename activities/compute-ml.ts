@@ -11,6 +11,9 @@ import { saveCheckpoint, loadCheckpoint, applyCheckpoint, modelFromCheckpoint } 
 import { memorizationFromLearningSpeed, selectForgetSet, type ForgetSetSpec } from '../ml/unlearn/forget-sets.js';
 import { localize, STRATEGIES, type Strategy } from '../ml/unlearn/localize.js';
 import { measureModel } from '../ml/unlearn/metrics.js';
+import { logitScaledConfidence } from '../ml/unlearn/neurips.js';
+import { predictLogits } from '../ml/eval.js';
+import { protocolScore } from './protocol.js';
 import type { Mask } from '../ml/unlearn/select.js';
 import type { DatasetRef, ModelRef, RecipeRef, StageSpec, TrainParams } from '../sweep/stages.js';
 import type { MlConfig } from '../config/index.js';
@@ -109,6 +112,7 @@ async function trainStage(ctx: StageContext, split: Dataset['train'], ds: Datase
 async function run(ctx: StageContext, opts: MlConfig): Promise<StageOutput> {
   const s = ctx.stage;
   if (s.kind === 'record') throw new InvalidConfigError(`stage kind record runs in the activity, not in a compute (${s.key})`);
+  if (s.kind === 'protocol.score') return protocolScore(ctx, s); // reads only its inputs' JSON, no data set
   const ds = await datasetFor(s.params.dataset, opts);
   switch (s.kind) {
     case 'forgetset.select': {
@@ -194,9 +198,11 @@ async function run(ctx: StageContext, opts: MlConfig): Promise<StageOutput> {
           ],
           counts: { train: ds.train.count, forget: forget.count, retain: retain.count, test: ds.test.count },
         };
-        if (p.evaluation.perExample !== false) {
+        if (p.evaluation.perExample !== false || p.evaluation.protocol) {
           const pe = ev.forget.perExample;
           out.forget = { ids: Array.from(pe.ids), trueProb: Array.from(pe.trueProb), loss: Array.from(pe.loss), correct: Array.from(pe.pred, (v, i) => v === forget.y[i]) };
+          // the protocol's attacks need log p − log(1 − p) from the logits (a float32 probability saturates at 1)
+          if (p.evaluation.protocol) out.forget.logitConf = Array.from(logitScaledConfidence(await predictLogits(model, forget, { batchSize: p.evaluation.batchSize }), forget.y, ds.numClasses));
         }
         return { bytes: jsonBytes(out), meta: { forgetAcc: m.forgetAcc, testAcc: m.testAcc } };
       } finally {

@@ -36,7 +36,9 @@ export interface StageOutput {
 export interface EvaluationOutput {
   metrics: { split: string; name: string; value: number }[];
   counts: { train: number; forget: number; retain: number; test: number };
-  forget?: { ids: number[]; trueProb: number[]; loss: number[]; correct: boolean[] };
+  /** logitConf: log p − log(1 − p) of the true class from the logits, written when the sweep runs the evaluation
+   *  protocol (its scores need the unsaturated values) */
+  forget?: { ids: number[]; trueProb: number[]; loss: number[]; correct: boolean[]; logitConf?: number[] };
 }
 
 export interface Compute {

@@ -1,13 +1,16 @@
 // Stage activities (thin): memoization check, fetch inputs from S3, call the compute, write the artifact,
 // heartbeat {epoch, checkpointKey}, resume from the last epoch checkpoint, record rows idempotently.
+import { createHash } from 'node:crypto';
 import { Context, ApplicationFailure, CancelledFailure } from '@temporalio/activity';
 import { openDb, type DbHandle } from '../db/client.js';
 import { recordCurve, recordForgetOutputs, recordMetrics, recordSweep, recordTrial } from '../db/record.js';
-import { expandSweep } from '../sweep/plan.js';
-import { FailureType, inputKey, inputKeys, type StageSpec } from '../sweep/stages.js';
+import { findPlan, planKeysInRanges, pruneTrials, readPlanPage, readPlanStages, savePlan, type PlannedStage } from '../db/plan-store.js';
+import { expandSweep, STAGE_QUEUES, STAGE_VERSIONS } from '../sweep/plan.js';
+import { FailureType, inputKey, inputKeys, type StageKind, type StageSpec } from '../sweep/stages.js';
 import { DivergenceError, InvalidInputError } from '../ml/errors.js';
+import type { SweepConfig } from '../sweep/schema.js';
 import { canonicalJson, sha256Hex } from '../sweep/hash.js';
-import type { PrepareSweepInput, PrepareSweepResult, RunStageInput, StageMark, StageOutcome, SweepActivities } from './types.js';
+import type { MarkStagesInput, MarkStagesResult, PlanInfo, PlanPage, PlanPageInput, PlanSweepInput, RunStageInput, StageOutcome, SweepActivities } from './types.js';
 import { bytesJson, jsonBytes, InvalidConfigError, type Compute, type EvaluationOutput, type ResumePoint, type StageContext } from './compute.js';
 import { s3Store, type ObjectStore } from './store.js';
 import type { S3Config } from '../config/index.js';
@@ -18,6 +21,22 @@ const checkpointKey = (stageKey: string, epoch: number) => `${checkpointPrefix(s
 
 /** Trial row id: one row per (sweep, trial). */
 export const trialRowId = (sweepId: string, trialId: string) => sha256Hex(`${sweepId}\n${trialId}`).slice(0, 32);
+
+/**
+ * A plan's id: the sweep id, the config without its execution settings (window, retries and timeouts do not
+ * change the graph) and the stage versions. Equal ids mean equal stored plans.
+ */
+export function planIdOf(sweepId: string, config: SweepConfig): string {
+  const { execution: _execution, ...graph } = config;
+  return createHash('sha256').update(canonicalJson({ sweepId, graph, versions: STAGE_VERSIONS })).digest('hex');
+}
+
+/** A stored stage as the spec the computes take. */
+function specOf(p: PlannedStage): StageSpec {
+  const kind = p.kind as StageKind;
+  // The row was written from a StageSpec of this kind (savePlan); params and inputs come back as they went in.
+  return { key: p.key, kind, queue: STAGE_QUEUES[kind], version: STAGE_VERSIONS[kind], params: p.params, inputs: p.inputs, label: p.label } as unknown as StageSpec;
+}
 
 export interface ActivityDeps {
   store: ObjectStore;
@@ -36,13 +55,13 @@ export function defaultDeps(computes: Record<string, Compute>, queue: string, se
 
 type ArtifactRow = { key: string; sha256: string; bytes: number; metadata: Record<string, unknown> };
 
-async function mapLimit<T, R>(items: T[], limit: number, fn: (t: T) => Promise<R>): Promise<R[]> {
+async function mapLimit<T, R>(items: T[], limit: number, fn: (t: T, i: number) => Promise<R>): Promise<R[]> {
   const out: R[] = new Array(items.length);
   let next = 0;
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, async () => {
     while (next < items.length) {
       const i = next++;
-      out[i] = await fn(items[i]);
+      out[i] = await fn(items[i], i);
     }
   }));
   return out;
@@ -82,30 +101,41 @@ export function createActivities(deps: ActivityDeps): SweepActivities {
     return h !== null && h.bytes === Number(row.bytes) && h.sha256 === row.sha256;
   }
 
-  async function prepareSweep({ sweepId, config }: PrepareSweepInput): Promise<PrepareSweepResult> {
-    const plan = expandSweep(config, sweepId);
+  /** Expands the plan once per (sweep id, config) and stores it; later starts of the same config reuse it. */
+  async function planSweep({ sweepId, config }: PlanSweepInput): Promise<PlanInfo> {
+    const ctx = Context.current();
+    const planId = planIdOf(sweepId, config);
     await recordSweep(db.db, { id: sweepId, name: config.name, config, status: 'running' });
+    const stored = await findPlan(db.pool, planId);
+    if (stored) return { planId, stages: stored.stages, trials: stored.trials, kinds: stored.kinds };
+    const plan = expandSweep(config, sweepId);
+    ctx.heartbeat();
     // A sweep's trial rows mirror its current config: rows of trials no longer in the plan (the file changed
     // under the same id) are removed; their artifacts stay, so putting them back re-records them from cache.
-    await q('DELETE FROM trials WHERE sweep_id = $1 AND NOT (id = ANY($2::text[]))', [sweepId, plan.trials.map((t) => trialRowId(sweepId, t.id))]);
-    for (let i = 0; i < plan.stages.length; i += 500) {
-      const chunk = plan.stages.slice(i, i + 500);
-      await q(
-        `INSERT INTO stages (key, kind, params, input_keys, status)
-         SELECT k, kd, p::jsonb, string_to_array(ik, ',') , 'pending' FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS t(k, kd, p, ik)
-         ON CONFLICT (key) DO NOTHING`,
-        [chunk.map((s) => s.key), chunk.map((s) => s.kind), chunk.map((s) => JSON.stringify(s.params)), chunk.map((s) => inputKeys(s).join(','))],
-      );
-      Context.current().heartbeat();
-    }
-    const rows = await artifactRows(plan.stages.map((s) => s.key));
+    await pruneTrials(db.pool, sweepId, plan.trials.map((t) => trialRowId(sweepId, t.id)));
+    const saved = await savePlan(db.pool, planId, plan, { onChunk: () => ctx.heartbeat() });
+    return { planId, stages: saved.stages, trials: saved.trials, kinds: saved.kinds };
+  }
+
+  /** A page of the plan for the workflow, with the stages whose output already exists and verifies. */
+  async function planPage({ planId, from, count }: PlanPageInput): Promise<PlanPage> {
     const ctx = Context.current();
+    const rows = await readPlanPage(db.pool, planId, from, count);
+    if (rows.length === 0 && count > 0) throw ApplicationFailure.nonRetryable(`plan ${planId} has no stage at position ${from}`, FailureType.InvalidConfig);
+    const arts = await artifactRows(rows.map((r) => r.key));
     let n = 0;
-    const checks = await mapLimit(plan.stages.map((s, i) => ({ s, i })), 16, async ({ s, i }) => {
+    const checks = await mapLimit(rows, 32, async (r, i) => {
       if (++n % 200 === 0) ctx.heartbeat();
-      return (await verified(s, rows.get(s.key))) ? i : -1;
+      return (await verified(r, arts.get(r.key))) ? i : -1;
     });
-    return { complete: checks.filter((i) => i >= 0), stages: plan.stages.length, trials: plan.trials.length };
+    return {
+      from,
+      kinds: rows.map((r) => r.kind),
+      keys: rows.map((r) => r.key),
+      labels: rows.map((r) => r.label),
+      inputs: rows.map((r) => r.inputIdx),
+      complete: checks.filter((i) => i >= 0),
+    };
   }
 
   async function recordStage(stage: StageSpec<'record'>, read: (role: string) => Promise<Uint8Array>): Promise<{ bytes: Uint8Array; meta: Record<string, unknown> }> {
@@ -124,12 +154,25 @@ export function createActivities(deps: ActivityDeps): SweepActivities {
       hparams: t.hparams, seed: t.seed, isOracle: t.role === 'oracle', stageKeys: p.stageKeys, status: 'completed', error: null,
       wallSeconds: num(modelMeta.seconds), epochs: num(modelMeta.epochs), paramsChangedFraction: num(modelMeta.paramsChangedFraction),
     });
-    await recordMetrics(db.db, id, ev.metrics);
+    // a method's first-seed trial also carries its evaluation protocol's scores (split 'protocol')
+    const protocol = stage.inputs.protocol ? bytesJson<{ metrics?: EvaluationOutput['metrics'] }>(await read('protocol')) : undefined;
+    await recordMetrics(db.db, id, protocol?.metrics ? [...ev.metrics, ...protocol.metrics] : ev.metrics);
     if (ev.forget) await recordForgetOutputs(db.db, id, ev.forget);
     return { bytes: jsonBytes({ trialRowId: id, metrics: ev.metrics.length }), meta: { trialRowId: id } };
   }
 
-  async function runStage({ sweepId, stage, inputKinds }: RunStageInput): Promise<StageOutcome> {
+  async function runStage(input: RunStageInput): Promise<StageOutcome> {
+    const { sweepId } = input;
+    let stage: StageSpec;
+    let inputKinds: Record<string, string>;
+    if ('stage' in input) {
+      ({ stage, inputKinds } = input);
+    } else {
+      const planned = (await readPlanStages(db.pool, input.planId, [input.index])).get(input.index);
+      if (!planned) throw ApplicationFailure.nonRetryable(`plan ${input.planId} has no stage at position ${input.index}`, FailureType.InvalidConfig);
+      stage = specOf(planned);
+      inputKinds = planned.inputKinds;
+    }
     const ctx = Context.current();
     const attempt = ctx.info.attempt;
     const t0 = Date.now();
@@ -234,29 +277,51 @@ export function createActivities(deps: ActivityDeps): SweepActivities {
     }
   }
 
-  async function markStages({ sweepId, marks }: { sweepId: string; marks: StageMark[] }): Promise<void> {
+  /** A record stage that will not run: its trial row says why (a finished trial keeps its row). */
+  async function recordUnfinishedTrial(sweepId: string, stage: StageSpec<'record'>, status: string, error: string | undefined): Promise<void> {
+    const p = stage.params;
+    const t = p.trial;
+    const id = trialRowId(sweepId, t.id);
+    const done = await q(`SELECT status FROM trials WHERE id = $1`, [id]);
+    if (done.rows[0]?.status === 'completed') return;
+    await recordTrial(db.db, {
+      id, sweepId, dataset: t.dataset, model: t.model, recipeKey: t.recipeKey, forgetSetKey: p.stageKeys['forgetset.select'],
+      forgetKind: t.forgetKind, forgetFraction: t.forgetFraction ?? 0, algorithm: t.label, localization: t.localization, alpha: t.alpha,
+      hparams: t.hparams, seed: t.seed, isOracle: t.role === 'oracle', stageKeys: p.stageKeys, status: 'failed',
+      error: `${status}: ${error ?? ''}`, wallSeconds: null, epochs: null, paramsChangedFraction: null,
+    });
+  }
+
+  async function markStages({ sweepId, planId, marks, ranges }: MarkStagesInput): Promise<MarkStagesResult> {
+    const ctx = Context.current();
+    const specs = await readPlanStages(db.pool, planId, marks.map((m) => m.index));
     for (const m of marks) {
-      await q(`UPDATE stages SET status = $2, error = $3 WHERE key = $1 AND status NOT IN ('done', 'cached')`, [m.key, m.status, m.error ?? null]);
-      if (m.stage && m.stage.kind === 'record') {
-        const p = m.stage.params;
-        const t = p.trial;
-        const id = trialRowId(sweepId, t.id);
-        // A trial already completed keeps its row (a cancellation never erases a finished result).
-        const done = await q(`SELECT status FROM trials WHERE id = $1`, [id]);
-        if (done.rows[0]?.status === 'completed') continue;
-        await recordTrial(db.db, {
-          id, sweepId, dataset: t.dataset, model: t.model, recipeKey: t.recipeKey, forgetSetKey: p.stageKeys['forgetset.select'],
-          forgetKind: t.forgetKind, forgetFraction: t.forgetFraction ?? 0, algorithm: t.label, localization: t.localization, alpha: t.alpha,
-          hparams: t.hparams, seed: t.seed, isOracle: t.role === 'oracle', stageKeys: p.stageKeys, status: 'failed',
-          error: `${m.status}: ${m.error ?? ''}`, wallSeconds: null, epochs: null, paramsChangedFraction: null,
-        });
+      const planned = specs.get(m.index);
+      if (!planned) throw ApplicationFailure.nonRetryable(`plan ${planId} has no stage at position ${m.index}`, FailureType.InvalidConfig);
+      await q(`UPDATE stages SET status = $2, error = $3 WHERE key = $1 AND status NOT IN ('done', 'cached')`, [planned.key, m.status, m.error ?? null]);
+      if (planned.kind === 'record') await recordUnfinishedTrial(sweepId, specOf(planned) as StageSpec<'record'>, m.status, m.error);
+    }
+    const rangesByKind: Record<string, number> = {};
+    if (ranges && ranges.ranges.length > 0) {
+      const rows = await planKeysInRanges(db.pool, planId, ranges.ranges);
+      for (let i = 0; i < rows.length; i += 2000) {
+        await q(`UPDATE stages SET status = $2, error = $3 WHERE key = ANY($1::text[]) AND status NOT IN ('done', 'cached')`, [rows.slice(i, i + 2000).map((r) => r.key), ranges.status, ranges.error]);
+        ctx.heartbeat();
+      }
+      for (const r of rows) rangesByKind[r.kind] = (rangesByKind[r.kind] ?? 0) + 1;
+      const records = rows.filter((r) => r.kind === 'record').map((r) => r.idx);
+      for (let i = 0; i < records.length; i += 500) {
+        const recSpecs = await readPlanStages(db.pool, planId, records.slice(i, i + 500));
+        for (const planned of recSpecs.values()) await recordUnfinishedTrial(sweepId, specOf(planned) as StageSpec<'record'>, ranges.status, ranges.error);
+        ctx.heartbeat();
       }
     }
+    return { rangesByKind };
   }
 
   async function finishSweep({ sweepId, status }: { sweepId: string; status: string; summary: Record<string, unknown> }): Promise<void> {
     await q(`UPDATE sweeps SET status = $2, updated_at = now() WHERE id = $1`, [sweepId, status]);
   }
 
-  return { prepareSweep, runStage, markStages, finishSweep };
+  return { planSweep, planPage, runStage, markStages, finishSweep };
 }

@@ -1,7 +1,8 @@
 // `npm run bench -- ml-step`: where the time of one training step goes, per kernel, on the WebAssembly backend
 // (or UNLEARN_BACKEND). For each model: wall ms per step (min and median of BENCH_STEP_N steps after 3 warm-up
 // steps), forward / forward+backward / optimizer split, and per-kernel self time (kernels our kernels call
-// internally are charged to themselves, not to the caller) of the fastest step.
+// internally are charged to themselves, not to the caller) of the fastest step. Times are process CPU time
+// (BENCH_STEP_CLOCK=wall: wall clock), so other jobs on the machine inflate them far less.
 // Env: BENCH_STEP_MODELS (comma list of ids below; default resnet-w16-1111,vit-tiny), BENCH_STEP_N (default 10).
 // Writes bench/results/ml-step-<timestamp>.json. Tool for kernel work: run it before and after a change.
 import path from 'node:path';
@@ -22,6 +23,15 @@ const MODELS: Record<string, { spec: ModelSpec; inputShape: number[]; batch: num
 
 const r1 = (x: number): number => Math.round(x * 10) / 10;
 
+// Process CPU time in ms (all threads; in steady state the main thread's). On this shared machine a kernel is often
+// preempted mid-call, so wall-clock self times are inflated at random; CPU time is not (BENCH_STEP_CLOCK=wall for wall).
+const useWall = process.env.BENCH_STEP_CLOCK === 'wall';
+const clock = (): number => {
+  if (useWall) return performance.now();
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+};
+
 /** Wraps every registered kernel of the backend with a self-time accumulator (nested calls excluded). */
 function instrument(backendName: string): { self: Map<string, { ms: number; calls: number }>; reset(): void } {
   const self = new Map<string, { ms: number; calls: number }>();
@@ -33,11 +43,11 @@ function instrument(backendName: string): { self: Map<string, { ms: number; call
       ...k,
       kernelFunc: (args) => {
         childMs.push(0);
-        const t = performance.now();
+        const t = clock();
         try {
           return f(args);
         } finally {
-          const total = performance.now() - t;
+          const total = clock() - t;
           const children = childMs.pop() ?? 0;
           if (childMs.length) childMs[childMs.length - 1] += total;
           const e = self.get(k.kernelName) ?? { ms: 0, calls: 0 };
@@ -71,15 +81,15 @@ async function main(): Promise<void> {
     const steps: number[] = [];
     let best: Array<[string, { ms: number; calls: number }]> = [];
     for (let i = 0; i < 3 + n; i++) {
-      const t0 = performance.now();
+      const t0 = clock();
       tf.tidy(() => crossEntropy(model.logits(x, true, { updateStats: false }), y).dataSync());
       probe.reset();
-      const t1 = performance.now();
+      const t1 = clock();
       const { value, grads } = tf.variableGrads(() => crossEntropy(model.logits(x, true), y), vars.map((v) => v.variable));
       value.dataSync();
-      const t2 = performance.now();
+      const t2 = clock();
       sgd.step(vars, new Map(vars.map((v) => [v.name, grads[v.variable.name]])), 0.01);
-      const t3 = performance.now();
+      const t3 = clock();
       tf.dispose(grads);
       value.dispose();
       if (i < 3) continue;
@@ -117,6 +127,7 @@ async function main(): Promise<void> {
   }
   const result = {
     ...kernelBenchHeader('ml-step', info),
+    clock: useWall ? 'wall' : 'process cpu time',
     results,
   };
   const file = writeBenchResult('ml-step', result);

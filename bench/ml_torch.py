@@ -1,16 +1,24 @@
-"""PyTorch-CPU reference for `npm run bench -- ml`: the same three models, one thread, batch 64, SGD
-momentum 0.9, weight decay 5e-4, random data. Prints one JSON object per model (samples/s wall and per
-CPU-second). Run: python3 bench/ml_torch.py  (Debian: apt-get install python3-torch)."""
+"""PyTorch-CPU reference for `npm run bench -- ml`: the same models, batch 64, SGD momentum 0.9, weight decay
+5e-4, random data. Prints one JSON object per model (samples/s wall and per CPU-second).
+Env: BENCH_TORCH_THREADS (intra-op threads, default 1), BENCH_ML_STEPS (timed steps, default 30),
+BENCH_ML_MODELS (comma list of model ids), BENCH_TORCH_MODE=memory (instead: peak RSS of ResNet-18 width 64,
+CIFAR-10 shape, batch 128, over BENCH_ML_MEMORY_STEPS steps).
+The bench runs it with the PyTorch from PyPI it installs into a cached virtual environment, and with Debian's
+python3-torch when that is installed."""
 import json
 import os
+import resource
 import time
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-torch.set_num_threads(1)
+threads = int(os.environ.get("BENCH_TORCH_THREADS", "1"))
+torch.set_num_threads(threads)
+torch.set_num_interop_threads(1)
 torch.manual_seed(0)
+capability = getattr(getattr(torch.backends, "cpu", None), "get_cpu_capability", lambda: None)()
 
 
 class Block(nn.Module):
@@ -62,23 +70,42 @@ MODELS = [
     ("resnet-w16-1111", ResNet, (3, 32, 32)),
 ]
 
-steps = int(os.environ.get("BENCH_ML_STEPS", "30"))
-for name, make, shape in MODELS:
-    model = make()
+
+def trainer(model, x, y):
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4)
-    x = torch.randn(64, *shape)
-    y = torch.randint(0, 10, (64,))
 
     def step():
         opt.zero_grad()
         F.cross_entropy(model(x), y).backward()
         opt.step()
 
-    for _ in range(3):
-        step()
-    c0, t0 = time.process_time(), time.perf_counter()
+    return step
+
+
+header = {"backend": f"pytorch-cpu {torch.__version__}", "torch": torch.__version__, "threads": threads, "cpuCapability": capability}
+
+if os.environ.get("BENCH_TORCH_MODE") == "memory":
+    steps = int(os.environ.get("BENCH_ML_MEMORY_STEPS", "3"))
+    step = trainer(ResNet(64, (2, 2, 2, 2)), torch.randn(128, 3, 32, 32), torch.randint(0, 10, (128,)))
+    step()
+    t0 = time.perf_counter()
     for _ in range(steps):
         step()
-    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
-    print(json.dumps({"model": name, "backend": f"pytorch-cpu {torch.__version__}", "threads": 1, "steps": steps,
-                      "samplesPerSec": round(64 * steps / wall, 1), "samplesPerCpuSec": round(64 * steps / cpu, 1)}))
+    ms = (time.perf_counter() - t0) * 1000 / steps
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    print(json.dumps({**header, "model": "resnet18-w64", "batch": 128, "steps": steps, "msPerStep": round(ms, 1), "peakRssMiB": round(peak, 1)}))
+else:
+    steps = int(os.environ.get("BENCH_ML_STEPS", "30"))
+    want = [m.strip() for m in os.environ["BENCH_ML_MODELS"].split(",")] if os.environ.get("BENCH_ML_MODELS") else None
+    for name, make, shape in MODELS:
+        if want and name not in want:
+            continue
+        step = trainer(make(), torch.randn(64, *shape), torch.randint(0, 10, (64,)))
+        for _ in range(3):
+            step()
+        c0, t0 = time.process_time(), time.perf_counter()
+        for _ in range(steps):
+            step()
+        wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+        print(json.dumps({**header, "model": name, "steps": steps,
+                          "samplesPerSec": round(64 * steps / wall, 1), "samplesPerCpuSec": round(64 * steps / cpu, 1)}))

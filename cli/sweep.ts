@@ -8,7 +8,7 @@ import { connectionOptions } from '../infra/temporal.js';
 import { databaseUrl, queueNames, temporalConfig, type QueueNames, type TemporalConfig } from '../config/index.js';
 import type { SweepConfig } from '../sweep/schema.js';
 import { loadSweep } from './sweep-file.js';
-import type { SweepWorkflow, SweepProgress, SweepResult } from '../workflows/sweep.js';
+import type { SweepInput, SweepWorkflow, SweepProgress, SweepResult } from '../workflows/sweep.js';
 
 export interface SweepClient { client: Client; close(): Promise<void> }
 
@@ -21,15 +21,18 @@ export async function connectClient(cfg: TemporalConfig = temporalConfig(process
 export interface StartResult { id: string; handle: WorkflowHandle<typeof SweepWorkflow>; started: boolean }
 
 /** Starts (or resumes: same id after it ended) a sweep. If a run with this id is still running, attaches to it. */
-export async function startSweep(client: Client, config: SweepConfig, opts: { id?: string; window?: number; queues?: QueueNames } = {}): Promise<StartResult> {
+export async function startSweep(client: Client, config: SweepConfig, opts: { id?: string; window?: number; queues?: QueueNames; paging?: SweepInput['paging'] } = {}): Promise<StartResult> {
   const id = opts.id ?? config.name;
+  if (opts.window !== undefined && !(Number.isInteger(opts.window) && opts.window >= 1 && opts.window <= 1000)) {
+    throw new Error(`--window: expected an integer from 1 to 1000 (Temporal allows 2,000 pending activities per workflow run), got ${opts.window}`);
+  }
   const cfg: SweepConfig = opts.window ? { ...config, execution: { ...config.execution, window: opts.window } } : config;
   const queues = opts.queues ?? queueNames(process.env);
   try {
     const handle = await client.workflow.start('SweepWorkflow', {
       workflowId: id,
       taskQueue: queues.io,
-      args: [{ sweepId: id, config: cfg, queues }],
+      args: [{ sweepId: id, config: cfg, queues, ...(opts.paging ? { paging: opts.paging } : {}) }],
     });
     return { id, handle: handle as WorkflowHandle<typeof SweepWorkflow>, started: true };
   } catch (e) {

@@ -57,8 +57,10 @@ export const VARS: readonly VarDoc[] = [
   { names: ['XDG_CACHE_HOME', 'XDG_CONFIG_HOME'], group: 'tools', meaning: 'where the tools cache and the password file live (defaults `~/.cache`, `~/.config`)' },
   { names: ['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'], group: 'tools', meaning: 'set to `true` by the project (the AWS SDK\'s notice about future Node versions is noise in every command)' },
   // ---- bench
-  { names: ['BENCH_ML_STEPS', 'BENCH_ML_MODELS'], group: 'bench', meaning: '`ml` bench: training steps per model (default 30, 4 on the cpu backend) and which models' },
-  { names: ['BENCH_STEP_MODELS', 'BENCH_STEP_N'], group: 'bench', meaning: '`ml-step` bench: models (default `resnet-w16-1111,vit-tiny`) and steps (default 10)' },
+  { names: ['BENCH_ML_STEPS', 'BENCH_ML_MODELS', 'BENCH_ML_PARTS'], group: 'bench', meaning: '`ml` bench: training steps per model (default 30, 4 on the cpu backend), which models, which parts (`throughput,workers,memory,leak`)' },
+  { names: ['BENCH_ML_MEMORY_STEPS', 'BENCH_ML_LEAK_STEPS'], group: 'bench', meaning: '`ml` bench: steps of the memory part (3) and of the leak check (1000)' },
+  { names: ['BENCH_TORCH_VERSION', 'BENCH_TORCH_INSTALL', 'BENCH_PYTHON'], group: 'bench', meaning: '`ml` bench\'s PyTorch reference: torch version from PyPI (default 2.15.0), `BENCH_TORCH_INSTALL=0` to use only an installed one, the Python to use (`python3`)' },
+  { names: ['BENCH_STEP_MODELS', 'BENCH_STEP_N', 'BENCH_STEP_CLOCK'], group: 'bench', meaning: '`ml-step` bench: models (default `resnet-w16-1111,vit-tiny`), steps (default 10), `BENCH_STEP_CLOCK=wall` for wall-clock self times (default CPU time)' },
   { names: ['ORCH_BENCH_TRIALS', 'ORCH_BENCH_WINDOW', 'ORCH_BENCH_CONCURRENCY', 'ORCH_BENCH_DEMO'], group: 'bench', meaning: '`orchestration` bench: trials (2000), window (64), io concurrency (32); `ORCH_BENCH_DEMO=1` also times the demo' },
   { names: ['RESULTS_BENCH_SIZES', 'RESULTS_BENCH_RUNS'], group: 'bench', meaning: '`results-db` bench: table sizes (`10000,100000,1000000`) and runs per query (30)' },
   { names: ['UNLEARN_BENCH_DATASET', 'UNLEARN_BENCH_ALGOS', 'UNLEARN_BENCH_DOCS'], group: 'bench', meaning: '`unlearn` bench: data set (`mnist`), algorithms (all); `UNLEARN_BENCH_DOCS=1` rewrites the table in docs/unlearning.md' },

@@ -24,6 +24,7 @@ export const STAGE_VERSIONS: Record<StageKind, number> = {
   localize: 2, // 2: channel aggregation follows the architecture by default (row mean for ViT) and is settable
   unlearn: 1,
   evaluate: 1,
+  'protocol.score': 1,
   record: 2, // 2: the configured forget fraction is recorded
 };
 
@@ -34,12 +35,14 @@ export const STAGE_QUEUES: Record<StageKind, Queue> = {
   localize: 'gpu',
   unlearn: 'gpu',
   evaluate: 'gpu',
+  'protocol.score': 'gpu',
   record: 'io',
 };
 
 /** The stage versions a setting key covers: every stage that makes a number (recording changes none). */
 const SETTING_STAGE_VERSIONS: Record<string, number> = Object.fromEntries(
-  (Object.entries(STAGE_VERSIONS) as [StageKind, number][]).filter(([kind]) => kind !== 'record'),
+  // protocol.score makes numbers only for protocol sweeps and stays out, so adding it changed no existing key
+  (Object.entries(STAGE_VERSIONS) as [StageKind, number][]).filter(([kind]) => kind !== 'record' && kind !== 'protocol.score'),
 );
 
 /** Stages that train (for "a rerun starts no training stage"). */
@@ -117,10 +120,12 @@ export function expandSweep(cfg: SweepConfig, sweepId: string): SweepPlan {
     const evaluate = add('evaluate', { dataset: datasetParams, model: modelParams, evaluation }, { model, forgetSet: base.forgetSet }, `evaluate ${t.label} ${t.forgetSet} s${t.seed}`);
     const refs: StageInputs<'record'> = { evaluate };
     if (base.oracleEvaluate && t.role !== 'oracle') refs.oracleEvaluate = base.oracleEvaluate;
+    if (base.protocol) refs.protocol = base.protocol;
     const stageKeys: Record<string, string> = { 'train.original': base.original, 'forgetset.select': base.forgetSet, evaluate };
     if (base.mask) stageKeys.localize = base.mask;
     if (base.unlearn) stageKeys.unlearn = base.unlearn;
     if (base.oracle) stageKeys['train.oracle'] = base.oracle;
+    if (base.protocol) stageKeys['protocol.score'] = base.protocol;
     const record = add('record', { sweepId, trial: { ...descriptor, id }, model, stageKeys }, refs, `record ${t.label} ${t.forgetSet} s${t.seed}`);
     trials.push({ ...t, id, stages: { ...base, model, evaluate, record } });
     return evaluate;
@@ -166,6 +171,18 @@ export function expandSweep(cfg: SweepConfig, sweepId: string): SweepPlan {
               oracle = add('train.oracle', { dataset, model, recipe, seed }, { forgetSet }, `oracle ${ds.id} ${m.id} ${recipe.name} ${fsLabel} s${seed}`);
               oracleEvaluate = addTrial(reference('oracle', 'retrain'), oracle, { original, forgetSet, oracle }, dataset, model);
             }
+            // Evaluation protocol (first seed only): N retrained models on the same forget set, seeds s0 … s0+N−1;
+            // k = 0 is the ordinary oracle, so its stages are shared.
+            const protocol = cfg.evaluation.protocol && seed === cfg.seeds[0] && oracle ? cfg.evaluation.protocol : undefined;
+            const evaluateOf = (m: string, what: string) => add('evaluate', { dataset, model, evaluation }, { model: m, forgetSet }, `evaluate ${what} ${fsLabel} s${seed}`);
+            const retrainEvals: string[] = [];
+            if (protocol) {
+              retrainEvals.push(evaluateOf(oracle!, 'retrain'));
+              for (let k = 1; k < protocol.models; k++) {
+                const rk = add('train.oracle', { dataset, model, recipe, seed: seed + k }, { forgetSet }, `oracle ${ds.id} ${m.id} ${recipe.name} ${fsLabel} s${seed}+${k} (protocol)`);
+                retrainEvals.push(evaluateOf(rk, `retrain #${k}`));
+              }
+            }
             for (const alg of cfg.grid.algorithms) {
               const alphas = alg.localization ? (Array.isArray(alg.localization.alpha) ? alg.localization.alpha : [alg.localization.alpha]) : [null];
               for (const alpha of alphas) {
@@ -182,6 +199,17 @@ export function expandSweep(cfg: SweepConfig, sweepId: string): SweepPlan {
                   if (mask && alg.localization) Object.assign(uparams, { maskStrategy: alg.localization.strategy, maskAlpha: alpha });
                   const unlearned = add('unlearn', uparams, inputs, `unlearn ${alg.label ?? alg.name} ${fsLabel} s${seed}`);
                   const base: Record<string, string> = { original, forgetSet, unlearn: unlearned };
+                  if (protocol) {
+                    // N unlearned models from the same original, forget set and mask, unlearning seeds s0 … s0+N−1
+                    const pinputs: Record<string, string> = {};
+                    retrainEvals.forEach((e, k) => (pinputs[`retrain.${k}`] = e));
+                    pinputs['unlearn.0'] = evaluateOf(unlearned, alg.label ?? alg.name);
+                    for (let k = 1; k < protocol.models; k++) {
+                      const uk = add('unlearn', { ...uparams, seed: seed + k }, inputs, `unlearn ${alg.label ?? alg.name} ${fsLabel} s${seed}+${k} (protocol)`);
+                      pinputs[`unlearn.${k}`] = evaluateOf(uk, `${alg.label ?? alg.name} #${k}`);
+                    }
+                    base.protocol = add('protocol.score', { dataset, model, kind: protocol.kind, models: protocol.models }, pinputs, `${protocol.kind} ×${protocol.models} ${alg.label ?? alg.name} ${fsLabel}`);
+                  }
                   if (mask) base.mask = mask;
                   if (oracle) base.oracle = oracle;
                   if (oracleEvaluate) base.oracleEvaluate = oracleEvaluate;
@@ -250,14 +278,21 @@ export function planCounts(cfg: SweepConfig): PlanCounts {
   }
   const oracles = cfg.oracle ? settings : 0;
   const methods = settings * methodsPerSetting;
+  // protocol: per setting of the first seed, N − 1 extra retrains and, per method, N − 1 extra unlearns (each
+  // evaluated) and one protocol.score stage
+  const N = cfg.evaluation.protocol && cfg.oracle ? cfg.evaluation.protocol.models : 0;
+  const protocolSettings = N ? D * M * R * F : 0;
+  const extraRetrains = protocolSettings * Math.max(0, N - 1);
+  const extraUnlearns = protocolSettings * methodsPerSetting * Math.max(0, N - 1);
   const trials = settings + oracles + methods;
   const byKind: Record<StageKind, number> = {
     'forgetset.select': S * D * ((F - memorization) + memorization * M * R),
     'train.original': originals,
-    'train.oracle': oracles,
+    'train.oracle': oracles + extraRetrains,
     localize: settings * masks.size,
-    unlearn: methods,
-    evaluate: trials,
+    unlearn: methods + extraUnlearns,
+    evaluate: trials + extraRetrains + extraUnlearns,
+    'protocol.score': protocolSettings * methodsPerSetting,
     record: trials,
   };
   const stages = Object.values(byKind).reduce((a, b) => a + b, 0);

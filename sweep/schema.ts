@@ -88,18 +88,26 @@ export const SweepSchema = z.strictObject({
   /** Train and evaluate the oracle (retrain on D_r) for every forget set, recipe and seed. */
   oracle: z.boolean().default(true),
   evaluation: z
-    .strictObject({ mia: z.boolean().default(true), perExample: z.boolean().default(true), batchSize: z.number().int().positive().max(LIMITS.batchSize).default(256) })
+    .strictObject({
+      mia: z.boolean().default(true),
+      perExample: z.boolean().default(true),
+      batchSize: z.number().int().positive().max(LIMITS.batchSize).default(256),
+      /** Per-example evaluation across many models per setting (docs/reproduction.md): for the first seed, N
+       *  retrained and, per method, N unlearned models (seeds s0 … s0+N−1; the s0 ones are the ordinary trials'),
+       *  scored by the NeurIPS 2023 challenge's ε / forget quality and a LiRA attack against the retrained models. */
+      protocol: z.strictObject({ kind: z.enum(['neurips23']), models: z.number().int().min(3).max(1024) }).optional(),
+    })
     .default({ mia: true, perExample: true, batchSize: 256 }),
   execution: z
     .strictObject({
-      /** Sliding window: how many stages may run at once. */
-      window: z.number().int().positive().max(10000).default(8),
+      /** Sliding window: how many stages may run at once (Temporal allows 2,000 pending activities per run). */
+      window: z.number().int().positive().max(1000, 'at most 1000 stages at once (Temporal allows 2,000 pending activities per workflow run)').default(8),
       heartbeatTimeoutS: z.number().positive().max(86_400).default(120),
       stageTimeoutS: z.number().positive().max(30 * 86_400).default(6 * 3600),
       maxAttempts: z.number().int().positive().max(100).default(5),
       retryInitialS: z.number().positive().max(3600).default(1),
       /** Continue-as-new once the run's event history passes this length. */
-      historyLimit: z.number().int().min(200).max(50_000).default(4000),
+      historyLimit: z.number().int().min(200).max(40_000, 'at most 40000 (Temporal fails a workflow run at 51,200 history events; draining the window adds more)').default(4000),
     })
     .default({ window: 8, heartbeatTimeoutS: 120, stageTimeoutS: 6 * 3600, maxAttempts: 5, retryInitialS: 1, historyLimit: 4000 }),
 });
@@ -221,6 +229,7 @@ export function checkSweep(raw: unknown, file: string, registries: NameRegistrie
     seen.add(r.name);
   });
   problems.push(...labelProblems(cfg), ...duplicateProblems(cfg));
+  if (cfg.evaluation.protocol && !cfg.oracle) problems.push('evaluation.protocol: needs the oracle (oracle: true): its retrained models are the reference distribution');
   if (registries.grid && problems.length === 0) for (const [path, message] of registries.grid(cfg.grid)) problems.push(`${path}: ${message}`);
   if (problems.length > 0) throw new SweepFileError(file, problems);
   return cfg;

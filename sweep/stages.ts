@@ -79,6 +79,15 @@ export interface EvaluateParams extends StageCommon {
   evaluation: SweepConfig['evaluation'];
 }
 
+/** Scores a method on one setting from the per-example outputs of N retrained and N unlearned models. */
+export interface ProtocolParams extends StageCommon {
+  dataset: DatasetRef;
+  model: ModelRef;
+  kind: 'neurips23';
+  /** N: retrained and unlearned models each */
+  models: number;
+}
+
 /** The identity of one result row (a trial), as the record stage writes it. */
 export interface TrialDescriptor {
   /** content id: hash of the trial's descriptor (without the sweep id) */
@@ -125,6 +134,7 @@ export interface StageParamsByKind {
   localize: LocalizeParams;
   unlearn: UnlearnParams;
   evaluate: EvaluateParams;
+  'protocol.score': ProtocolParams;
   record: RecordParams;
 }
 
@@ -137,7 +147,10 @@ export interface StageInputsByKind {
   localize: { original: string; forgetSet: string };
   unlearn: { original: string; forgetSet: string; mask?: string };
   evaluate: { model: string; forgetSet: string };
-  record: { evaluate: string; oracleEvaluate?: string };
+  /** `retrain.<k>` and `unlearn.<k>` (k = 0 … N−1): the evaluate stages of the k-th retrained and unlearned model */
+  'protocol.score': Record<string, string>;
+  /** protocol: the method's protocol.score stage (first seed only) */
+  record: { evaluate: string; oracleEvaluate?: string; protocol?: string };
 }
 
 export type StageKind = keyof StageParamsByKind;
@@ -159,7 +172,7 @@ interface StageSpecOf<K extends StageKind> {
 /** One stage of a plan: a union over the kinds, discriminated by `kind`. */
 export type StageSpec<K extends StageKind = StageKind> = K extends StageKind ? StageSpecOf<K> : never;
 
-export const STAGE_KINDS = ['forgetset.select', 'train.original', 'train.oracle', 'localize', 'unlearn', 'evaluate', 'record'] as const satisfies readonly StageKind[];
+export const STAGE_KINDS = ['forgetset.select', 'train.original', 'train.oracle', 'localize', 'unlearn', 'evaluate', 'protocol.score', 'record'] as const satisfies readonly StageKind[];
 
 /** The input keys of a stage, whatever its kind. */
 export function inputKeys(stage: StageSpec): string[] {

@@ -1,14 +1,17 @@
-// SweepWorkflow: runs a sweep's stage graph as a sliding window of stage activities.
-// - Deterministic: the graph is expanded from the config with the pure workflows/plan.ts.
-// - Memoization: prepareSweep (io) reports which stages already have complete, verified outputs; each stage
+// SweepWorkflow: runs a sweep's stage graph as a sliding window of stage activities, at any plan size.
+// - The plan is expanded once, by the `planSweep` activity, into the database; the workflow reads it in pages of
+//   PAGE_SIZE positions (`planPage`) as the window needs work, and schedules stage positions (small integers).
+//   No workflow task expands, hashes or walks the whole plan; per stage it holds one byte of state, and the
+//   specs of at most MAX_LOADED not-yet-finished stages.
+// - Memoization: each page reports which of its stages already have complete, verified outputs; each stage
 //   activity checks again before running (another sweep may have produced it meanwhile).
 // - Bounded history: once the run's history passes `historyLimit` events (or the server suggests it), no new
-//   stage starts; when the running ones finish, the workflow continues as new, carrying one status character
-//   per stage, so a run's history stays bounded whatever the sweep size.
+//   stage or page starts; when the running ones finish, the workflow continues as new carrying the stage states
+//   as run lengths (workflows/status-runs.ts) and the counters, so a run's history stays bounded.
 // - A failed stage (after its retries) marks itself failed and its dependents skipped; the sweep goes on.
 // - Cancellation: running stages are cancelled (and waited for), finished ones stay; the stages that did not
 //   finish are marked cancelled in the database and the sweep row says 'cancelled'.
-// - Progress query `progress`: stages by status and kind, trials done/failed, ETA.
+// - Progress query `progress`: stages by status and kind, trials done/failed, ETA (from counters).
 import {
   ActivityCancellationType,
   ApplicationFailure,
@@ -23,19 +26,30 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { SweepConfig } from '../sweep/schema.js';
-import type { StageMark, StageOutcome, SweepActivities } from '../activities/types.js';
-import { expandSweep, TRAINING_KINDS, type StageKind } from '../sweep/plan.js';
-import { FailureType, NON_RETRYABLE_FAILURE_TYPES, inputKeys } from '../sweep/stages.js';
+import type { PlanInfo, PlanPage, StageMark, StageOutcome, SweepActivities } from '../activities/types.js';
+import { STAGE_QUEUES, TRAINING_KINDS, type StageKind } from '../sweep/plan.js';
+import { FailureType, NON_RETRYABLE_FAILURE_TYPES } from '../sweep/stages.js';
+import { CARRY, decodeRuns, encodeRuns } from './status-runs.js';
 
-/** One character per stage, carried across continue-as-new. */
-export const ST = { pending: '.', running: 'r', ran: 'd', cached: 'c', failed: 'f', skipped: 's', cancelled: 'x' } as const;
-type StatusChar = (typeof ST)[keyof typeof ST];
-const STATUS_NAMES: Record<string, string> = { '.': 'pending', r: 'running', d: 'ran', c: 'cached', f: 'failed', s: 'skipped', x: 'cancelled' };
+/** Positions read per page (one `planPage` activity; ~100 bytes of history each). */
+export const PAGE_SIZE = 1000;
+/** Unfinished stages held at once: pages stop loading beyond this until some finish. */
+export const MAX_LOADED = 20_000;
+
+/** Status codes of the per-stage byte array (index = code). */
+const STATUS_NAMES = ['pending', 'running', 'ran', 'cached', 'failed', 'skipped', 'cancelled'] as const;
+const PENDING = 0, RUNNING = 1, RAN = 2, CACHED = 3, FAILED = 4, SKIPPED = 5, CANCELLED = 6;
+const isOk = (c: number) => c === RAN || c === CACHED;
+const isLost = (c: number) => c === FAILED || c === SKIPPED || c === CANCELLED;
 
 export interface SweepState {
-  status: string;
   run: number;
   startedAtMs: number;
+  plan: PlanInfo;
+  /** stage states by position as run lengths (workflows/status-runs.ts) */
+  carried: string;
+  /** per kind: count of stages by status name (pending and running are derived) */
+  counts: Record<string, Record<string, number>>;
   /** per kind: [stages ran, total seconds of those] (for the ETA) */
   timing: Record<string, [number, number]>;
   /** first errors (key → message), at most 50 kept */
@@ -49,16 +63,20 @@ export interface SweepInput {
   config: SweepConfig;
   queues: { gpu: string; io: string };
   state?: SweepState;
+  /** plan reading (defaults PAGE_SIZE, MAX_LOADED); small values exercise paging in tests */
+  paging?: { pageSize?: number; maxLoaded?: number };
 }
 
 export interface SweepProgress {
   sweepId: string;
   name: string;
-  state: 'running' | 'draining' | 'finished' | 'cancelling';
+  state: 'planning' | 'running' | 'draining' | 'finished' | 'cancelling';
   run: number;
   historyLength: number;
   window: number;
   total: number;
+  /** plan positions read so far in this run (pages of PAGE_SIZE) */
+  loadedThrough: number;
   byStatus: Record<string, number>;
   byKind: Record<string, Record<string, number>>;
   trials: { total: number; done: number; failed: number };
@@ -76,37 +94,60 @@ export interface SweepResult extends SweepProgress {
   status: 'completed' | 'completed_with_failures';
 }
 
+/** A loaded, unfinished stage. */
+interface Node {
+  kind: string;
+  key: string;
+  label: string;
+  /** inputs not yet finished */
+  remaining: number;
+  /** loaded stages waiting on this one */
+  dependents: number[];
+}
+
+/** Min-heap of positions: ready stages start in plan order (originals and forget sets first). */
+class ReadyHeap {
+  private a: number[] = [];
+  get size(): number {
+    return this.a.length;
+  }
+  push(v: number): void {
+    const a = this.a;
+    let i = a.length;
+    a.push(v);
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      if (a[p] <= v) break;
+      a[i] = a[p];
+      i = p;
+    }
+    a[i] = v;
+  }
+  pop(): number {
+    const a = this.a;
+    const top = a[0];
+    const last = a.pop() as number;
+    if (a.length > 0) {
+      let i = 0;
+      for (;;) {
+        const l = 2 * i + 1;
+        if (l >= a.length) break;
+        const c = l + 1 < a.length && a[l + 1] < a[l] ? l + 1 : l;
+        if (a[c] >= last) break;
+        a[i] = a[c];
+        i = c;
+      }
+      a[i] = last;
+    }
+    return top;
+  }
+}
+
 export const progressQuery = defineQuery<SweepProgress>('progress');
 
 export async function SweepWorkflow(input: SweepInput): Promise<SweepResult> {
   const cfg = input.config;
   const ex = cfg.execution;
-  const plan = expandSweep(cfg, input.sweepId);
-  const n = plan.stages.length;
-  const index = new Map<string, number>();
-  plan.stages.forEach((s, i) => index.set(s.key, i));
-  const dependents: number[][] = plan.stages.map(() => []);
-  plan.stages.forEach((s, i) => {
-    for (const k of inputKeys(s)) {
-      const j = index.get(k);
-      if (j === undefined) throw ApplicationFailure.nonRetryable(`stage ${s.key} names unknown input ${k}`, FailureType.InvalidConfig);
-      dependents[j].push(i);
-    }
-  });
-
-  const state: SweepState = input.state ?? {
-    status: ST.pending.repeat(n),
-    run: 0,
-    startedAtMs: Date.now(),
-    timing: {},
-    errors: {},
-    resumed: {},
-    trainingRan: 0,
-  };
-  state.run += 1;
-  const status: StatusChar[] = state.status.split('') as StatusChar[];
-  if (status.length !== n) throw ApplicationFailure.nonRetryable(`carried state has ${status.length} stages, plan has ${n}`, FailureType.InvalidConfig);
-
   const common = {
     retry: { initialInterval: `${ex.retryInitialS}s`, backoffCoefficient: 2, maximumInterval: '2m', maximumAttempts: ex.maxAttempts, nonRetryableErrorTypes: [...NON_RETRYABLE_FAILURE_TYPES] },
   };
@@ -117,42 +158,89 @@ export async function SweepWorkflow(input: SweepInput): Promise<SweepResult> {
     heartbeatTimeout: `${ex.heartbeatTimeoutS}s`,
     cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
   });
-  const io = proxyActivities<SweepActivities>({
+  const ioStages = proxyActivities<SweepActivities>({
     ...common,
     taskQueue: input.queues.io,
     startToCloseTimeout: '10m',
     heartbeatTimeout: `${Math.max(ex.heartbeatTimeoutS, 60)}s`,
     cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
   });
+  // Bookkeeping (plan, pages, marks, finish) is idempotent and no stage's result: it retries until the
+  // database and the object store answer again, so an outage longer than a stage's retries never fails a sweep.
+  const book = proxyActivities<SweepActivities>({
+    taskQueue: input.queues.io,
+    startToCloseTimeout: '10m',
+    heartbeatTimeout: `${Math.max(ex.heartbeatTimeoutS, 60)}s`,
+    retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', nonRetryableErrorTypes: [FailureType.InvalidConfig] },
+  });
 
-  const trialRecord = plan.trials.map((t) => index.get(t.stages.record) as number);
-  let phase: SweepProgress['state'] = 'running';
+  const pageSize = input.paging?.pageSize ?? PAGE_SIZE;
+  const maxLoaded = input.paging?.maxLoaded ?? MAX_LOADED;
+  let phase: SweepProgress['state'] = 'planning';
+  let plan: PlanInfo | undefined = input.state?.plan;
+  const state: Omit<SweepState, 'plan' | 'carried'> = input.state
+    ? { ...input.state }
+    : { run: 0, startedAtMs: Date.now(), counts: {}, timing: {}, errors: {}, resumed: {}, trainingRan: 0 };
+  state.run += 1;
+
+  let n = 0;
+  let status = new Uint8Array(0);
+  const loaded = new Map<number, Node>();
+  const ready = new ReadyHeap();
   const running = new Set<number>();
   const pendingMarks: StageMark[] = [];
+  let cursor = 0;
+  let pageInFlight = false;
+  let fatal: unknown;
+  /** bumped by every callback, so the main loop's condition wakes on any change */
+  let changes = 0;
+
+  const bump = (kind: string, name: string, by: number) => {
+    const k = (state.counts[kind] ??= {});
+    k[name] = (k[name] ?? 0) + by;
+  };
+  /** Sets a loaded stage's status and keeps the counters (pending and running are derived, not counted). */
+  const setStatus = (i: number, kind: string, code: number) => {
+    const old = status[i];
+    if (old >= RAN) bump(kind, STATUS_NAMES[old], -1);
+    status[i] = code;
+    if (code >= RAN) bump(kind, STATUS_NAMES[code], 1);
+  };
 
   const progress = (): SweepProgress => {
-    const byStatus: Record<string, number> = {};
     const byKind: Record<string, Record<string, number>> = {};
-    for (let i = 0; i < n; i++) {
-      const name = STATUS_NAMES[status[i]];
-      byStatus[name] = (byStatus[name] ?? 0) + 1;
-      const k = (byKind[plan.stages[i].kind] ??= {});
-      k[name] = (k[name] ?? 0) + 1;
+    const byStatus: Record<string, number> = {};
+    const runningByKind: Record<string, number> = {};
+    for (const i of running) {
+      const k = loaded.get(i)?.kind ?? '?';
+      runningByKind[k] = (runningByKind[k] ?? 0) + 1;
     }
-    let done = 0, failed = 0;
-    for (const i of trialRecord) {
-      if (status[i] === ST.ran || status[i] === ST.cached) done++;
-      else if (status[i] === ST.failed || status[i] === ST.skipped || status[i] === ST.cancelled) failed++;
+    for (const [kind, total] of Object.entries(plan?.kinds ?? {})) {
+      const c: Record<string, number> = {};
+      let finished = 0;
+      for (const [name, v] of Object.entries(state.counts[kind] ?? {})) {
+        if (v !== 0) c[name] = v;
+        finished += v;
+      }
+      const r = runningByKind[kind] ?? 0;
+      if (r > 0) c.running = r;
+      if (total - finished - r > 0) c.pending = total - finished - r;
+      byKind[kind] = c;
+      for (const [name, v] of Object.entries(c)) byStatus[name] = (byStatus[name] ?? 0) + v;
     }
+    const rec = state.counts.record ?? {};
+    const done = (rec.ran ?? 0) + (rec.cached ?? 0);
+    const failed = (rec.failed ?? 0) + (rec.skipped ?? 0) + (rec.cancelled ?? 0);
     const elapsedSeconds = (Date.now() - state.startedAtMs) / 1000;
     // ETA: remaining stages weighted by the mean time of their kind, divided by the parallelism achieved so far.
     let spent = 0, remainingWork = 0, unknown = false;
-    for (const [, [c, s]] of Object.entries(state.timing)) { spent += s; void c; }
-    for (let i = 0; i < n; i++) {
-      if (status[i] !== ST.pending && status[i] !== ST.running) continue;
-      const t = state.timing[plan.stages[i].kind];
+    for (const [, [, sec]] of Object.entries(state.timing)) spent += sec;
+    for (const [kind, c] of Object.entries(byKind)) {
+      const left = (c.pending ?? 0) + 0.5 * (c.running ?? 0);
+      if (left === 0) continue;
+      const t = state.timing[kind];
       if (!t || t[0] === 0) { unknown = true; continue; }
-      remainingWork += (t[1] / t[0]) * (status[i] === ST.running ? 0.5 : 1);
+      remainingWork += (t[1] / t[0]) * left;
     }
     const parallel = elapsedSeconds > 0 && spent > 0 ? Math.max(1, spent / elapsedSeconds) : 1;
     const etaSeconds = unknown && remainingWork === 0 && (byStatus.pending ?? 0) + (byStatus.running ?? 0) > 0 ? null : remainingWork / parallel;
@@ -163,11 +251,15 @@ export async function SweepWorkflow(input: SweepInput): Promise<SweepResult> {
       run: state.run,
       historyLength: workflowInfo().historyLength,
       window: ex.window,
-      total: n,
+      total: plan?.stages ?? 0,
+      loadedThrough: cursor,
       byStatus,
       byKind,
-      trials: { total: plan.trials.length, done, failed },
-      running: [...running].map((i) => ({ key: plan.stages[i].key, kind: plan.stages[i].kind, label: plan.stages[i].label })),
+      trials: { total: plan?.trials ?? 0, done, failed },
+      running: [...running].map((i) => {
+        const s = loaded.get(i);
+        return { key: s?.key ?? '', kind: s?.kind ?? '', label: s?.label ?? '' };
+      }),
       elapsedSeconds,
       etaSeconds,
       trainingRan: state.trainingRan,
@@ -177,140 +269,213 @@ export async function SweepWorkflow(input: SweepInput): Promise<SweepResult> {
   };
   setHandler(progressQuery, progress);
 
+  const release = (i: number) => {
+    const node = loaded.get(i);
+    loaded.delete(i);
+    if (!node) return;
+    for (const j of node.dependents) {
+      const d = loaded.get(j);
+      if (!d || status[j] !== PENDING) continue;
+      if (--d.remaining === 0) ready.push(j);
+    }
+  };
   const markDone = (i: number, outcome: StageOutcome) => {
-    status[i] = outcome.status === 'cached' ? ST.cached : ST.ran;
+    const node = loaded.get(i) as Node;
+    setStatus(i, node.kind, outcome.status === 'cached' ? CACHED : RAN);
     if (outcome.status === 'ran') {
-      const kind = plan.stages[i].kind;
-      const t = (state.timing[kind] ??= [0, 0]);
+      const t = (state.timing[node.kind] ??= [0, 0]);
       t[0] += 1;
       t[1] += outcome.seconds;
-      if (TRAINING_KINDS.includes(kind as StageKind)) state.trainingRan++;
+      if (TRAINING_KINDS.includes(node.kind as StageKind)) state.trainingRan++;
     }
-    if (outcome.resumedFromEpoch) state.resumed[plan.stages[i].key] = outcome.resumedFromEpoch;
+    if (outcome.resumedFromEpoch) state.resumed[node.key] = outcome.resumedFromEpoch;
+    release(i);
   };
   const skipDependents = (i: number, why: string) => {
-    const stack = [...dependents[i]];
+    const stack = [...(loaded.get(i)?.dependents ?? [])];
+    loaded.delete(i);
     while (stack.length > 0) {
       const j = stack.pop() as number;
-      if (status[j] !== ST.pending) continue;
-      status[j] = ST.skipped;
-      const s = plan.stages[j];
-      pendingMarks.push({ key: s.key, kind: s.kind, status: 'skipped', error: why, stage: s.kind === 'record' ? s : undefined });
-      stack.push(...dependents[j]);
+      const d = loaded.get(j);
+      if (!d || status[j] !== PENDING) continue;
+      setStatus(j, d.kind, SKIPPED);
+      pendingMarks.push({ index: j, status: 'skipped', error: why });
+      stack.push(...d.dependents);
+      loaded.delete(j);
     }
   };
   const fail = (i: number, err: unknown) => {
-    const s = plan.stages[i];
-    status[i] = ST.failed;
+    const node = loaded.get(i) as Node;
+    setStatus(i, node.kind, FAILED);
     const message = describeError(err);
-    if (Object.keys(state.errors).length < 50) state.errors[s.key] = `${s.label}: ${message}`;
-    log.warn('stage failed', { key: s.key, kind: s.kind, error: message });
-    pendingMarks.push({ key: s.key, kind: s.kind, status: 'failed', error: message, stage: s.kind === 'record' ? s : undefined });
-    skipDependents(i, `input ${s.kind} ${s.key.slice(0, 12)} failed: ${message}`);
+    if (Object.keys(state.errors).length < 50) state.errors[node.key] = `${node.label}: ${message}`;
+    log.warn('stage failed', { key: node.key, kind: node.kind, error: message });
+    pendingMarks.push({ index: i, status: 'failed', error: message });
+    skipDependents(i, `input ${node.kind} ${node.key.slice(0, 12)} failed: ${message}`);
+  };
+
+  /** Adds a page of the plan: memoized stages become cached, stages with a lost input are skipped, the rest wait. */
+  const integrate = (page: PlanPage) => {
+    const complete = new Set(page.complete);
+    for (let o = 0; o < page.kinds.length; o++) {
+      const j = page.from + o;
+      if (status[j] !== PENDING) continue; // finished in an earlier run
+      const kind = page.kinds[o];
+      const node: Node = { kind, key: page.keys[o], label: page.labels[o], remaining: 0, dependents: [] };
+      if (complete.has(o)) {
+        setStatus(j, kind, CACHED);
+        continue;
+      }
+      let lost = -1;
+      for (const i of page.inputs[o]) {
+        if (isLost(status[i])) { lost = i; break; }
+        if (!isOk(status[i])) {
+          const inputNode = loaded.get(i);
+          if (!inputNode) throw ApplicationFailure.nonRetryable(`plan position ${j} names input ${i}, which is neither finished nor loaded`, FailureType.InvalidConfig);
+          inputNode.dependents.push(j);
+          node.remaining++;
+        }
+      }
+      if (lost >= 0) {
+        setStatus(j, kind, SKIPPED);
+        pendingMarks.push({ index: j, status: 'skipped', error: `input at position ${lost} failed` });
+        continue;
+      }
+      loaded.set(j, node);
+      if (node.remaining === 0) ready.push(j);
+    }
+  };
+
+  const start = (i: number) => {
+    const node = loaded.get(i) as Node;
+    status[i] = RUNNING;
+    running.add(i);
+    const acts = STAGE_QUEUES[node.kind as StageKind] === 'gpu' ? gpu : ioStages;
+    acts.runStage({ sweepId: input.sweepId, planId: (plan as PlanInfo).planId, index: i }).then(
+      (outcome) => {
+        running.delete(i);
+        changes++;
+        markDone(i, outcome);
+      },
+      (err: unknown) => {
+        running.delete(i);
+        changes++;
+        if (isCancellation(err) || phase === 'cancelling') {
+          setStatus(i, node.kind, CANCELLED);
+          return;
+        }
+        fail(i, err);
+      },
+    );
+  };
+  const loadNextPage = () => {
+    pageInFlight = true;
+    const from = cursor;
+    const count = Math.min(pageSize, n - from);
+    book.planPage({ planId: (plan as PlanInfo).planId, from, count }).then(
+      (page) => {
+        pageInFlight = false;
+        changes++;
+        if (page.kinds.length !== count) {
+          fatal ??= ApplicationFailure.nonRetryable(`plan page at ${from} has ${page.kinds.length} stages, expected ${count}`, FailureType.InvalidConfig);
+          return;
+        }
+        try {
+          integrate(page);
+        } catch (e) {
+          fatal ??= e;
+          return;
+        }
+        cursor = from + count;
+      },
+      (err: unknown) => {
+        // a page read retries until it succeeds: it ends only by cancellation (the cancel path takes over) or
+        // an inconsistent plan, which fails the sweep
+        pageInFlight = false;
+        changes++;
+        if (!isCancellation(err)) fatal ??= err;
+      },
+    );
   };
   const flushMarks = async () => {
     while (pendingMarks.length > 0) {
       const marks = pendingMarks.splice(0, 500);
-      await io.markStages({ sweepId: input.sweepId, marks });
+      await book.markStages({ sweepId: input.sweepId, planId: (plan as PlanInfo).planId, marks });
     }
   };
 
   try {
-    if (!input.state) {
-      const prep = await io.prepareSweep({ sweepId: input.sweepId, config: cfg });
-      for (const i of prep.complete) if (status[i] === ST.pending) status[i] = ST.cached;
+    plan ??= await book.planSweep({ sweepId: input.sweepId, config: cfg });
+    n = plan.stages;
+    status = new Uint8Array(n);
+    if (input.state) {
+      // Finished stages keep their state (their counts are carried); everything else is read again from its page.
+      decodeRuns(input.state.carried, n, (from, to, c) => {
+        if (c !== CARRY.todo) status.fill(c === CARRY.ok ? CACHED : FAILED, from, to);
+      });
     }
-    // Stages left running by a previous run cannot exist (runs drain before continuing), but be safe.
-    for (let i = 0; i < n; i++) if (status[i] === ST.running) status[i] = ST.pending;
-    // A stage whose input failed earlier is skipped.
-    for (let i = 0; i < n; i++) if (status[i] === ST.failed || status[i] === ST.skipped) skipDependents(i, 'input failed');
-
-    const remaining = plan.stages.map((s) => inputKeys(s).filter((k) => {
-      const c = status[index.get(k) as number];
-      return c !== ST.ran && c !== ST.cached;
-    }).length);
-    const ready: number[] = [];
-    for (let i = 0; i < n; i++) if (status[i] === ST.pending && remaining[i] === 0) ready.push(i);
-    // Training first: keep the ready list ordered by plan position (originals and forget sets come first).
-    let readyHead = 0;
-
-    const start = (i: number) => {
-      const s = plan.stages[i];
-      status[i] = ST.running;
-      running.add(i);
-      const inputKinds: Record<string, string> = {};
-      for (const [role, k] of Object.entries(s.inputs as Record<string, string>)) inputKinds[role] = plan.stages[index.get(k) as number].kind;
-      const acts = s.queue === 'gpu' ? gpu : io;
-      acts.runStage({ sweepId: input.sweepId, stage: s, inputKinds }).then(
-        (outcome) => {
-          running.delete(i);
-          markDone(i, outcome);
-          for (const j of dependents[i]) {
-            remaining[j]--;
-            if (remaining[j] === 0 && status[j] === ST.pending) insertReady(j);
-          }
-        },
-        (err: unknown) => {
-          running.delete(i);
-          if (isCancellation(err) || phase === 'cancelling') {
-            status[i] = ST.cancelled;
-            return;
-          }
-          fail(i, err);
-        },
-      );
-    };
-    const insertReady = (j: number) => {
-      // keep ready[readyHead..] sorted by plan position (small lists: linear insert from the end)
-      let p = ready.length;
-      while (p > readyHead && ready[p - 1] > j) p--;
-      ready.splice(p, 0, j);
-    };
+    cursor = status.indexOf(PENDING);
+    if (cursor < 0) cursor = n;
+    phase = 'running';
 
     for (;;) {
-      while (readyHead < ready.length && running.size < ex.window && phase === 'running') {
-        const i = ready[readyHead++];
-        if (status[i] === ST.pending) start(i);
+      while (ready.size > 0 && running.size < ex.window && phase === 'running') {
+        const i = ready.pop();
+        if (status[i] === PENDING && loaded.has(i)) start(i);
       }
-      if (readyHead > 1000) { ready.splice(0, readyHead); readyHead = 0; }
-      if (running.size === 0 && (readyHead >= ready.length || phase === 'draining')) break;
-      await condition(() =>
-        pendingMarks.length >= 100 ||
-        (running.size < ex.window && readyHead < ready.length && phase === 'running') ||
-        running.size === 0 ||
-        (phase === 'running' && shouldContinueAsNew(ex.historyLimit)),
-      );
+      // Read ahead while the window could use more ready stages, within the bound on unfinished stages held.
+      while (phase === 'running' && !pageInFlight && cursor < n && ready.size < Math.max(ex.window, pageSize / 2) && loaded.size < maxLoaded) {
+        // positions finished in earlier runs need no reading: the page starts at the next unfinished one
+        const next = status.indexOf(PENDING, cursor);
+        if (next < 0) { cursor = n; break; }
+        cursor = next;
+        loadNextPage();
+      }
+      if (fatal !== undefined) throw fatal;
+      const idle = running.size === 0 && !pageInFlight;
+      if (idle && (phase === 'draining' || (ready.size === 0 && cursor >= n))) break;
+      const seen = changes;
+      await condition(() => changes !== seen || pendingMarks.length >= 100 || (phase === 'running' && shouldContinueAsNew(ex.historyLimit)));
       if (pendingMarks.length >= 100) await flushMarks();
       if (phase === 'running' && shouldContinueAsNew(ex.historyLimit)) phase = 'draining';
     }
     await flushMarks();
 
-    if (phase === 'draining' && status.some((c) => c === ST.pending)) {
-      log.info('continuing as new', { run: state.run, historyLength: workflowInfo().historyLength });
-      state.status = status.join('');
-      await continueAsNew<typeof SweepWorkflow>({ ...input, state });
+    if (phase === 'draining' && (cursor < n || loaded.size > 0)) {
+      log.info('continuing as new', { run: state.run, historyLength: workflowInfo().historyLength, loadedThrough: cursor });
+      const carried = encodeRuns(n, (i) => (isOk(status[i]) ? CARRY.ok : isLost(status[i]) ? CARRY.lost : CARRY.todo));
+      await continueAsNew<typeof SweepWorkflow>({ ...input, state: { ...state, plan, carried } });
     }
     phase = 'finished';
     const p = progress();
     const hasFailures = (p.byStatus.failed ?? 0) + (p.byStatus.skipped ?? 0) > 0;
     const result: SweepResult = { ...p, status: hasFailures ? 'completed_with_failures' : 'completed' };
-    await io.finishSweep({ sweepId: input.sweepId, status: result.status, summary: summarize(result) });
+    await book.finishSweep({ sweepId: input.sweepId, status: result.status, summary: summarize(result) });
     return result;
   } catch (err) {
     if (!isCancellation(err)) throw err;
     // Cancelled: wait for running stages to acknowledge, then record what did not finish.
     phase = 'cancelling';
     await CancellationScope.nonCancellable(async () => {
-      await condition(() => running.size === 0);
-      for (let i = 0; i < n; i++) {
-        if (status[i] === ST.pending || status[i] === ST.running || status[i] === ST.cancelled) {
-          status[i] = ST.cancelled;
-          const s = plan.stages[i];
-          pendingMarks.push({ key: s.key, kind: s.kind, status: 'cancelled', error: 'sweep cancelled', stage: s.kind === 'record' ? s : undefined });
+      await condition(() => running.size === 0 && !pageInFlight);
+      if (plan) {
+        // Loaded stages are counted here; the rest of the plan is counted by kind by the activity.
+        for (const [i, node] of loaded) if (status[i] === PENDING || status[i] === RUNNING) setStatus(i, node.kind, CANCELLED);
+        const ranges: [number, number][] = [];
+        const unloaded: [number, number][] = [];
+        for (let i = 0; i < n; ) {
+          if (status[i] !== PENDING && status[i] !== CANCELLED) { i++; continue; }
+          let j = i + 1;
+          while (j < n && (status[j] === PENDING || status[j] === CANCELLED) && (j < cursor) === (i < cursor)) j++;
+          (i < cursor ? ranges : unloaded).push([i, j]);
+          i = j;
         }
+        await flushMarks();
+        await book.markStages({ sweepId: input.sweepId, planId: plan.planId, marks: [], ranges: { ranges, status: 'cancelled', error: 'sweep cancelled' } });
+        const rest = await book.markStages({ sweepId: input.sweepId, planId: plan.planId, marks: [], ranges: { ranges: unloaded, status: 'cancelled', error: 'sweep cancelled' } });
+        for (const [kind, c] of Object.entries(rest.rangesByKind)) bump(kind, 'cancelled', c);
       }
-      await flushMarks();
-      await io.finishSweep({ sweepId: input.sweepId, status: 'cancelled', summary: summarize(progress()) });
+      await book.finishSweep({ sweepId: input.sweepId, status: 'cancelled', summary: summarize(progress()) });
     });
     throw err;
   }

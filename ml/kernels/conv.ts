@@ -140,13 +140,13 @@ export function conv2dBackpropFilterWasm(args: { inputs: Record<string, TensorIn
     const w = ops.batchMatMul(xs, ds, true, false);
     return ops.finish(ops.reshape(w, [1, 1, g.inC, g.outC]));
   }
-  if (asmTakes(paddedChannels(g.inC), g.outC, g, x.dtype)) {
+  if (asmTakes(paddedChannels(g.inC), g.outC, g, x.dtype, true)) {
     // Our implicit-GEMM kernel (ml/kernels/assembly/kernels.ts) on a zero-padded copy of x: no im2col buffer,
     // no transposes, fused multiply-add where available (3.2-3.4x the path below on ResNet's first stages, ml-layers).
     convKernelStats.backpropFilterAsm++;
     const asm = asmKernels(args.backend);
     const backend = args.backend as WasmHeapBackend;
-    const { padded, hp, wp, cp } = padForTaps(ops, backend, x, g);
+    const { padded, hp, wp, cp } = padForTaps(ops, backend, x, g, paddedChannels(g.inC));
     const dw = backend.makeOutput([g.kh, g.kw, cp, g.outC], 'float32');
     // ~64 output pixels per block (measured best of 16..2048 on every ResNet layer): the block's input and dy
     // rows stay in L1 while every tile reduces over it
@@ -196,12 +196,11 @@ export function conv2dBackpropFilterWasm(args: { inputs: Record<string, TensorIn
  * convolution reads are left in place, not cropped: the kernels take the padded extent as the row stride),
  * and its channels padded to a multiple of 4 (RGB stems: 3 -> 4). No copy when nothing needs padding.
  */
-function padForTaps(ops: Ops, backend: WasmHeapBackend, x: TensorInfo, g: ConvGeom): { padded: TensorInfo; hp: number; wp: number; cp: number } {
+function padForTaps(ops: Ops, backend: WasmHeapBackend, x: TensorInfo, g: ConvGeom, cp: number): { padded: TensorInfo; hp: number; wp: number; cp: number } {
   const needH = (g.outH - 1) * g.sh + g.kh;
   const needW = (g.outW - 1) * g.sw + g.kw;
   const bottom = Math.max(0, needH - g.inH - g.top);
   const right = Math.max(0, needW - g.inW - g.left);
-  const cp = paddedChannels(g.inC);
   const hp = g.top + g.inH + bottom;
   const wp = g.left + g.inW + right;
   if (g.top === 0 && g.left === 0 && bottom === 0 && right === 0 && cp === g.inC) return { padded: x, hp, wp, cp };
@@ -217,11 +216,12 @@ function paddedChannels(c: number): number {
 }
 
 /**
- * Whether our implicit-GEMM kernels take a convolution with inCh input and outCh output channels (vector widths:
- * 4 input, 8 output channels; one stride for both axes; float32).
+ * Whether our implicit-GEMM kernels take a convolution with inCh input and outCh output channels: outCh % 8 (the
+ * 8-channel panels), one stride for both axes, float32; the filter gradient also needs inCh % 4 (its tiles take 4
+ * input channels), the forward kernel and the input gradient's take any inCh (they read input values one by one).
  */
-function asmTakes(inCh: number, outCh: number, g: ConvGeom, dtype: string): boolean {
-  return asmEnabled() && dtype === 'float32' && inCh % 4 === 0 && outCh % 8 === 0 && g.sh === g.sw;
+function asmTakes(inCh: number, outCh: number, g: ConvGeom, dtype: string, inCh4: boolean): boolean {
+  return asmEnabled() && dtype === 'float32' && (!inCh4 || inCh % 4 === 0) && outCh % 8 === 0 && g.sh === g.sw;
 }
 
 let originalConv2D: KernelFn | undefined;
@@ -238,7 +238,7 @@ export function conv2dWasm(args: { inputs: Record<string, TensorInfo>; backend: 
   const dilated = Array.isArray(dil) ? dil[0] !== 1 || dil[1] !== 1 : dil !== 1;
   const nhwc = !attrs.dataFormat || attrs.dataFormat === 'NHWC';
   const g = nhwc && !dilated ? geometry(x.shape as [number, number, number, number], filter.shape as [number, number, number, number], attrs) : undefined;
-  if (!g || !asmTakes(paddedChannels(g.inC), g.outC, g, x.dtype)) {
+  if (!g || !asmTakes(g.inC, g.outC, g, x.dtype, false)) {
     if (!originalConv2D) throw new Error('conv2dWasm: no original Conv2D kernel');
     convKernelStats.conv2dOriginal++;
     return originalConv2D(args) as TensorInfo;
@@ -247,13 +247,13 @@ export function conv2dWasm(args: { inputs: Record<string, TensorInfo>; backend: 
   const backend = args.backend as WasmHeapBackend & Backend;
   const ops = new Ops(backend);
   const asm = asmKernels(backend);
-  const { padded, hp, wp, cp } = padForTaps(ops, backend, x, g);
-  const k = g.kh * g.kw * cp;
-  const w = cp === g.inC ? filter : ops.pad(filter, [[0, 0], [0, 0], [0, cp - g.inC], [0, 0]]);
+  // any channel count: the kernel reads input values one at a time (RGB stems are no longer padded to 4 channels)
+  const { padded, hp, wp } = padForTaps(ops, backend, x, g, g.inC);
+  const k = g.kh * g.kw * g.inC;
   const packed = ops.own(backend.makeOutput([k * g.outC], 'float32'));
-  asm.packFilter(heapOffset(backend, w), k, g.outC, heapOffset(backend, packed));
+  asm.packFilter(heapOffset(backend, filter), k, g.outC, heapOffset(backend, packed));
   const out = backend.makeOutput([g.batch, g.outH, g.outW, g.outC], 'float32');
-  asm.conv2d(heapOffset(backend, padded), g.batch, hp, wp, cp, heapOffset(backend, packed), g.kh, g.kw, g.sh, heapOffset(backend, out), g.outH, g.outW, g.outC, 4 * g.outC, 4 * g.outW * g.outC, 4 * g.outH * g.outW * g.outC);
+  asm.conv2d(heapOffset(backend, padded), g.batch, hp, wp, g.inC, heapOffset(backend, packed), g.kh, g.kw, g.sh, heapOffset(backend, out), g.outH, g.outW, g.outC, 4 * g.outC, 4 * g.outW * g.outC, 4 * g.outH * g.outW * g.outC);
   return ops.finish(out);
 }
 
@@ -402,7 +402,7 @@ export function conv2dBackpropInputWasm(args: { inputs: Record<string, TensorInf
     return ops.finish(ops.reshape(dx, attrs.inputShape));
   }
   // dy is the input of this convolution (outC channels), dx its output (inC channels)
-  if (asmTakes(g.outC, g.inC, g, dy.dtype)) {
+  if (asmTakes(g.outC, g.inC, g, dy.dtype, false)) {
     convKernelStats.backpropInputAsm++;
     return ops.finish(asmBackpropInput(ops, args.backend as WasmHeapBackend, dy, filter, g));
   }

@@ -44,6 +44,12 @@ const cases: Case[] = [
   { x: [1, 10, 11, 8], k: [5, 3], cout: 4, stride: 3, pad: 'same' },
   { x: [3, 6, 6, 8], k: [1, 1], cout: 4, stride: 2, pad: 'same' },
   { x: [2, 9, 8, 16], k: [2, 2], cout: 8, stride: 2, pad: 'valid' },
+  // any input channel count on our Conv2D (1 and 3 unpadded); rows of 7 and 14 pixels (the 2- and 1-pixel tiles
+  // after the 4-pixel ones); input gradients whose convolution has 3 or 5 input channels
+  { x: [3, 7, 7, 1], k: [3, 3], cout: 16, stride: 1, pad: 'same' },
+  { x: [2, 14, 14, 3], k: [3, 3], cout: 8, stride: 2, pad: 'same' },
+  { x: [2, 7, 7, 8], k: [3, 3], cout: 3, stride: 1, pad: 'same' },
+  { x: [1, 5, 6, 16], k: [3, 3], cout: 5, stride: 2, pad: 'same' },
 ];
 
 function rand(rng: Rng, shape: number[]): Float32Array {
@@ -112,8 +118,8 @@ void test('wasm Conv2D and Conv2DBackpropInput/Filter match the CPU backend to 1
   assert.equal(convKernelStats.backpropFilter, cases.length);
   assert.equal(convKernelStats.backpropInputFallback, 0);
   assert.ok(convKernelStats.backpropInputPhase >= 5, `phase path ran ${convKernelStats.backpropInputPhase} times`);
-  assert.equal(convKernelStats.backpropFilterAsm, 8, 'implicit-GEMM filter gradient ran for each eligible case');
-  assert.equal(convKernelStats.backpropInputAsm, 7, 'implicit-GEMM input gradient ran for each eligible case');
+  assert.equal(convKernelStats.backpropFilterAsm, 9, 'implicit-GEMM filter gradient ran for each eligible case');
+  assert.equal(convKernelStats.backpropInputAsm, 9, 'implicit-GEMM input gradient ran for each eligible case');
   assert.ok(convKernelStats.conv2dAsm >= 10, `implicit-GEMM Conv2D ran ${convKernelStats.conv2dAsm} times`);
   assert.ok(convKernelStats.conv2dOriginal >= 1, 'the ineligible cases still reach the backend Conv2D');
   assert.ok(convKernelStats.backpropInput1x1Strided >= 1, `1x1 strided path ran ${convKernelStats.backpropInput1x1Strided} times`);

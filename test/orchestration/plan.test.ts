@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { canonicalJson, sha256Hex } from '../../sweep/hash.js';
-import { expandSweep, expandGrid, TRAINING_KINDS, countByKind } from '../../sweep/plan.js';
+import { expandSweep, expandGrid, TRAINING_KINDS, countByKind, planCounts } from '../../sweep/plan.js';
 import { parseSweep, SweepFileError, type SweepConfig } from '../../sweep/schema.js';
 import { loadSweepFile } from '../../cli/sweep-file.js';
 import { mlRegistries } from '../../sweep/registries.js';
@@ -165,4 +165,47 @@ void test("a sweep sets the channel aggregation of a localization; absent, the m
   const delTrials = (text: string) => expandSweep(parseSweep(text, 'x.yaml', mlRegistries()), 's').trials.filter((t) => t.algorithm === 'del');
   assert.notEqual(delTrials(base)[0].methodKey, delTrials(withMean)[0].methodKey, 'and a different method: never one leaderboard row');
   assert.match(problems(base.replace('alpha: 0.3 }', 'alpha: 0.3, channelAggregate: median }')), /grid\.algorithms\[0\]\.localization\.channelAggregate: /);
+});
+
+void test('evaluation protocol: N retrained and N unlearned models per setting of the first seed, shared with the ordinary trials and across sweeps', () => {
+  const N = 4;
+  const withProtocol = (text: string) => text + `evaluation: { mia: true, perExample: true, batchSize: 256, protocol: { kind: neurips23, models: ${N} } }\n`;
+  const cfg = parseSweep(withProtocol(base), 'p.yaml', mlRegistries());
+  const plan = expandSweep(cfg, 'p');
+  const plain = expandSweep(parseSweep(base, 'b.yaml', mlRegistries()), 'p');
+  const byKind = countByKind(plan.stages), plainByKind = countByKind(plain.stages);
+  const settings = 2; // 1 dataset × 1 model × 1 recipe × 2 forget sets, first seed only
+  const methods = 3; // del, finetune, neggrad-plus
+  assert.equal(byKind['train.oracle'], plainByKind['train.oracle'] + settings * (N - 1));
+  assert.equal(byKind.unlearn, plainByKind.unlearn + settings * methods * (N - 1));
+  assert.equal(byKind['protocol.score'], settings * methods);
+  assert.equal(byKind['train.original'], plainByKind['train.original'], 'every unlearned model starts from the one original');
+  assert.deepEqual(planCounts(cfg).byKind, byKind, 'the arithmetic count equals the expansion');
+
+  const stage = new Map(plan.stages.map((s) => [s.key, s]));
+  for (const t of plan.trials.filter((x) => x.role === 'method')) {
+    const record = stage.get(t.stages.record)!;
+    const protocolKey = (record.inputs as Record<string, string>).protocol;
+    if (t.seed !== cfg.seeds[0]) {
+      assert.equal(protocolKey, undefined, 'later seeds carry no protocol');
+      continue;
+    }
+    const p = stage.get(protocolKey)!;
+    assert.equal(p.kind, 'protocol.score');
+    const inputs = p.inputs as Record<string, string>;
+    assert.equal(Object.keys(inputs).length, 2 * N);
+    assert.equal(inputs['unlearn.0'], t.stages.evaluate, "model 0 is the ordinary trial's");
+    const oracleTrial = plan.trials.find((o) => o.role === 'oracle' && o.seed === t.seed && o.forgetSet === t.forgetSet)!;
+    assert.equal(inputs['retrain.0'], oracleTrial.stages.evaluate, "retrained model 0 is the ordinary oracle's");
+    const seeds = new Set(Object.keys(inputs).filter((r) => r.startsWith('unlearn.')).map((r) => (stage.get((stage.get(inputs[r])!.inputs as Record<string, string>).model)!.params as { seed: number }).seed));
+    assert.equal(seeds.size, N, 'N distinct unlearning seeds');
+  }
+
+  // a second protocol sweep over the same setting, other name and methods: every retrained model is the same stage
+  const other = expandSweep(parseSweep(withProtocol(base.replace('name: t', 'name: other').replace(/    - \{ name: del.*\n/, '').replace(/    - \{ name: neggrad-plus.*\n/, '')), 'o.yaml', mlRegistries()), 'o');
+  const oracles = (p: typeof plan) => new Set(p.stages.filter((s) => s.kind === 'train.oracle').map((s) => s.key));
+  assert.deepEqual(oracles(other), oracles(plan), 'no new retrain: the oracles are shared stages');
+
+  assert.match(problems(withProtocol(base) + 'oracle: false\n'), /evaluation\.protocol: needs the oracle/);
+  assert.match(problems(withProtocol(base).replace('models: 4', 'models: 2')), /evaluation\.protocol\.models: /);
 });

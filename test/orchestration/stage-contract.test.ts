@@ -23,14 +23,21 @@ const FIELDS: { [K in keyof StageParamsByKind]-?: (keyof StageParamsByKind[K])[]
   localize: ['dataset', 'model', 'strategy', 'alpha', 'seed', 'compute', 'channelAggregate'],
   unlearn: ['dataset', 'model', 'recipe', 'algorithm', 'hparams', 'seed', 'compute', 'maskStrategy', 'maskAlpha'],
   evaluate: ['dataset', 'model', 'evaluation', 'compute'],
+  'protocol.score': ['dataset', 'model', 'kind', 'models', 'compute'],
   record: ['sweepId', 'trial', 'model', 'stageKeys', 'compute'],
 };
 const OPTIONAL = new Set(['maskStrategy', 'maskAlpha', 'cacheNamespace', 'channelAggregate']);
 
 void test('every stage the planner makes carries exactly the fields of its kind\'s params type', () => {
-  for (const file of ['sweeps/demo.yaml', 'sweeps/mnist-memorization.yaml']) {
-    const plan = expandSweep(parseSweepText(readFileSync(file, 'utf8'), file), 'contract');
-    const seen = new Set<string>();
+  const demo = readFileSync('sweeps/demo.yaml', 'utf8');
+  const sources: [string, string][] = [
+    ['sweeps/demo.yaml', demo],
+    ['sweeps/mnist-memorization.yaml', readFileSync('sweeps/mnist-memorization.yaml', 'utf8')],
+    ['demo with the evaluation protocol', demo.replace(/^evaluation: .*$/m, 'evaluation: { mia: true, perExample: true, batchSize: 256, protocol: { kind: neurips23, models: 3 } }')],
+  ];
+  const seen = new Set<string>();
+  for (const [file, text] of sources) {
+    const plan = expandSweep(parseSweepText(text, file), 'contract');
     for (const s of plan.stages) {
       seen.add(s.kind);
       const want = FIELDS[s.kind] as string[];
@@ -38,8 +45,8 @@ void test('every stage the planner makes carries exactly the fields of its kind\
       for (const k of got) assert.ok(want.includes(k), `${file}: ${s.kind} has field ${k} its type does not name`);
       for (const k of want) if (!OPTIONAL.has(k)) assert.ok(got.includes(k), `${file}: ${s.kind} lacks field ${k}`);
     }
-    assert.deepEqual([...seen].sort(), [...STAGE_KINDS].sort(), `${file}: the plan has every stage kind`);
   }
+  assert.deepEqual([...seen].sort(), [...STAGE_KINDS].sort(), 'the plans have every stage kind between them');
 });
 
 void test('the library throws typed errors for bad input, and the activity classifies them without reading messages', async () => {

@@ -107,11 +107,13 @@ export function packFilter(w: usize, K: i32, Cout: i32, dst: usize): void {
 /**
  * 2-D convolution (cross-correlation, as tf.conv2d) as an implicit GEMM:
  *   out[n, oh, ow, co] = Σ over (kh, kw, ci) of xpad[n, oh·s + kh, ow·s + kw, ci] · w[kh, kw, ci, co]
- * x: zero-padded NHWC input [N, Hp, Wp, C]; wp: filter packed by packFilter; out: output pixels of Cout floats,
- * pixel (n, oh, ow) at out + n·outImg + oh·outRow + ow·outPix bytes (dense NHWC: Cout·4, OW·Cout·4, OH·OW·Cout·4;
- * the strided input gradient writes one sub-pixel phase of dx with pixel and row strides s·… ).
- * Requires C % 4 == 0 and Cout % 8 == 0. Tiles of 4 neighbouring output pixels × 8 output channels keep
- * 8 vector accumulators in registers; pixel addresses advance by pointer increments (no divisions).
+ * x: zero-padded NHWC input [N, Hp, Wp, C] (any C); wp: filter packed by packFilter; out: output pixels of Cout
+ * floats, pixel (n, oh, ow) at out + n·outImg + oh·outRow + ow·outPix bytes (dense NHWC: Cout·4, OW·Cout·4,
+ * OH·OW·Cout·4; the strided input gradient writes one sub-pixel phase of dx with pixel and row strides s·… ).
+ * Requires Cout % 8 == 0. Tiles of 4 neighbouring output pixels × 8 output channels keep 8 vector accumulators in
+ * registers; a row's last OW mod 4 pixels take a 2-pixel tile, then a 1-pixel one (each costs about a 4-pixel
+ * tile's time: too few independent accumulators to hide the FMA latency, so two at once halve the loss on rows of
+ * 14). Pixel addresses advance by pointer increments (no divisions).
  */
 export function conv2d(
   x: usize, N: i32, Hp: i32, Wp: i32, C: i32,
@@ -125,25 +127,51 @@ export function conv2d(
   const rowStep = <usize>(Wp * C) << 2;
   const cs = <usize>outPix;
   const panelBytes = <usize>K << 5;
+  // the KW taps of one filter row are KW·C contiguous floats of the padded input row: KH runs per tile
+  const runBytes = <usize>(KW * C) << 2;
   for (let n = 0; n < N; n++) {
     for (let oh = 0; oh < OH; oh++) {
       let o = out + <usize>n * <usize>outImg + <usize>oh * <usize>outRow;
       const rowBase = x + ((<usize>((n * Hp + oh * s) * Wp * C)) << 2);
-      // the KW taps of one filter row are KW·C contiguous floats of the padded input row: KH runs per tile
-      const runBytes = <usize>(KW * C) << 2;
       let ow = 0;
       for (; ow + 4 <= OW; ow += 4) {
         const p0 = rowBase + <usize>ow * pixStep;
         for (let p = 0; p < panels; p++) tile4x8(p0, pixStep, KH, rowStep, runBytes, wp + <usize>p * panelBytes, o + (<usize>p << 5), cs, 8, 0);
         o += 4 * cs;
       }
-      for (; ow < OW; ow++) {
+      if (ow + 2 <= OW) {
+        const p0 = rowBase + <usize>ow * pixStep;
+        for (let p = 0; p < panels; p++) tile2x8(p0, pixStep, KH, rowStep, runBytes, wp + <usize>p * panelBytes, o + (<usize>p << 5), cs);
+        o += 2 * cs;
+        ow += 2;
+      }
+      if (ow < OW) {
         const p0 = rowBase + <usize>ow * pixStep;
         for (let p = 0; p < panels; p++) tile1x8(p0, KH, rowStep, runBytes, wp + <usize>p * panelBytes, o + (<usize>p << 5), 8, 0);
-        o += cs;
       }
     }
   }
+}
+
+/** tile4x8 for two rows of A (full 8-column panels). */
+// @ts-ignore: decorator
+@inline function tile2x8(a: usize, rowStride: usize, runs: i32, runStride: usize, runBytes: usize, b: usize, out: usize, outStride: usize): void {
+  let c00 = f32x4.splat(0), c01 = f32x4.splat(0), c10 = f32x4.splat(0), c11 = f32x4.splat(0);
+  for (let r = 0; r < runs; r++) {
+    let pa = a + <usize>r * runStride;
+    const end = pa + runBytes;
+    while (pa < end) {
+      const b0 = v128.load(b), b1 = v128.load(b, 16);
+      const x0 = v128.load32_splat(pa);
+      c00 = madd(x0, b0, c00); c01 = madd(x0, b1, c01);
+      const x1 = v128.load32_splat(pa + rowStride);
+      c10 = madd(x1, b0, c10); c11 = madd(x1, b1, c11);
+      pa += 4;
+      b += 32;
+    }
+  }
+  v128.store(out, c00); v128.store(out, c01, 16);
+  v128.store(out + outStride, c10); v128.store(out + outStride, c11, 16);
 }
 
 /**

@@ -1,0 +1,147 @@
+// A sweep's expanded plan in PostgreSQL: written once by the planning activity, read in pages by the workflow
+// (through an activity) and stage by stage by the stage activities. Positions (`idx`) are the plan's topological
+// order, so the workflow can schedule from small integers instead of holding every stage's spec.
+// Exports:
+//   findPlan(pool, planId): the plan's summary when it is completely written, else null.
+//   savePlan(pool, planId, plan, {onChunk}): upserts `stages` rows (pending) and writes `plan_stages`; idempotent.
+//       Other plans of the same sweep are removed (a sweep's rows mirror the config it was last started with).
+//   pruneTrials(pool, sweepId, keepIds): deletes the sweep's trial rows not in keepIds.
+//   readPlanPage(pool, planId, from, count): compact rows of positions [from, from + count), in order.
+//   readPlanStages(pool, planId, idxs): full stage specs (params from `stages`) with each input's key and kind.
+//   planKeysInRanges(pool, planId, ranges): key and kind of the stages at the given positions.
+import type pg from 'pg';
+import type { SweepPlan } from '../sweep/plan.js';
+
+export interface PlanSummary {
+  planId: string;
+  sweepId: string;
+  stages: number;
+  trials: number;
+  /** stage count by kind */
+  kinds: Record<string, number>;
+}
+
+export interface PlanPageRow {
+  idx: number;
+  key: string;
+  kind: string;
+  label: string;
+  inputIdx: number[];
+}
+
+export interface PlannedStage {
+  idx: number;
+  key: string;
+  kind: string;
+  label: string;
+  params: Record<string, unknown>;
+  /** role → input stage key */
+  inputs: Record<string, string>;
+  /** role → input stage kind */
+  inputKinds: Record<string, string>;
+}
+
+type Pool = Pick<pg.Pool, 'query'>;
+
+const CHUNK = 2000;
+
+export async function findPlan(pool: Pool, planId: string): Promise<PlanSummary | null> {
+  const r = await pool.query('SELECT id, sweep_id, stages, trials, kinds FROM sweep_plans WHERE id = $1 AND complete', [planId]);
+  const row = r.rows[0];
+  return row ? { planId: row.id, sweepId: row.sweep_id, stages: row.stages, trials: row.trials, kinds: row.kinds } : null;
+}
+
+export async function savePlan(pool: Pool, planId: string, plan: SweepPlan, opts: { onChunk?: () => void } = {}): Promise<PlanSummary> {
+  const kinds: Record<string, number> = {};
+  for (const s of plan.stages) kinds[s.kind] = (kinds[s.kind] ?? 0) + 1;
+  const summary: PlanSummary = { planId, sweepId: plan.sweepId, stages: plan.stages.length, trials: plan.trials.length, kinds };
+  // A sweep keeps one plan: the one it was last started with (its rows are re-read by position).
+  await pool.query('DELETE FROM sweep_plans WHERE sweep_id = $1 AND id <> $2', [plan.sweepId, planId]);
+  await pool.query(
+    `INSERT INTO sweep_plans (id, sweep_id, stages, trials, kinds, complete) VALUES ($1, $2, $3, $4, $5::jsonb, false)
+     ON CONFLICT (id) DO NOTHING`,
+    [planId, plan.sweepId, summary.stages, summary.trials, JSON.stringify(kinds)],
+  );
+  const index = new Map<string, number>();
+  plan.stages.forEach((s, i) => index.set(s.key, i));
+  for (let i = 0; i < plan.stages.length; i += CHUNK) {
+    const chunk = plan.stages.slice(i, i + CHUNK);
+    await pool.query(
+      `INSERT INTO stages (key, kind, params, input_keys, status)
+       SELECT k, kd, p::jsonb, string_to_array(ik, ','), 'pending' FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS t(k, kd, p, ik)
+       ON CONFLICT (key) DO NOTHING`,
+      [chunk.map((s) => s.key), chunk.map((s) => s.kind), chunk.map((s) => JSON.stringify(s.params)), chunk.map((s) => Object.values(s.inputs as Record<string, string>).join(','))],
+    );
+    await pool.query(
+      `INSERT INTO plan_stages (plan_id, idx, key, kind, label, input_roles, input_idx)
+       SELECT $1, i, k, kd, l, string_to_array(r, ','), string_to_array(ii, ',')::int[]
+         FROM unnest($2::int[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[]) AS t(i, k, kd, l, r, ii)
+       ON CONFLICT (plan_id, idx) DO NOTHING`,
+      [
+        planId,
+        chunk.map((_, j) => i + j),
+        chunk.map((s) => s.key),
+        chunk.map((s) => s.kind),
+        chunk.map((s) => s.label),
+        chunk.map((s) => Object.keys(s.inputs as Record<string, string>).join(',')),
+        chunk.map((s) => Object.values(s.inputs as Record<string, string>).map((k) => {
+          const at = index.get(k);
+          if (at === undefined) throw new Error(`plan ${planId}: stage ${s.key} names unknown input ${k}`);
+          return at;
+        }).join(',')),
+      ],
+    );
+    opts.onChunk?.();
+  }
+  await pool.query('UPDATE sweep_plans SET complete = true WHERE id = $1', [planId]);
+  return summary;
+}
+
+export async function pruneTrials(pool: Pool, sweepId: string, keepIds: string[]): Promise<void> {
+  await pool.query('DELETE FROM trials WHERE sweep_id = $1 AND NOT (id = ANY($2::text[]))', [sweepId, keepIds]);
+}
+
+export async function readPlanPage(pool: Pool, planId: string, from: number, count: number): Promise<PlanPageRow[]> {
+  const r = await pool.query(
+    'SELECT idx, key, kind, label, input_idx FROM plan_stages WHERE plan_id = $1 AND idx >= $2 AND idx < $3 ORDER BY idx',
+    [planId, from, from + count],
+  );
+  return r.rows.map((row) => ({ idx: row.idx, key: row.key, kind: row.kind, label: row.label, inputIdx: row.input_idx }));
+}
+
+export async function readPlanStages(pool: Pool, planId: string, idxs: number[]): Promise<Map<number, PlannedStage>> {
+  const r = await pool.query(
+    `SELECT p.idx, p.key, p.kind, p.label, p.input_roles, s.params,
+            ARRAY(SELECT q.key FROM unnest(p.input_idx) WITH ORDINALITY AS u(i, o) JOIN plan_stages q ON q.plan_id = p.plan_id AND q.idx = u.i ORDER BY u.o) AS input_keys,
+            ARRAY(SELECT q.kind FROM unnest(p.input_idx) WITH ORDINALITY AS u(i, o) JOIN plan_stages q ON q.plan_id = p.plan_id AND q.idx = u.i ORDER BY u.o) AS input_kinds
+       FROM plan_stages p JOIN stages s ON s.key = p.key
+      WHERE p.plan_id = $1 AND p.idx = ANY($2::int[])`,
+    [planId, idxs],
+  );
+  const out = new Map<number, PlannedStage>();
+  for (const row of r.rows) {
+    const roles: string[] = row.input_roles;
+    const inputs: Record<string, string> = {};
+    const inputKinds: Record<string, string> = {};
+    roles.forEach((role, j) => {
+      inputs[role] = row.input_keys[j];
+      inputKinds[role] = row.input_kinds[j];
+    });
+    out.set(row.idx, { idx: row.idx, key: row.key, kind: row.kind, label: row.label, params: row.params, inputs, inputKinds });
+  }
+  return out;
+}
+
+/** Positions given as half-open ranges [from, to). */
+export type IdxRange = [number, number];
+
+export async function planKeysInRanges(pool: Pool, planId: string, ranges: IdxRange[]): Promise<{ idx: number; key: string; kind: string }[]> {
+  if (ranges.length === 0) return [];
+  const r = await pool.query(
+    `SELECT p.idx, p.key, p.kind FROM plan_stages p
+       JOIN unnest($2::int[], $3::int[]) AS rg(lo, hi) ON p.idx >= rg.lo AND p.idx < rg.hi
+      WHERE p.plan_id = $1 ORDER BY p.idx`,
+    [planId, ranges.map((x) => x[0]), ranges.map((x) => x[1])],
+  );
+  return r.rows.map((row) => ({ idx: row.idx, key: row.key, kind: row.kind }));
+}
