@@ -198,11 +198,11 @@ async function run(ctx: StageContext, opts: MlConfig): Promise<StageOutput> {
           ],
           counts: { train: ds.train.count, forget: forget.count, retain: retain.count, test: ds.test.count },
         };
-        if (p.evaluation.perExample !== false || p.evaluation.protocol) {
+        if (p.evaluation.perExample !== false || p.evaluation.logitConfidence) {
           const pe = ev.forget.perExample;
           out.forget = { ids: Array.from(pe.ids), trueProb: Array.from(pe.trueProb), loss: Array.from(pe.loss), correct: Array.from(pe.pred, (v, i) => v === forget.y[i]) };
           // the protocol's attacks need log p − log(1 − p) from the logits (a float32 probability saturates at 1)
-          if (p.evaluation.protocol) out.forget.logitConf = Array.from(logitScaledConfidence(await predictLogits(model, forget, { batchSize: p.evaluation.batchSize }), forget.y, ds.numClasses));
+          if (p.evaluation.logitConfidence) out.forget.logitConf = Array.from(logitScaledConfidence(await predictLogits(model, forget, { batchSize: p.evaluation.batchSize }), forget.y, ds.numClasses));
         }
         return { bytes: jsonBytes(out), meta: { forgetAcc: m.forgetAcc, testAcc: m.testAcc } };
       } finally {
