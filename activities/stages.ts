@@ -247,7 +247,7 @@ export function createActivities(deps: ActivityDeps): SweepActivities {
       if (abort.signal.aborted) throw new CancelledFailure('stage cancelled');
       const put = await store.put(artifactKey(s), out.bytes, { stage: s.key, kind: s.kind });
       const seconds = (Date.now() - t0) / 1000;
-      const meta = { seconds, ...out.meta, worker: deps.identity, host: workerHost(), backend, code: codeVersion(), version: s.version, attempt, resumedFromEpoch: out.resumedFromEpoch ?? 0 };
+      const meta = { seconds, ...out.meta, worker: deps.identity, host: hostOfWorker(deps.identity), backend, code: codeVersion(), version: s.version, attempt, resumedFromEpoch: out.resumedFromEpoch ?? 0 };
       await upsertArtifact(pool, { key: s.key, kind: s.kind, uri: put.uri, sha256: put.sha256, bytes: put.bytes, metadata: meta });
       await markStageDone(pool, s.key, seconds);
       return { key: s.key, status: 'ran', seconds, attempt, resumedFromEpoch: out.resumedFromEpoch ?? 0 };
