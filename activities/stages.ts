@@ -11,6 +11,7 @@ import {
 import { codeVersion } from './provenance.js';
 import { findPlan, planKeysInRanges, pruneTrials, readPlanPage, readPlanStages, savePlan, type PlannedStage } from '../db/plan-store.js';
 import { expandSweep, planSettings, STAGE_QUEUES, STAGE_VERSIONS } from '../sweep/plan.js';
+import { revalidateSweepConfig } from './sweep-input.js';
 import { FailureType, inputKey, inputKeys, type StageKind, type StageSpec } from '../sweep/stages.js';
 import { DivergenceError, InvalidInputError } from '../ml/errors.js';
 import type { SweepConfig } from '../sweep/schema.js';
@@ -97,6 +98,7 @@ export function createActivities(deps: ActivityDeps): SweepActivities {
 
   /** Expands the plan once per (sweep id, config) and stores it; later starts of the same config reuse it. */
   async function planSweep({ sweepId, config }: PlanSweepInput): Promise<PlanInfo> {
+    revalidateSweepConfig(config, sweepId); // the same schema as the CLI: a workflow input is not trusted
     const ctx = Context.current();
     const planId = planIdOf(sweepId, config);
     await recordSweep(db.db, { id: sweepId, name: config.name, config, status: 'running' });
