@@ -17,7 +17,7 @@ import { DivergenceError, InvalidInputError } from '../ml/errors.js';
 import type { SweepConfig } from '../sweep/schema.js';
 import { canonicalJson } from '../sweep/hash.js';
 import type { MarkStagesInput, MarkStagesResult, PlanInfo, PlanPage, PlanPageInput, PlanSweepInput, RunStageInput, StageOutcome, SweepActivities } from './types.js';
-import { bytesJson, jsonBytes, InvalidConfigError, type Compute, type EvaluationOutput, type ResumePoint, type StageContext } from './compute.js';
+import { bytesJson, jsonBytes, InvalidConfigError, type Compute, type EvaluationOutput, type HeartbeatDetails, type ResumePoint, type StageContext } from './compute.js';
 import { s3Store, type ObjectStore } from './store.js';
 import type { S3Config } from '../config/index.js';
 
@@ -188,9 +188,14 @@ export function createActivities(deps: ActivityDeps): SweepActivities {
     const backend = compute ? await compute.backend() : { name: 'io', device: 'cpu', version: '' };
     await markStageRunning(pool, s, attempt, deps.identity, `${backend.name}/${backend.device}`);
 
-    let details: ResumePoint | undefined;
+    // The details carry the resume point and the compute's progress; the ticker re-sends them every second.
+    // It runs only when the event loop does: the compute's loops yield to it (ml/driver.ts), so a heartbeat
+    // timeout means a hung or dead worker, or a loop that does not go through the driver.
+    const details: HeartbeatDetails = { stage: s.key, kind: s.kind };
     const heartbeat = () => ctx.heartbeat(details);
-    const ticker = setInterval(heartbeat, 1000);
+    heartbeat();
+    // every second, or 4 times per heartbeat timeout when that is shorter
+    const ticker = setInterval(heartbeat, Math.min(1000, Math.max(100, (ctx.info.heartbeatTimeoutMs ?? 4000) / 4)));
     const abort = new AbortController();
     ctx.cancelled.catch(() => abort.abort());
     const inputRows = await artifactRows(inputKeys(s));
@@ -214,10 +219,13 @@ export function createActivities(deps: ActivityDeps): SweepActivities {
           input: read,
           signal: abort.signal,
           heartbeat,
+          progress(p) {
+            details.progress = p;
+          },
           log: (m) => ctx.log.info(m, { stage: s.key, kind: s.kind }),
           async resume() {
-            const hb = ctx.info.heartbeatDetails as ResumePoint | undefined;
-            let point: ResumePoint | undefined = hb && typeof hb.epoch === 'number' && hb.epoch > 0 ? hb : undefined;
+            const hb = ctx.info.heartbeatDetails as Partial<ResumePoint> | undefined;
+            let point: ResumePoint | undefined = hb && typeof hb.epoch === 'number' && hb.epoch > 0 && typeof hb.checkpointKey === 'string' ? { epoch: hb.epoch, checkpointKey: hb.checkpointKey } : undefined;
             if (!point) {
               const keys = (await store.list(checkpointPrefix(s.key))).sort();
               const last = keys[keys.length - 1];
@@ -235,7 +243,8 @@ export function createActivities(deps: ActivityDeps): SweepActivities {
           async saveEpoch(epoch, bytes) {
             const key = checkpointKey(s.key, epoch);
             await store.put(key, bytes, { stage: s.key, epoch: String(epoch) });
-            details = { epoch, checkpointKey: key };
+            details.epoch = epoch;
+            details.checkpointKey = key;
             heartbeat();
           },
           async curve(points) {
