@@ -142,7 +142,7 @@ export function s3Config(env: Env): S3Config {
 
 // ---------------------------------------------------------------- the ML library's options
 
-export const BACKEND_NAMES = ['node-gpu', 'node', 'wasm', 'cpu'] as const;
+export const BACKEND_NAMES = ['node-gpu', 'webgpu', 'node', 'wasm', 'cpu'] as const;
 
 /** What workers, benches and tests pass to ml/ (initBackend, the data loaders). */
 export interface MlConfig {

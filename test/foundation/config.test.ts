@@ -6,7 +6,8 @@ import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ConfigError, mlConfig, queueNames, temporalConfig, workerConfig } from '../../config/index.js';
+import { BACKEND_NAMES, ConfigError, mlConfig, queueNames, temporalConfig, workerConfig } from '../../config/index.js';
+import { BACKEND_ORDER } from '../../ml/backend.js';
 import { VAR_NAMES } from '../../config/vars.js';
 import { README, readmeWithConfig } from '../../config/docs.js';
 
@@ -83,7 +84,9 @@ void test('ML and worker settings are validated and name the variable', () => {
   assert.deepEqual(d, { wasmKernels: { fma: true, off: [] }, dataDir: '/h/.cache/unlearn-data' });
   const m = mlConfig({ HOME: '/h', UNLEARN_BACKEND: 'wasm', UNLEARN_WASM_FMA: '0', UNLEARN_WASM_KERNELS_OFF: 'asm, norm', UNLEARN_DATA_DIR: '/d', TF_NUM_INTRAOP_THREADS: '4' });
   assert.deepEqual(m, { backend: 'wasm', intraopThreads: 4, wasmKernels: { fma: false, off: ['asm', 'norm'] }, dataDir: '/d' });
-  assert.throws(() => mlConfig({ UNLEARN_BACKEND: 'tpu' }), (e: Error) => e instanceof ConfigError && /UNLEARN_BACKEND is "tpu", not one of node-gpu, node, wasm, cpu/.test(e.message));
+  assert.throws(() => mlConfig({ UNLEARN_BACKEND: 'tpu' }), (e: Error) => e instanceof ConfigError && /UNLEARN_BACKEND is "tpu", not one of node-gpu, webgpu, node, wasm, cpu/.test(e.message));
+  // UNLEARN_BACKEND offers exactly the backends the library can load
+  assert.deepEqual([...BACKEND_NAMES].sort(), [...BACKEND_ORDER].sort());
   assert.throws(() => mlConfig({ UNLEARN_WASM_FMA: 'maybe' }), /UNLEARN_WASM_FMA is "maybe"/);
   assert.throws(() => mlConfig({ TF_NUM_INTRAOP_THREADS: '-2' }), /TF_NUM_INTRAOP_THREADS is "-2", expected a positive integer/);
   assert.deepEqual(queueNames({ UNLEARN_QUEUE_PREFIX: 'lab-' }), { gpu: 'lab-gpu', io: 'lab-io' });
