@@ -55,6 +55,7 @@ export const VARS: readonly VarDoc[] = [
   // ---- tools
   { names: ['TEMPORAL_CLI_PATH', 'VERSITYGW_PATH'], group: 'tools', meaning: 'binaries to use instead of building them into `~/.cache/unlearn-tools/`' },
   { names: ['UNLEARN_PG_PASSWORD', 'UNLEARN_TEST_PG_PASSWORD', 'UNLEARN_READ_PG_PASSWORD'], group: 'tools', meaning: 'passwords of the local `unlearn` / `unlearn_test` roles and of the SELECT-only role behind `unlearn query` (default: generated into `~/.config/unlearn/pg-passwords.json`, mode 600)', secret: true },
+  { names: ['GOPROXY'], group: 'tools', meaning: 'Go module proxy for the tools built with `go install` and the deploy schema build (default Go\'s own)' },
   { names: ['XDG_CACHE_HOME', 'XDG_CONFIG_HOME'], group: 'tools', meaning: 'where the tools cache and the password file live (defaults `~/.cache`, `~/.config`)' },
   { names: ['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'], group: 'tools', meaning: 'set to `true` by the project (the AWS SDK\'s notice about future Node versions is noise in every command)' },
   // ---- bench
