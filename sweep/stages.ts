@@ -76,7 +76,9 @@ export interface UnlearnParams extends StageCommon {
 export interface EvaluateParams extends StageCommon {
   dataset: DatasetRef;
   model: ModelRef;
-  evaluation: SweepConfig['evaluation'];
+  /** the sweep's evaluation settings without the protocol; logitConfidence: store log p − log(1 − p) per forget
+   *  example (set for protocol sweeps) */
+  evaluation: Omit<SweepConfig['evaluation'], 'protocol'> & { logitConfidence?: boolean };
 }
 
 /** Scores a method on one setting from the per-example outputs of N retrained and N unlearned models. */

@@ -162,17 +162,16 @@ export async function SweepWorkflow(input: SweepInput): Promise<SweepResult> {
     ...common,
     taskQueue: input.queues.io,
     startToCloseTimeout: '10m',
-    heartbeatTimeout: `${Math.max(ex.heartbeatTimeoutS, 60)}s`,
+    heartbeatTimeout: `${ex.heartbeatTimeoutS}s`,
     cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
   });
   // Bookkeeping (plan, pages, marks, finish) is idempotent and no stage's result: it retries until the
   // database and the object store answer again, so an outage longer than a stage's retries never fails a sweep.
-  const book = proxyActivities<SweepActivities>({
-    taskQueue: input.queues.io,
-    startToCloseTimeout: '10m',
-    heartbeatTimeout: `${Math.max(ex.heartbeatTimeoutS, 60)}s`,
-    retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', nonRetryableErrorTypes: [FailureType.InvalidConfig] },
-  });
+  const bookRetry = { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', nonRetryableErrorTypes: [FailureType.InvalidConfig] };
+  const book = proxyActivities<SweepActivities>({ taskQueue: input.queues.io, startToCloseTimeout: '10m', heartbeatTimeout: '30s', retry: bookRetry });
+  // Expanding a large plan is one synchronous computation (~30 s at 100,000 trials on a busy machine) between
+  // heartbeats: its heartbeat timeout must outlast it.
+  const planner = proxyActivities<SweepActivities>({ taskQueue: input.queues.io, startToCloseTimeout: '30m', heartbeatTimeout: '10m', retry: bookRetry });
 
   const pageSize = input.paging?.pageSize ?? PAGE_SIZE;
   const maxLoaded = input.paging?.maxLoaded ?? MAX_LOADED;
@@ -405,7 +404,7 @@ export async function SweepWorkflow(input: SweepInput): Promise<SweepResult> {
   };
 
   try {
-    plan ??= await book.planSweep({ sweepId: input.sweepId, config: cfg });
+    plan ??= await planner.planSweep({ sweepId: input.sweepId, config: cfg });
     n = plan.stages;
     status = new Uint8Array(n);
     if (input.state) {

@@ -30,10 +30,10 @@ export interface WorkerProc {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-export function startWorker(queue: 'gpu' | 'io' | 'all', prefix: string): WorkerProc {
-  const proc = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'cli', 'main.ts'), 'worker', '--queue', queue], {
+export function startWorker(queue: 'gpu' | 'io' | 'all', prefix: string, opts: { args?: string[]; env?: Record<string, string> } = {}): WorkerProc {
+  const proc = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'cli', 'main.ts'), 'worker', '--queue', queue, ...(opts.args ?? [])], {
     cwd: root,
-    env: { ...process.env, UNLEARN_QUEUE_PREFIX: prefix },
+    env: { ...process.env, ...opts.env, UNLEARN_QUEUE_PREFIX: prefix },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';

@@ -205,6 +205,10 @@ void test('evaluation protocol: N retrained and N unlearned models per setting o
   const other = expandSweep(parseSweep(withProtocol(base.replace('name: t', 'name: other').replace(/    - \{ name: del.*\n/, '').replace(/    - \{ name: neggrad-plus.*\n/, '')), 'o.yaml', mlRegistries()), 'o');
   const oracles = (p: typeof plan) => new Set(p.stages.filter((s) => s.kind === 'train.oracle').map((s) => s.key));
   assert.deepEqual(oracles(other), oracles(plan), 'no new retrain: the oracles are shared stages');
+  // a larger N reuses every model (and its evaluation) of a smaller one: N is not part of the evaluate stages' keys
+  const plan8 = expandSweep(parseSweep(withProtocol(base).replace(`models: ${N}`, 'models: 8'), 'p8.yaml', mlRegistries()), 'p');
+  const keys8 = new Set(plan8.stages.map((s) => s.key));
+  for (const s of plan.stages) if (s.kind !== 'protocol.score' && s.kind !== 'record') assert.ok(keys8.has(s.key), `N = 8 reuses ${s.kind} ${s.label}`);
 
   assert.match(problems(withProtocol(base) + 'oracle: false\n'), /evaluation\.protocol: needs the oracle/);
   assert.match(problems(withProtocol(base).replace('models: 4', 'models: 2')), /evaluation\.protocol\.models: /);
