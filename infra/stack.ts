@@ -744,7 +744,11 @@ async function ensurePostgres(
     log('postgres: installing Debian package postgresql (apt-get)');
     try {
       await execFileP('apt-get', ['install', '-y', '--no-install-recommends', 'postgresql'], {
-        env: { ...env, DEBIAN_FRONTEND: 'noninteractive' },
+        // apt's scripts start the cluster: it gets no URL, key or token of ours (proxies pass, apt may need them)
+        env: daemonEnv(env, {
+          DEBIAN_FRONTEND: 'noninteractive',
+          ...Object.fromEntries(['http_proxy', 'https_proxy', 'no_proxy', 'HTTP_PROXY', 'HTTPS_PROXY', 'NO_PROXY'].filter((k) => env[k]).map((k) => [k, env[k] as string])),
+        }),
         maxBuffer: 64 * 1024 * 1024,
         timeout: 15 * 60_000,
       });
@@ -764,7 +768,7 @@ async function ensurePostgres(
     }
     log(`postgres: starting cluster ${cl.version}/${cl.cluster} (pg_ctlcluster)`);
     try {
-      await execFileP('pg_ctlcluster', [cl.version, cl.cluster, 'start']);
+      await execFileP('pg_ctlcluster', [cl.version, cl.cluster, 'start'], { env: daemonEnv(env) }); // the server inherits this env
     } catch (err) {
       // exit code 2 = already running (another process started it meanwhile)
       if ((err as { code?: number }).code !== 2) {
@@ -856,7 +860,7 @@ async function stopPostgresCluster(pgs: NonNullable<StackState['postgres']>, log
     log(`postgres: leaving cluster ${pgs.version}/${pgs.cluster} running (${others} other client connection(s))`);
     return;
   }
-  await execFileP('pg_ctlcluster', [pgs.version, pgs.cluster, 'stop']).catch(() => {});
+  await execFileP('pg_ctlcluster', [pgs.version, pgs.cluster, 'stop'], { env: daemonEnv(process.env) }).catch(() => {});
   log(`stopped postgres cluster ${pgs.version}/${pgs.cluster}`);
 }
 
