@@ -203,6 +203,7 @@ async function main(): Promise<void> {
   const result: Row = {
     bench: 'ml',
     at: new Date().toISOString(),
+    commit: spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: here, encoding: 'utf8' }).stdout?.trim() || null,
     machine,
     references: references.map((r) => ({ name: r.name, torch: r.version })),
     note: 'single-threaded backends unless stated; other jobs share this machine (see the load averages): compare samplesPerCpuSec and the ratios to PyTorch measured in the same minutes',

@@ -32,6 +32,8 @@ export interface AsmKernels {
   /** One SGD step of one parameter (vel, mask, velOut: 0 for none). */
   sgdStep(theta: number, grad: number, vel: number, mask: number, n: number, lr: number, mu: number, wd: number, thetaOut: number, velOut: number): void;
   convFilterGrad(x: number, n: number, hp: number, wp: number, c: number, dy: number, oh: number, ow: number, cout: number, kh: number, kw: number, s: number, dw: number, rowsPerBlock: number): void;
+  /** convFilterGrad with each block's input pixels gathered per tap; buf: rowsPerBlock·ow·c floats of scratch. */
+  convFilterGradGathered(x: number, n: number, hp: number, wp: number, c: number, dy: number, oh: number, ow: number, cout: number, kh: number, kw: number, s: number, dw: number, rowsPerBlock: number, buf: number): void;
 }
 
 // The WebAssembly global, typed here: the project's lib (ES2022, no DOM) does not declare it.

@@ -119,6 +119,7 @@ void test('wasm Conv2D and Conv2DBackpropInput/Filter match the CPU backend to 1
   assert.equal(convKernelStats.backpropInputFallback, 0);
   assert.ok(convKernelStats.backpropInputPhase >= 5, `phase path ran ${convKernelStats.backpropInputPhase} times`);
   assert.equal(convKernelStats.backpropFilterAsm, 9, 'implicit-GEMM filter gradient ran for each eligible case');
+  assert.equal(convKernelStats.backpropFilterGathered, 8, 'the gathered variant served the cases with output rows of at most 16 pixels');
   assert.equal(convKernelStats.backpropInputAsm, 9, 'implicit-GEMM input gradient ran for each eligible case');
   assert.ok(convKernelStats.conv2dAsm >= 10, `implicit-GEMM Conv2D ran ${convKernelStats.conv2dAsm} times`);
   assert.ok(convKernelStats.conv2dOriginal >= 1, 'the ineligible cases still reach the backend Conv2D');
