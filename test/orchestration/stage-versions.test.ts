@@ -80,3 +80,47 @@ void test('a worker refuses a stage planned with another version of its kind (re
     (e: unknown) => e instanceof ApplicationFailure && e.type === 'StageVersionMismatch' && !e.nonRetryable && /old-host:1:gpu runs evaluate code version/.test(e.message),
   );
 });
+
+void test('on PostgreSQL: trials of two stage-code releases of the same sweep land in two leaderboard rows per method, never one', async () => {
+  const { freshDatabase } = await import('../results/helpers.js');
+  const { leaderboard } = await import('../../db/leaderboard.js');
+  const { recordMetrics, recordSettings, recordSweep, recordTrial, trialRecord } = await import('../../db/record.js');
+  const f = await freshDatabase('stageversions');
+  try {
+    const plan = expandSweep(cfg, 'release-a');
+    // the same sweep as a release with a new `evaluate` would plan it: every setting key is built with that version
+    const bumpedSettings: typeof plan.settings = {};
+    const rekey = new Map<string, string>();
+    for (const [key, s] of Object.entries(plan.settings)) {
+      const spec = { ...s.spec, stageVersions: { ...s.spec.stageVersions, evaluate: s.spec.stageVersions.evaluate + 1 } };
+      rekey.set(key, specKey(spec));
+      bumpedSettings[specKey(spec)] = { spec, summary: s.summary };
+    }
+    for (const [sweepId, settings, settingOf] of [
+      ['release-a', plan.settings, (k: string) => k],
+      ['release-b', bumpedSettings, (k: string) => rekey.get(k)!],
+    ] as const) {
+      await recordSweep(f.db, { id: sweepId, name: sweepId, config: {}, status: 'completed' });
+      await recordSettings(f.db, settings, plan.methods);
+      for (const t of plan.trials) {
+        const trial = trialRecord(sweepId, { ...t, settingKey: settingOf(t.settingKey) }, { 'forgetset.select': t.stages.forgetSet, evaluate: t.stages.evaluate }, { status: 'completed', wallSeconds: 1, epochs: 1, paramsChangedFraction: 0 });
+        await recordTrial(f.db, trial);
+        await recordMetrics(f.db, trial.id, [{ split: 'forget', name: 'accuracy', value: sweepId === 'release-a' ? 0.1 : 0.9 }, { split: 'test', name: 'accuracy', value: 0.5 }]);
+      }
+    }
+    const rows = await leaderboard(f.db);
+    const perRelease = (key: string) => rows.filter((r) => r.setting_key === key);
+    for (const [a, b] of rekey) {
+      assert.ok(perRelease(a).length > 0 && perRelease(b).length > 0, 'both releases have rows');
+      assert.equal(perRelease(a).length, perRelease(b).length, 'the same methods, once per release');
+    }
+    // no row averages trials of both releases (their forget accuracies differ: 0.1 vs 0.9)
+    assert.ok(rows.filter((r) => r.forget_acc_mean !== null).length >= 2 * rekey.size, 'rows carry forget accuracies');
+    for (const r of rows) {
+      const fa = r.forget_acc_mean;
+      if (fa !== null) assert.ok(Math.abs(fa - 0.1) < 1e-9 || Math.abs(fa - 0.9) < 1e-9, `row ${r.setting_key}/${r.label} mixes releases: forget accuracy ${fa}`);
+    }
+  } finally {
+    await f.drop();
+  }
+});
