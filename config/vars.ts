@@ -63,6 +63,7 @@ export const VARS: readonly VarDoc[] = [
   { names: ['BENCH_ML_MEMORY_STEPS', 'BENCH_ML_LEAK_STEPS'], group: 'bench', meaning: '`ml` bench: steps of the memory part (3) and of the leak check (1000)' },
   { names: ['BENCH_TORCH_VERSION', 'BENCH_TORCH_INSTALL', 'BENCH_PYTHON'], group: 'bench', meaning: '`ml` bench\'s PyTorch reference: torch version from PyPI (default 2.15.0), `BENCH_TORCH_INSTALL=0` to use only an installed one, the Python to use (`python3`)' },
   { names: ['BENCH_STEP_MODELS', 'BENCH_STEP_N', 'BENCH_STEP_CLOCK'], group: 'bench', meaning: '`ml-step` bench: models (default `resnet-w16-1111,vit-tiny`), steps (default 10), `BENCH_STEP_CLOCK=wall` for wall-clock self times (default CPU time)' },
+  { names: ['BENCH_LAYERS_CLOCK'], group: 'bench', meaning: '`ml-layers` bench: `wall` for wall-clock times (default CPU time)' },
   { names: ['ORCH_BENCH_TRIALS', 'ORCH_BENCH_WINDOW', 'ORCH_BENCH_CONCURRENCY', 'ORCH_BENCH_DEMO'], group: 'bench', meaning: '`orchestration` bench: trials (2000), window (64), io concurrency (32); `ORCH_BENCH_DEMO=1` also times the demo' },
   { names: ['LONG_BENCH_HEARTBEAT_S', 'LONG_BENCH_CANCELS'], group: 'bench', meaning: '`long-stage` bench: heartbeat timeout of its stages in s (3) and how many sweeps it cancels mid-stage (5)' },
   { names: ['QUERY_BENCH_RUNS'], group: 'bench', meaning: '`query-path` bench: runs per query (40)' },
