@@ -4,23 +4,28 @@ import { createHash } from 'node:crypto';
 import os from 'node:os';
 import { Context, ApplicationFailure, CancelledFailure } from '@temporalio/activity';
 import { openDb, type DbHandle } from '../db/client.js';
-import { recordCurve, recordForgetOutputs, recordMetrics, recordSweep, recordTrial } from '../db/record.js';
+import { recordCurve, recordForgetOutputs, recordMetrics, recordSettings, recordSweep, recordTrial, trialRecord, trialRowId } from '../db/record.js';
+import {
+  artifactRows as artifactRowsOf, markStageCached, markStageDone, markStageEnded, markStageRunning, markStageStatus,
+  markStagesStatus, setSweepStatus, trialStatus, upsertArtifact, type ArtifactRow,
+} from '../db/stage-rows.js';
+import { codeVersion } from './provenance.js';
 import { findPlan, planKeysInRanges, pruneTrials, readPlanPage, readPlanStages, savePlan, type PlannedStage } from '../db/plan-store.js';
-import { expandSweep, STAGE_QUEUES, STAGE_VERSIONS } from '../sweep/plan.js';
+import { expandSweep, planSettings, stageKey, STAGE_QUEUES, STAGE_VERSIONS } from '../sweep/plan.js';
+import { revalidateSweepConfig } from './sweep-input.js';
 import { FailureType, inputKey, inputKeys, type StageKind, type StageSpec } from '../sweep/stages.js';
 import { DivergenceError, InvalidInputError } from '../ml/errors.js';
 import type { SweepConfig } from '../sweep/schema.js';
-import { canonicalJson, sha256Hex } from '../sweep/hash.js';
+import { canonicalJson } from '../sweep/hash.js';
 import type { MarkStagesInput, MarkStagesResult, PlanInfo, PlanPage, PlanPageInput, PlanSweepInput, RunStageInput, StageOutcome, SweepActivities } from './types.js';
-import { bytesJson, jsonBytes, InvalidConfigError, type Compute, type EvaluationOutput, type ResumePoint, type StageContext } from './compute.js';
+import { bytesJson, jsonBytes, InvalidConfigError, type Compute, type EvaluationOutput, type HeartbeatDetails, type ResumePoint, type StageContext } from './compute.js';
 import { s3StoreFromEnv, type ObjectStore } from './store.js';
 
 export const artifactKey = (s: { kind: string; key: string }) => `stages/${s.kind}/${s.key}`;
 export const checkpointPrefix = (stageKey: string) => `checkpoints/${stageKey}/`;
 const checkpointKey = (stageKey: string, epoch: number) => `${checkpointPrefix(stageKey)}epoch-${String(epoch).padStart(4, '0')}.ckpt`;
 
-/** Trial row id: one row per (sweep, trial). */
-export const trialRowId = (sweepId: string, trialId: string) => sha256Hex(`${sweepId}\n${trialId}`).slice(0, 32);
+export { trialRowId };
 
 /**
  * A plan's id: the sweep id, the config without its execution settings (window, retries and timeouts do not
@@ -36,6 +41,22 @@ function specOf(p: PlannedStage): StageSpec {
   const kind = p.kind as StageKind;
   // The row was written from a StageSpec of this kind (savePlan); params and inputs come back as they went in.
   return { key: p.key, kind, queue: STAGE_QUEUES[kind], version: STAGE_VERSIONS[kind], params: p.params, inputs: p.inputs, label: p.label } as unknown as StageSpec;
+}
+
+/**
+ * A stage's key covers its kind's code version (STAGE_VERSIONS). In a fleet of old and new workers, a worker
+ * must not run a stage planned by code with another version of that kind: its output would be stored under a
+ * key that promises other code. The key this worker's code gives the stage must be the planned key; otherwise
+ * the attempt fails (retryable, type StageVersionMismatch) and Temporal retries it, on another worker.
+ */
+export function checkStageVersion(s: StageSpec, identity: string): void {
+  const mine = STAGE_VERSIONS[s.kind];
+  if (stageKey(s.kind, s.params, s.inputs, mine) === s.key) return;
+  throw ApplicationFailure.create({
+    type: 'StageVersionMismatch',
+    message: `worker ${identity} runs ${s.kind} code version ${mine}, but stage ${s.key.slice(0, 12)} was planned with another version (or other parameters); ` +
+      'left to a worker of the release that planned the sweep',
+  });
 }
 
 export interface ActivityDeps {
@@ -63,8 +84,6 @@ export const hostOfWorker = (identity: string) => identity.split(':')[0];
 export function defaultDeps(computes: Record<string, Compute>, queue: string): ActivityDeps {
   return { store: s3StoreFromEnv(), db: openDb(), computes, identity: `${workerHost()}:${process.pid}:${queue}` };
 }
-
-type ArtifactRow = { key: string; sha256: string; bytes: number; metadata: Record<string, unknown> };
 
 async function mapLimit<T, R>(items: T[], limit: number, fn: (t: T, i: number) => Promise<R>): Promise<R[]> {
   const out: R[] = new Array(items.length);
@@ -94,16 +113,8 @@ function errorText(e: unknown): string {
 
 export function createActivities(deps: ActivityDeps): SweepActivities {
   const { store, db } = deps;
-  const q = (text: string, values: unknown[] = []) => db.pool.query(text, values);
-
-  async function artifactRows(keys: string[]): Promise<Map<string, ArtifactRow>> {
-    const out = new Map<string, ArtifactRow>();
-    for (let i = 0; i < keys.length; i += 2000) {
-      const r = await q('SELECT key, sha256, bytes, metadata FROM artifacts WHERE key = ANY($1::text[])', [keys.slice(i, i + 2000)]);
-      for (const row of r.rows as ArtifactRow[]) out.set(row.key, row);
-    }
-    return out;
-  }
+  const pool = db.pool;
+  const artifactRows = (keys: string[]) => artifactRowsOf(pool, keys);
 
   /** Complete = artifact row exists and the object's size and recorded sha256 match it. */
   async function verified(s: { kind: string; key: string }, row: ArtifactRow | undefined): Promise<boolean> {
@@ -114,9 +125,13 @@ export function createActivities(deps: ActivityDeps): SweepActivities {
 
   /** Expands the plan once per (sweep id, config) and stores it; later starts of the same config reuse it. */
   async function planSweep({ sweepId, config }: PlanSweepInput): Promise<PlanInfo> {
+    revalidateSweepConfig(config, sweepId); // the same schema as the CLI: a workflow input is not trusted
     const ctx = Context.current();
     const planId = planIdOf(sweepId, config);
     await recordSweep(db.db, { id: sweepId, name: config.name, config, status: 'running' });
+    // what the plan's setting and method keys stand for (the leaderboard shows their summaries)
+    const described = planSettings(config);
+    await recordSettings(db.db, described.settings, described.methods);
     const stored = await findPlan(db.pool, planId);
     if (stored) return { planId, stages: stored.stages, trials: stored.trials, kinds: stored.kinds };
     const plan = expandSweep(config, sweepId);
@@ -153,18 +168,16 @@ export function createActivities(deps: ActivityDeps): SweepActivities {
     const p = stage.params;
     const t = p.trial;
     const ev = bytesJson<EvaluationOutput>(await read('evaluate'));
-    const modelMeta = (await artifactRows([p.model])).get(p.model)?.metadata ?? {};
-    const id = trialRowId(p.sweepId, t.id);
-    const num = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v : null);
-    // The configured fraction is part of the leaderboard's grouping key; a measured ratio could differ by seed
-    // and split one configuration into several rows. Count-based forget sets record the measured ratio.
-    const forgetFraction = t.forgetFraction ?? (ev.counts.train > 0 ? ev.counts.forget / ev.counts.train : 0);
-    await recordTrial(db.db, {
-      id, sweepId: p.sweepId, dataset: t.dataset, model: t.model, recipeKey: t.recipeKey, forgetSetKey: p.stageKeys['forgetset.select'],
-      forgetKind: t.forgetKind, forgetFraction, algorithm: t.label, localization: t.localization, alpha: t.alpha,
-      hparams: t.hparams, seed: t.seed, isOracle: t.role === 'oracle', stageKeys: p.stageKeys, status: 'completed', error: null,
-      wallSeconds: num(modelMeta.seconds), epochs: num(modelMeta.epochs), paramsChangedFraction: num(modelMeta.paramsChangedFraction),
+    const metas = await artifactRows([p.model, p.stageKeys.evaluate].filter(Boolean));
+    const modelMeta = metas.get(p.model)?.metadata ?? {};
+    const row = trialRecord(p.sweepId, t, p.stageKeys, {
+      status: 'completed',
+      measuredForgetFraction: ev.counts.train > 0 ? ev.counts.forget / ev.counts.train : 0,
+      wallSeconds: modelMeta.seconds as number, epochs: modelMeta.epochs as number, paramsChangedFraction: modelMeta.paramsChangedFraction as number,
+      provenance: provenanceOf(p.stageKeys, modelMeta, metas.get(p.stageKeys.evaluate)?.metadata ?? {}),
     });
+    const id = row.id;
+    await recordTrial(db.db, row);
     // a method's first-seed trial also carries its evaluation protocol's scores (split 'protocol')
     const protocol = stage.inputs.protocol ? bytesJson<{ metrics?: EvaluationOutput['metrics'] }>(await read('protocol')) : undefined;
     await recordMetrics(db.db, id, protocol?.metrics ? [...ev.metrics, ...protocol.metrics] : ev.metrics);
@@ -184,6 +197,7 @@ export function createActivities(deps: ActivityDeps): SweepActivities {
       stage = specOf(planned);
       inputKinds = planned.inputKinds;
     }
+    checkStageVersion(stage, deps.identity);
     const ctx = Context.current();
     const attempt = ctx.info.attempt;
     const t0 = Date.now();
@@ -191,7 +205,7 @@ export function createActivities(deps: ActivityDeps): SweepActivities {
     // Memoization: a complete, verified artifact means the stage is not run again.
     const existing = (await artifactRows([s.key])).get(s.key);
     if (await verified(s, existing)) {
-      await q(`UPDATE stages SET status = 'cached' WHERE key = $1 AND status NOT IN ('done', 'cached')`, [s.key]);
+      await markStageCached(pool, s.key);
       return { key: s.key, status: 'cached', seconds: 0, attempt };
     }
     const computeName = s.params.compute;
@@ -200,16 +214,16 @@ export function createActivities(deps: ActivityDeps): SweepActivities {
       throw ApplicationFailure.nonRetryable(`worker ${deps.identity} has no compute "${computeName}" (has: ${Object.keys(deps.computes).join(', ')})`, FailureType.InvalidConfig);
     }
     const backend = compute ? await compute.backend() : { name: 'io', device: 'cpu', version: '' };
-    await q(
-      `INSERT INTO stages (key, kind, params, input_keys, status, attempts, worker, backend, started_at, error)
-       VALUES ($1, $2, $3::jsonb, $4::text[], 'running', $5, $6, $7, now(), NULL)
-       ON CONFLICT (key) DO UPDATE SET status = 'running', attempts = GREATEST(stages.attempts, $5), worker = $6, backend = $7, started_at = now(), error = NULL`,
-      [s.key, s.kind, JSON.stringify(s.params), inputKeys(s), attempt, deps.identity, `${backend.name}/${backend.device}`],
-    );
+    await markStageRunning(pool, s, attempt, deps.identity, `${backend.name}/${backend.device}`);
 
-    let details: ResumePoint | undefined;
+    // The details carry the resume point and the compute's progress; the ticker re-sends them every second.
+    // It runs only when the event loop does: the compute's loops yield to it (ml/driver.ts), so a heartbeat
+    // timeout means a hung or dead worker, or a loop that does not go through the driver.
+    const details: HeartbeatDetails = { stage: s.key, kind: s.kind };
     const heartbeat = () => ctx.heartbeat(details);
-    const ticker = setInterval(heartbeat, 1000);
+    heartbeat();
+    // every second, or 4 times per heartbeat timeout when that is shorter
+    const ticker = setInterval(heartbeat, Math.min(1000, Math.max(100, (ctx.info.heartbeatTimeoutMs ?? 4000) / 4)));
     const abort = new AbortController();
     ctx.cancelled.catch(() => abort.abort());
     const inputRows = await artifactRows(inputKeys(s));
@@ -233,10 +247,13 @@ export function createActivities(deps: ActivityDeps): SweepActivities {
           input: read,
           signal: abort.signal,
           heartbeat,
+          progress(p) {
+            details.progress = p;
+          },
           log: (m) => ctx.log.info(m, { stage: s.key, kind: s.kind }),
           async resume() {
-            const hb = ctx.info.heartbeatDetails as ResumePoint | undefined;
-            let point: ResumePoint | undefined = hb && typeof hb.epoch === 'number' && hb.epoch > 0 ? hb : undefined;
+            const hb = ctx.info.heartbeatDetails as Partial<ResumePoint> | undefined;
+            let point: ResumePoint | undefined = hb && typeof hb.epoch === 'number' && hb.epoch > 0 && typeof hb.checkpointKey === 'string' ? { epoch: hb.epoch, checkpointKey: hb.checkpointKey } : undefined;
             if (!point) {
               const keys = (await store.list(checkpointPrefix(s.key))).sort();
               const last = keys[keys.length - 1];
@@ -254,7 +271,8 @@ export function createActivities(deps: ActivityDeps): SweepActivities {
           async saveEpoch(epoch, bytes) {
             const key = checkpointKey(s.key, epoch);
             await store.put(key, bytes, { stage: s.key, epoch: String(epoch) });
-            details = { epoch, checkpointKey: key };
+            details.epoch = epoch;
+            details.checkpointKey = key;
             heartbeat();
           },
           async curve(points) {
@@ -268,17 +286,13 @@ export function createActivities(deps: ActivityDeps): SweepActivities {
       if (abort.signal.aborted) throw new CancelledFailure('stage cancelled');
       const put = await store.put(artifactKey(s), out.bytes, { stage: s.key, kind: s.kind });
       const seconds = (Date.now() - t0) / 1000;
-      const meta = { seconds, ...out.meta, worker: deps.identity, backend, attempt, resumedFromEpoch: out.resumedFromEpoch ?? 0 };
-      await q(
-        `INSERT INTO artifacts (key, kind, uri, sha256, bytes, metadata) VALUES ($1, $2, $3, $4, $5, $6::jsonb)
-         ON CONFLICT (key) DO UPDATE SET uri = $3, sha256 = $4, bytes = $5, metadata = $6::jsonb, created_at = now()`, // the object was rewritten: timing reports count it as new
-        [s.key, s.kind, put.uri, put.sha256, put.bytes, canonicalJson(meta)],
-      );
-      await q(`UPDATE stages SET status = 'done', wall_seconds = $2, finished_at = now(), error = NULL WHERE key = $1`, [s.key, seconds]);
+      const meta = { seconds, ...out.meta, worker: deps.identity, host: workerHost(), backend, code: codeVersion(), version: s.version, attempt, resumedFromEpoch: out.resumedFromEpoch ?? 0 };
+      await upsertArtifact(pool, { key: s.key, kind: s.kind, uri: put.uri, sha256: put.sha256, bytes: put.bytes, metadata: meta });
+      await markStageDone(pool, s.key, seconds);
       return { key: s.key, status: 'ran', seconds, attempt, resumedFromEpoch: out.resumedFromEpoch ?? 0 };
     } catch (e) {
       const cancelled = abort.signal.aborted || e instanceof CancelledFailure;
-      await q(`UPDATE stages SET status = $2, error = $3, finished_at = now() WHERE key = $1 AND status <> 'done'`, [s.key, cancelled ? 'cancelled' : 'failed', errorText(e)]).catch(() => undefined);
+      await markStageEnded(pool, s.key, cancelled ? 'cancelled' : 'failed', errorText(e)).catch(() => undefined);
       if (cancelled) throw e instanceof CancelledFailure ? e : new CancelledFailure('stage cancelled');
       const type = nonRetryableType(e);
       if (type) throw ApplicationFailure.nonRetryable((e as Error).message, type);
@@ -291,16 +305,12 @@ export function createActivities(deps: ActivityDeps): SweepActivities {
   /** A record stage that will not run: its trial row says why (a finished trial keeps its row). */
   async function recordUnfinishedTrial(sweepId: string, stage: StageSpec<'record'>, status: string, error: string | undefined): Promise<void> {
     const p = stage.params;
-    const t = p.trial;
-    const id = trialRowId(sweepId, t.id);
-    const done = await q(`SELECT status FROM trials WHERE id = $1`, [id]);
-    if (done.rows[0]?.status === 'completed') return;
-    await recordTrial(db.db, {
-      id, sweepId, dataset: t.dataset, model: t.model, recipeKey: t.recipeKey, forgetSetKey: p.stageKeys['forgetset.select'],
-      forgetKind: t.forgetKind, forgetFraction: t.forgetFraction ?? 0, algorithm: t.label, localization: t.localization, alpha: t.alpha,
-      hparams: t.hparams, seed: t.seed, isOracle: t.role === 'oracle', stageKeys: p.stageKeys, status: 'failed',
-      error: `${status}: ${error ?? ''}`, wallSeconds: null, epochs: null, paramsChangedFraction: null,
+    const row = trialRecord(sweepId, p.trial, p.stageKeys, {
+      status: 'failed', error: `${status}: ${error ?? ''}`,
+      provenance: { code: codeVersion(), stageVersions: stageVersionsOf(p.stageKeys) },
     });
+    if ((await trialStatus(pool, row.id)) === 'completed') return;
+    await recordTrial(db.db, row);
   }
 
   async function markStages({ sweepId, planId, marks, ranges }: MarkStagesInput): Promise<MarkStagesResult> {
@@ -309,14 +319,14 @@ export function createActivities(deps: ActivityDeps): SweepActivities {
     for (const m of marks) {
       const planned = specs.get(m.index);
       if (!planned) throw ApplicationFailure.nonRetryable(`plan ${planId} has no stage at position ${m.index}`, FailureType.InvalidConfig);
-      await q(`UPDATE stages SET status = $2, error = $3 WHERE key = $1 AND status NOT IN ('done', 'cached')`, [planned.key, m.status, m.error ?? null]);
+      await markStageStatus(pool, planned.key, m.status, m.error ?? null);
       if (planned.kind === 'record') await recordUnfinishedTrial(sweepId, specOf(planned) as StageSpec<'record'>, m.status, m.error);
     }
     const rangesByKind: Record<string, number> = {};
     if (ranges && ranges.ranges.length > 0) {
       const rows = await planKeysInRanges(db.pool, planId, ranges.ranges);
       for (let i = 0; i < rows.length; i += 2000) {
-        await q(`UPDATE stages SET status = $2, error = $3 WHERE key = ANY($1::text[]) AND status NOT IN ('done', 'cached')`, [rows.slice(i, i + 2000).map((r) => r.key), ranges.status, ranges.error]);
+        await markStagesStatus(pool, rows.slice(i, i + 2000).map((r) => r.key), ranges.status, ranges.error);
         ctx.heartbeat();
       }
       for (const r of rows) rangesByKind[r.kind] = (rangesByKind[r.kind] ?? 0) + 1;
@@ -331,8 +341,30 @@ export function createActivities(deps: ActivityDeps): SweepActivities {
   }
 
   async function finishSweep({ sweepId, status }: { sweepId: string; status: string; summary: Record<string, unknown> }): Promise<void> {
-    await q(`UPDATE sweeps SET status = $2, updated_at = now() WHERE id = $1`, [sweepId, status]);
+    await setSweepStatus(pool, sweepId, status);
   }
 
   return { planSweep, planPage, runStage, markStages, finishSweep };
+}
+
+/** Code versions of the stages a trial's numbers came from. */
+function stageVersionsOf(stageKeys: Record<string, string>): Record<string, number> {
+  return Object.fromEntries(Object.keys(stageKeys).filter((k): k is StageKind => k in STAGE_VERSIONS).map((k) => [k, STAGE_VERSIONS[k]]));
+}
+
+/** How a trial's numbers were made: the model's and the evaluation's stage artifacts say which code, backend,
+ *  device and worker produced them. */
+function provenanceOf(stageKeys: Record<string, string>, modelMeta: Record<string, unknown>, evalMeta: Record<string, unknown>): Record<string, unknown> {
+  const backend = (modelMeta.backend ?? {}) as { name?: string; device?: string; version?: string };
+  const evalBackend = (evalMeta.backend ?? {}) as { name?: string; device?: string };
+  return {
+    code: modelMeta.code ?? codeVersion(),
+    stageVersions: stageVersionsOf(stageKeys),
+    backend: backend.name ?? null,
+    device: backend.device ?? null,
+    backendVersion: backend.version ?? null,
+    workerHost: (modelMeta.host as string | undefined) ?? null,
+    worker: (modelMeta.worker as string | undefined) ?? null,
+    evaluation: { backend: evalBackend.name ?? null, device: evalBackend.device ?? null, workerHost: (evalMeta.host as string | undefined) ?? null },
+  };
 }

@@ -33,35 +33,67 @@ function quantile(sorted: number[], q: number): number {
   return sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo);
 }
 
-/** Seeds `trials` trials with 7 metrics each, set-based in SQL. Layout: sweep × dataset(2) × kind(3) × config(48) × seed(5). */
+/**
+ * Seeds `trials` trials with 7 metrics each, set-based in SQL, with the leaderboard triggers off (one rebuild at
+ * the end, what `results_rebuild_leaderboard()` is for). Layout: sweep × dataset(2) × kind(3) × config(48) ×
+ * seed(5); one setting key per (dataset, kind) shared by every sweep, one method key per config: the all-sweeps
+ * rows combine every sweep's rows, the worst case for the maintained aggregate.
+ */
 async function seed(client: pg.Client, trials: number): Promise<void> {
   await client.query(`
     INSERT INTO sweeps (id, name, config, status)
     SELECT 'bench-sweep-' || s, 'bench ' || s, '{}'::jsonb, 'completed'
       FROM generate_series(0, ($1::int - 1) / (2 * 3 * ${CONFIGS} * 5)) s`, [trials]);
   await client.query(`
-    INSERT INTO trials (id, sweep_id, dataset, model, recipe_key, forget_set_key, forget_kind, forget_fraction, algorithm,
-                        localization, alpha, hparams, seed, is_oracle, stage_keys, status, wall_seconds, epochs, params_changed_fraction)
-    SELECT 'bench-' || i, 'bench-sweep-' || sw, (ARRAY['cifar10', 'svhn'])[ds + 1], 'resnet18', 'recipe-' || ds,
+    INSERT INTO settings (key, spec, summary)
+    SELECT 'setting-' || ds || '-' || k, jsonb_build_object('dataset', (ARRAY['cifar10', 'svhn'])[ds + 1], 'forget', (ARRAY['iid', 'classes', 'memo'])[k + 1]),
+           (ARRAY['cifar10', 'svhn'])[ds + 1] || ' | resnet18 | forget ' || (ARRAY['iid', 'classes', 'memo'])[k + 1] || ' 10%'
+      FROM generate_series(0, 1) ds, generate_series(0, 2) k`);
+  await client.query('ALTER TABLE trials DISABLE TRIGGER USER');
+  await client.query('ALTER TABLE metrics DISABLE TRIGGER USER');
+  await client.query(`
+    INSERT INTO trials (id, sweep_id, role, algorithm, label, setting_key, method_key, dataset, model, recipe_key, forget_set_key,
+                        forget_kind, forget_fraction, localization, alpha, hparams, seed, stage_keys, status, wall_seconds, epochs,
+                        params_changed_fraction, forget_acc, retain_acc, test_acc, mia_efficacy)
+    SELECT 'bench-' || i, 'bench-sweep-' || sw, CASE WHEN c = 0 THEN 'oracle' ELSE 'method' END, alg, alg,
+           'setting-' || ds || '-' || k, 'method-' || c, (ARRAY['cifar10', 'svhn'])[ds + 1], 'resnet18', 'recipe-' || ds,
            'fs-' || sw || '-' || ds || '-' || k || '-' || sd, (ARRAY['iid', 'classes', 'memo'])[k + 1], 0.1,
-           CASE WHEN c = 0 THEN 'retrain' ELSE (ARRAY['del', 'finetune', 'neggrad', 'l1sparse', 'randlabel', 'salun', 'ssd', 'scrub'])[c % 8 + 1] END,
            CASE WHEN c = 0 OR c % 2 = 0 THEN NULL ELSE (ARRAY['wg-channel', 'salloc', 'magnitude'])[c % 3 + 1] END,
            CASE WHEN c = 0 OR c % 2 = 0 THEN NULL ELSE (ARRAY[0.1, 0.3, 0.5])[(c / 3) % 3 + 1] END,
            CASE WHEN c = 0 THEN '{}'::jsonb ELSE jsonb_build_object('lr', (ARRAY[0.001, 0.01, 0.1])[(c / 8) % 3 + 1], 'epochs', 5) END,
-           sd, c = 0, jsonb_build_object('unlearn', 'stage-' || i), 'completed',
+           sd, jsonb_build_object('unlearn', 'stage-' || i), 'completed',
            CASE WHEN c = 0 THEN 100 + 10 * random() ELSE 5 + 30 * random() END, CASE WHEN c = 0 THEN 30 ELSE 5 END,
-           CASE WHEN c = 0 THEN 1 ELSE random() END
+           CASE WHEN c = 0 THEN 1 ELSE random() END,
+           0.5 + 0.5 * random(), 0.5 + 0.5 * random(), 0.5 + 0.5 * random(), 0.5 + 0.5 * random()
       FROM (SELECT i, i % 5 AS sd, (i / 5) % ${CONFIGS} AS c, (i / (5 * ${CONFIGS})) % 3 AS k,
-                   (i / (15 * ${CONFIGS})) % 2 AS ds, i / (30 * ${CONFIGS}) AS sw
+                   (i / (15 * ${CONFIGS})) % 2 AS ds, i / (30 * ${CONFIGS}) AS sw,
+                   CASE WHEN (i / 5) % ${CONFIGS} = 0 THEN 'retrain'
+                        ELSE (ARRAY['del', 'finetune', 'neggrad', 'l1sparse', 'randlabel', 'salun', 'ssd', 'scrub'])[((i / 5) % ${CONFIGS}) % 8 + 1] END AS alg
               FROM generate_series(0, $1::int - 1) i) g`, [trials]);
   await client.query(`
+    INSERT INTO methods (key, spec, summary)
+    SELECT DISTINCT ON (method_key) method_key, jsonb_build_object('algorithm', algorithm, 'hparams', hparams), label || ' ' || hparams::text
+      FROM trials ORDER BY method_key`);
+  // the headline columns were written with the trials; the metric rows carry the same values
+  await client.query(`
     INSERT INTO metrics (trial_id, split, name, value)
-    SELECT t.id, m.split, m.name, CASE WHEN m.name = 'loss' THEN 3 * random() ELSE 0.5 + 0.5 * random() END
+    SELECT t.id, m.split, m.name,
+           CASE m.split || '.' || m.name WHEN 'forget.accuracy' THEN t.forget_acc WHEN 'retain.accuracy' THEN t.retain_acc
+                WHEN 'test.accuracy' THEN t.test_acc WHEN 'forget.mia_efficacy' THEN t.mia_efficacy ELSE 3 * random() END
       FROM trials t CROSS JOIN (VALUES ('forget', 'accuracy'), ('retain', 'accuracy'), ('test', 'accuracy'),
                                        ('forget', 'mia_efficacy'), ('forget', 'loss'), ('retain', 'loss'), ('test', 'loss')) m(split, name)`);
+  await client.query('ALTER TABLE trials ENABLE TRIGGER USER');
+  await client.query('ALTER TABLE metrics ENABLE TRIGGER USER');
   await client.query('VACUUM ANALYZE trials');
   await client.query('VACUUM ANALYZE metrics');
+  await client.query('SELECT results_rebuild_leaderboard()');
+  await client.query('VACUUM ANALYZE leaderboard_agg');
 }
+
+/** The statement leaderboard() runs (db/leaderboard.ts), for EXPLAIN. */
+const RANKED_SQL = `SELECT CASE WHEN l.role <> 'method' THEN NULL ELSE rank() OVER (PARTITION BY l.setting_key, l.role ORDER BY gap_mean NULLS LAST, label) END AS rank, l.*
+  FROM leaderboard_for($1, $2, $3) l
+ ORDER BY l.dataset, l.model, l.forget_kind, l.forget_fraction, l.setting_summary, l.setting_key, l.role = 'oracle', l.role = 'original', rank NULLS LAST, l.label, l.method_key`;
 
 interface WriteResult { name: string; runs: number; median_ms: number; p95_ms: number }
 interface QueryResult { name: string; filter: LeaderboardFilter; rows: number; runs: number; median_ms: number; p95_ms: number; min_ms: number; max_ms: number; server_median_ms: number; server_p95_ms: number; plan: string }
@@ -116,14 +148,14 @@ for (const size of sizes) {
       }
       times.sort((a, b) => a - b);
       const plan = (await client.query(
-        `EXPLAIN (ANALYZE, BUFFERS) SELECT CASE WHEN l.is_oracle THEN NULL ELSE rank() OVER (PARTITION BY l.dataset, l.model, l.forget_kind, l.forget_fraction, l.is_oracle ORDER BY gap_mean) END AS rank, l.* FROM leaderboard_for($1, $2, $3) l ORDER BY l.dataset, l.model, l.forget_kind, l.forget_fraction, l.is_oracle, rank`,
+        `EXPLAIN (ANALYZE, BUFFERS) ${RANKED_SQL}`,
         [filter.sweep ?? null, filter.dataset ?? null, filter.forgetKind ?? null])).rows.map((r: Record<string, string>) => r['QUERY PLAN']).join('\n');
       // Server-side time (planning + execution, from EXPLAIN ANALYZE without per-node timing): what the database
       // itself spends, apart from the client and from CPU contention with other processes on this shared machine.
       const server: number[] = [];
       for (let i = 0; i < RUNS; i++) {
         const j = (await client.query(
-          `EXPLAIN (ANALYZE, TIMING OFF, FORMAT JSON) SELECT CASE WHEN l.is_oracle THEN NULL ELSE rank() OVER (PARTITION BY l.dataset, l.model, l.forget_kind, l.forget_fraction, l.is_oracle ORDER BY gap_mean) END AS rank, l.* FROM leaderboard_for($1, $2, $3) l ORDER BY l.dataset, l.model, l.forget_kind, l.forget_fraction, l.is_oracle, rank`,
+          `EXPLAIN (ANALYZE, TIMING OFF, FORMAT JSON) ${RANKED_SQL}`,
           [filter.sweep ?? null, filter.dataset ?? null, filter.forgetKind ?? null])).rows[0]['QUERY PLAN'][0] as { 'Planning Time': number; 'Execution Time': number };
         server.push(j['Planning Time'] + j['Execution Time']);
       }
@@ -148,14 +180,16 @@ for (const size of sizes) {
       writes.push(w);
       console.error(`[results-db] ${metricRows} rows, write ${label}: median ${w.median_ms} ms, p95 ${w.p95_ms} ms`);
     };
-    const tmpl = (await client.query(`SELECT * FROM trials WHERE id = 'bench-1'`)).rows[0];
+    const tmpl = (await client.query(`SELECT * FROM trials WHERE id = 'bench-5'`)).rows[0];
     await timeIt('new trial: recordTrial + recordMetrics(7)', 20, async (i) => {
       const id = `bench-new-${i}`;
       await recordTrial(h.db, {
-        id, sweepId: tmpl.sweep_id, dataset: tmpl.dataset, model: tmpl.model, recipeKey: tmpl.recipe_key, forgetSetKey: tmpl.forget_set_key,
-        forgetKind: tmpl.forget_kind, forgetFraction: tmpl.forget_fraction, algorithm: tmpl.algorithm, localization: tmpl.localization,
-        alpha: tmpl.alpha, hparams: tmpl.hparams, seed: 100 + i, isOracle: false, stageKeys: {}, status: 'completed',
+        id, sweepId: tmpl.sweep_id, role: tmpl.role, algorithm: tmpl.algorithm, label: tmpl.label, settingKey: tmpl.setting_key,
+        methodKey: tmpl.method_key, dataset: tmpl.dataset, model: tmpl.model, recipeKey: tmpl.recipe_key, forgetSetKey: tmpl.forget_set_key,
+        forgetKind: tmpl.forget_kind, forgetFraction: tmpl.forget_fraction, localization: tmpl.localization,
+        alpha: tmpl.alpha, hparams: tmpl.hparams, seed: 100 + i, stageKeys: {}, status: 'completed',
         wallSeconds: 10, epochs: 5, paramsChangedFraction: 0.3,
+        provenance: { code: { package: '0.1.0', commit: null }, backend: 'wasm', device: 'cpu', workerHost: os.hostname() },
       });
       await recordMetrics(h.db, id, [['forget', 'accuracy'], ['retain', 'accuracy'], ['test', 'accuracy'], ['forget', 'mia_efficacy'], ['forget', 'loss'], ['retain', 'loss'], ['test', 'loss']]
         .map(([split, name]) => ({ split, name, value: Math.random() })));

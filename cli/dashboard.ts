@@ -19,7 +19,7 @@ import { sql } from 'drizzle-orm';
 import { DatabaseUrlError, openDb, redactDatabaseUrl } from '../db/client.js';
 import { checkQueryRole, QueryRoleError } from '../db/roles.js';
 import { readerUrl } from './query.js';
-import { leaderboard, listTrials, RANK_BY, sweepsWithProgress, trialDetail, type RankBy } from '../db/leaderboard.js';
+import { leaderboard, listTrials, RANK_BY, settingSpecs, sweepsWithProgress, trialDetail, type RankBy } from '../db/leaderboard.js';
 import { tradeoffSvg } from '../db/leaderboard-format.js';
 import type { ResultsDb } from '../db/record.js';
 
@@ -186,6 +186,12 @@ export async function startDashboard(o: DashboardOptions): Promise<Dashboard> {
   app.get('/api/tradeoff.svg', async (req, reply) => {
     const rows = await leaderboard(o.db, filters(req.query as Record<string, unknown>));
     return reply.type('image/svg+xml').send(tradeoffSvg(rows));
+  });
+  app.get('/api/settings/:key', async (req, reply) => {
+    const { key } = req.params as { key: string };
+    const [spec] = await settingSpecs(o.db, [key]);
+    if (!spec) return reply.code(404).send({ error: `no setting with key ${key}` });
+    return spec;
   });
   app.get('/api/trials', async (req) => listTrials(o.db, { sweep: str((req.query as Record<string, unknown>).sweep), limit: 500 }));
   app.get('/api/trials/:id', async (req, reply) => {

@@ -2,10 +2,11 @@
 import { writeFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import { openDb } from '../db/client.js';
-import { leaderboard, RANK_BY, type RankBy } from '../db/leaderboard.js';
+import { leaderboard, RANK_BY, settingSpecs, type LeaderboardRow, type RankBy } from '../db/leaderboard.js';
+import type { ResultsDb } from '../db/record.js';
 import { FORMATS, formatLeaderboard, type Format } from '../db/leaderboard-format.js';
 
-export interface FilterOptions { sweep?: string; dataset?: string; forgetKind?: string; rankBy: RankBy }
+export interface FilterOptions { sweep?: string; dataset?: string; forgetKind?: string; rankBy: RankBy; settingSpec?: boolean }
 
 export function addFilterOptions(cmd: Command): Command {
   return cmd
@@ -13,7 +14,14 @@ export function addFilterOptions(cmd: Command): Command {
     .option('--dataset <name>', 'only this dataset')
     .option('--forget-kind <kind>', 'only this forget-set kind (iid, classes, memo, ...)')
     .addOption(new Option('--rank-by <criterion>', Object.entries(RANK_BY).map(([k, v]) => `${k}: ${v.about}`).join('; '))
-      .choices(Object.keys(RANK_BY)).default('gap'));
+      .choices(Object.keys(RANK_BY)).default('gap'))
+    .option('--setting-spec', 'after the table, print the full spec of every setting shown (data set, model, recipe, forget set, evaluation, code versions)');
+}
+
+/** The full specs of the rows' settings as text (one JSON document per setting, by key). */
+export async function settingSpecText(db: ResultsDb, rows: LeaderboardRow[]): Promise<string> {
+  const specs = await settingSpecs(db, [...new Set(rows.map((r) => r.setting_key))]);
+  return `\nsetting specs:\n${specs.map((s) => `#${s.key.replace(/^legacy-/, 'L').slice(0, 6)} ${s.key}\n  ${s.summary}\n  ${JSON.stringify(s.spec)}`).join('\n')}\n`;
 }
 
 /** Runs fn with an open database from DATABASE_URL and closes it; errors become a message and exit code 1. */
@@ -38,7 +46,10 @@ export function register(program: Command): void {
     .addOption(new Option('--format <format>', 'output format').choices([...FORMATS]).default('table'))
     .option('--out <file>', 'write to a file instead of stdout')
     .action(async (o: FilterOptions & { format: Format; out?: string }) => {
-      const rows = await withDatabase((h) => leaderboard(h.db, { sweep: o.sweep, dataset: o.dataset, forgetKind: o.forgetKind, rankBy: o.rankBy }));
-      emit(formatLeaderboard(rows, o.format), o.out);
+      const text = await withDatabase(async (h) => {
+        const rows = await leaderboard(h.db, { sweep: o.sweep, dataset: o.dataset, forgetKind: o.forgetKind, rankBy: o.rankBy });
+        return formatLeaderboard(rows, o.format) + (o.settingSpec && o.format !== 'json' && o.format !== 'csv' ? await settingSpecText(h.db, rows) : '');
+      });
+      emit(text, o.out);
     });
 }

@@ -17,17 +17,22 @@ function measure(row, m, scale = 100, digits = 2) {
 }
 function hparamsLabel(h) { return Object.keys(h || {}).sort().map((k) => `${k}=${typeof h[k] === 'object' ? JSON.stringify(h[k]) : h[k]}`).join(' '); }
 function methodLabel(r) {
-  const parts = [r.algorithm + (r.is_oracle ? ' (oracle)' : '')];
+  const name = r.role === 'method' && r.algorithm && r.algorithm !== r.label ? `${r.label} (${r.algorithm})` : r.label;
+  const parts = [name + (r.role === 'oracle' ? ' (oracle)' : '')];
   if (r.localization !== null || r.alpha !== null) parts.push('[' + [r.localization || '', r.alpha !== null ? `α=${r.alpha}` : ''].filter(Boolean).join(' ') + ']');
   const h = hparamsLabel(r.hparams);
   if (h) parts.push(h);
   return parts.join(' ');
 }
 
+const settingId = (r) => String(r.setting_key).replace(/^legacy-/, 'L').slice(0, 6);
+function settingTag(r) { return `${r.dataset} / ${r.model} / ${r.forget_kind} ${+(r.forget_fraction * 100).toFixed(4)}% #${settingId(r)}`; }
+
 // Leaderboard columns: title, cell text, sort value.
 const COLUMNS = [
   { key: 'rank', title: 'rank', text: (r) => (r.rank === null ? '–' : r.rank), sort: (r) => (r.rank === null ? Infinity : r.rank) },
-  { key: 'setting', title: 'setting', cls: 'text', text: (r) => `${r.dataset} / ${r.model} / ${r.forget_kind} ${+(r.forget_fraction * 100).toFixed(4)}%`, sort: (r) => `${r.dataset}/${r.model}/${r.forget_kind}/${r.forget_fraction}` },
+  // one comparable setting per setting key: a short tag here, the summary on hover, the full spec on click
+  { key: 'setting', title: 'setting', cls: 'text setting', text: settingTag, sort: (r) => `${r.dataset}/${r.model}/${r.forget_kind}/${r.forget_fraction}/${r.setting_key}` },
   { key: 'method', title: 'method', cls: 'text', text: methodLabel, sort: methodLabel },
   { key: 'seeds', title: 'seeds', text: (r) => r.n_seeds, sort: (r) => r.n_seeds },
   ...[['forget_acc', 'forget acc %'], ['retain_acc', 'retain acc %'], ['test_acc', 'test acc %'], ['mia', 'MIA %'],
@@ -75,8 +80,8 @@ function renderLeaderboard() {
     });
   }
   $('#leaderboard tbody').innerHTML = rows.map((r) =>
-    `<tr class="lb-row${r.is_oracle ? ' oracle' : ''}" data-method="${esc(methodLabel(r))}">` +
-    COLUMNS.map((c) => `<td class="${c.cls || ''}" data-key="${c.key}" data-sort="${esc(c.sort(r))}">${esc(c.text(r))}</td>`).join('') + '</tr>').join('') ||
+    `<tr class="lb-row${r.is_oracle ? ' oracle' : ''}" data-method="${esc(methodLabel(r))}" data-setting="${esc(r.setting_key)}">` +
+    COLUMNS.map((c) => `<td class="${c.cls || ''}" data-key="${c.key}" data-sort="${esc(c.sort(r))}"${c.key === 'setting' ? ` title="${esc(r.setting_summary || '')} (click for the full spec)"` : ''}>${esc(c.text(r))}</td>`).join('') + '</tr>').join('') ||
     `<tr><td colspan="${COLUMNS.length}" class="text muted">no completed trials match</td></tr>`;
 }
 
@@ -101,6 +106,15 @@ async function loadLeaderboard() {
   state.rows = rows;
   renderLeaderboard();
   $('#tradeoff').innerHTML = svg;
+  const legend = new Map();
+  for (const r of rows) if (!legend.has(r.setting_key)) legend.set(r.setting_key, `#${settingId(r)}: ${r.setting_summary || '(no summary recorded)'}`);
+  $('#settings-legend').innerHTML = [...legend].map(([k, l]) => `<li data-setting="${esc(k)}">${esc(l)}</li>`).join('');
+}
+
+async function showSetting(key) {
+  const s = await api('/api/settings/' + encodeURIComponent(key));
+  $('#setting-spec').hidden = false;
+  $('#setting-spec').textContent = `setting ${s.key}\n${s.summary}\n\n${JSON.stringify(s.spec, null, 2)}`;
 }
 
 async function loadSweeps() {
@@ -122,7 +136,7 @@ async function loadTrials() {
   $('#trials-scope').textContent = sweep ? `of ${sweep}` : '(latest, all sweeps)';
   const trials = await api('/api/trials' + (sweep ? '?sweep=' + encodeURIComponent(sweep) : ''));
   $('#trials tbody').innerHTML = trials.map((t) =>
-    `<tr class="trial-row" data-trial="${esc(t.id)}"><td class="text">${esc(t.id)}</td><td class="text">${esc(t.algorithm)}${t.is_oracle ? ' (oracle)' : ''}</td><td class="text">${esc(t.localization ?? '')}</td>` +
+    `<tr class="trial-row" data-trial="${esc(t.id)}"><td class="text">${esc(t.id)}</td><td class="text">${esc(t.label)}${t.role === 'oracle' ? ' (oracle)' : ''}${t.role === 'method' && t.algorithm !== t.label ? ` (${esc(t.algorithm)})` : ''}</td><td class="text">${esc(t.localization ?? '')}</td>` +
     `<td>${esc(t.alpha ?? '')}</td><td>${esc(t.seed)}</td><td class="text">${esc(t.status)}</td><td>${pct(t.forget_acc)}</td><td>${pct(t.retain_acc)}</td><td>${pct(t.test_acc)}</td><td>${pct(t.mia_efficacy)}</td></tr>`).join('');
 }
 
@@ -155,7 +169,7 @@ async function showTrial(id) {
   $('#detail-curves').innerHTML = [...series].map(([k, pts]) => curveSvg(pts, k)).join('') || '<p class="muted">no curves recorded for this trial\'s stages</p>';
   const { forget_acc, retain_acc, test_acc, mia_efficacy, ...config } = d.trial;
   void forget_acc; void retain_acc; void test_acc; void mia_efficacy;
-  $('#detail-config').textContent = JSON.stringify(config, null, 2);
+  $('#detail-config').textContent = JSON.stringify({ setting: d.setting, method: d.method, ...config }, null, 2);
   $('#detail-stages tbody').innerHTML = d.stages.map((s) => `<tr><td class="text">${esc(s.kind)}</td><td class="text"><code>${esc(s.key)}</code></td><td class="text">${esc(s.status)}</td><td>${esc(s.attempts)}</td><td>${esc(s.wall_seconds ?? '')}</td><td class="text">${esc(s.backend ?? '')}</td></tr>`).join('');
   $('#detail-artifacts tbody').innerHTML = d.artifacts.map((a) => `<tr><td class="text"><code>${esc(a.key)}</code></td><td class="text">${esc(a.kind)}</td><td class="text">${esc(a.uri)}</td><td>${esc(a.bytes)}</td><td class="text"><code>${esc(String(a.sha256).slice(0, 12))}…</code></td></tr>`).join('');
   $('#detail-section').scrollIntoView({ behavior: 'instant', block: 'start' });
@@ -177,6 +191,13 @@ $('#trials tbody').addEventListener('click', (ev) => {
   const tr = ev.target.closest('tr[data-trial]');
   if (tr) void showTrial(tr.dataset.trial).catch((e) => { $('#status').textContent = 'error: ' + e.message; });
 });
+for (const sel of ['#leaderboard tbody', '#settings-legend']) {
+  $(sel).addEventListener('click', (ev) => {
+    const el = ev.target.closest('td.setting, li[data-setting]');
+    const key = el && (el.dataset.setting || el.closest('tr[data-setting]')?.dataset.setting);
+    if (key) void showSetting(key).catch((e) => { $('#status').textContent = 'error: ' + e.message; });
+  });
+}
 $('#sweeps tbody').addEventListener('click', (ev) => {
   const tr = ev.target.closest('tr[data-sweep]');
   if (!tr) return;

@@ -34,9 +34,11 @@ export function hparamsLabel(h: Record<string, unknown>): string {
   return Object.keys(h).sort().map((k) => `${k}=${typeof h[k] === 'object' ? JSON.stringify(h[k]) : String(h[k])}`).join(' ');
 }
 
-/** Human label of a configuration's method: "del [wg-channel α=0.3] lr=0.01", "retrain (oracle)". */
-export function methodLabel(r: Pick<LeaderboardRow, 'algorithm' | 'localization' | 'alpha' | 'hparams' | 'is_oracle'>): string {
-  const parts = [r.algorithm + (r.is_oracle ? ' (oracle)' : '')];
+/** Human label of a row's method: "del [wg-channel α=0.3] lr=0.01", "retrain (oracle)", "original". The label
+ *  is the sweep entry's (display only); the algorithm shows when it differs from the label. */
+export function methodLabel(r: Pick<LeaderboardRow, 'label' | 'algorithm' | 'role' | 'localization' | 'alpha' | 'hparams'>): string {
+  const name = r.role === 'method' && r.algorithm && r.algorithm !== r.label ? `${r.label} (${r.algorithm})` : r.label;
+  const parts = [name + (r.role === 'oracle' ? ' (oracle)' : '')];
   if (r.localization !== null || r.alpha !== null) {
     parts.push(`[${[r.localization ?? '', r.alpha !== null ? `α=${r.alpha}` : ''].filter(Boolean).join(' ')}]`);
   }
@@ -45,8 +47,19 @@ export function methodLabel(r: Pick<LeaderboardRow, 'algorithm' | 'localization'
   return parts.join(' ');
 }
 
-export function settingLabel(r: Pick<LeaderboardRow, 'dataset' | 'model' | 'forget_kind' | 'forget_fraction'>): string {
-  return `${r.dataset} / ${r.model} / forget ${r.forget_kind} ${+(r.forget_fraction * 100).toFixed(4)}%`;
+/** Short tag of a row's comparable setting: what a reader scans, plus the setting key's first 6 digits (the
+ *  legend under each table gives the full summary; `--setting-spec` the whole spec). */
+export function settingLabel(r: Pick<LeaderboardRow, 'dataset' | 'model' | 'forget_kind' | 'forget_fraction' | 'setting_key'>): string {
+  return `${r.dataset} / ${r.model} / forget ${r.forget_kind} ${+(r.forget_fraction * 100).toFixed(4)}% #${settingId(r)}`;
+}
+
+export const settingId = (r: Pick<LeaderboardRow, 'setting_key'>): string => r.setting_key.replace(/^legacy-/, 'L').slice(0, 6);
+
+/** "#id: summary" for each setting in the rows, in order of appearance. */
+export function settingLegend(rows: LeaderboardRow[]): string[] {
+  const seen = new Map<string, string>();
+  for (const r of rows) if (!seen.has(r.setting_key)) seen.set(r.setting_key, `#${settingId(r)}: ${r.setting_summary ?? '(no summary recorded)'}`);
+  return [...seen.values()];
 }
 
 /** The columns of the leaderboard's text formats. */
@@ -109,8 +122,8 @@ function csvCell(v: unknown): string {
 }
 
 export const CSV_COLUMNS = [
-  'rank', 'dataset', 'model', 'forget_kind', 'forget_fraction', 'algorithm', 'localization', 'alpha', 'hparams',
-  'is_oracle', 'n_trials', 'n_seeds', 'n_paired', ...MEASURES.flatMap((m) => [`${m}_mean`, `${m}_ci`]),
+  'rank', 'setting_key', 'method_key', 'role', 'label', 'setting_summary', 'dataset', 'model', 'forget_kind',
+  'forget_fraction', 'algorithm', 'localization', 'alpha', 'hparams', 'is_oracle', 'n_trials', 'n_seeds', 'n_paired', ...MEASURES.flatMap((m) => [`${m}_mean`, `${m}_ci`]),
 ] as const;
 
 const NOTE = 'mean ± half-width of the 95% Student-t interval over seeds; Δ = oracle − method (pp = percentage points)';
@@ -123,13 +136,13 @@ export function formatLeaderboard(rows: LeaderboardRow[], format: Format): strin
     case 'csv':
       return [CSV_COLUMNS.join(','), ...rows.map((r) => CSV_COLUMNS.map((c) => csvCell((r as unknown as Record<string, unknown>)[c])).join(','))].join('\n') + '\n';
     case 'md':
-      return mdTable(header, rows.map((r) => cells(r)), 3) + `\n${NOTE}\n`;
+      return mdTable(header, rows.map((r) => cells(r)), 3) + `\n${settingLegend(rows).map((l) => `- ${mdEscape(l)}`).join('\n')}\n\n${NOTE}\n`;
     case 'latex':
-      return latexTable(header, rows.map((r) => cells(r)), `Leaderboard (${NOTE}).`, 3);
+      return latexTable(header, rows.map((r) => cells(r)), `Leaderboard (${NOTE}). Settings: ${settingLegend(rows).join('; ')}.`, 3);
     case 'table': {
       const t = new Table({ head: header, style: { head: [], border: [] } });
       for (const r of rows) t.push(cells(r));
-      return t.toString() + `\n${NOTE}\n`;
+      return t.toString() + `\nsettings:\n${settingLegend(rows).map((l) => `  ${l}`).join('\n')}\n${NOTE}\n`;
     }
     default:
       throw new Error(`unknown format "${String(format)}"; one of ${FORMATS.join(', ')}`);
@@ -149,14 +162,14 @@ export const REPORT_COLUMNS: { title: string; measure?: Measure; get?: (r: Leade
   { title: 'n', get: (r) => String(r.n_seeds) },
 ];
 
-export function groupBySetting(rows: LeaderboardRow[]): { setting: string; rows: LeaderboardRow[] }[] {
+/** Rows grouped by comparable setting (setting key), headed by the setting's readable summary. */
+export function groupBySetting(rows: LeaderboardRow[]): { setting: string; key: string; rows: LeaderboardRow[] }[] {
   const groups = new Map<string, LeaderboardRow[]>();
   for (const r of rows) {
-    const k = settingLabel(r);
-    if (!groups.has(k)) groups.set(k, []);
-    groups.get(k)!.push(r);
+    if (!groups.has(r.setting_key)) groups.set(r.setting_key, []);
+    groups.get(r.setting_key)!.push(r);
   }
-  return [...groups].map(([setting, rs]) => ({ setting, rows: rs }));
+  return [...groups].map(([key, rs]) => ({ key, rows: rs, setting: `${rs[0].setting_summary ?? settingLabel(rs[0])} [setting #${settingId(rs[0])}]` }));
 }
 
 export function formatReport(rows: LeaderboardRow[], format: 'md' | 'latex' | 'table'): string {
@@ -215,7 +228,7 @@ export function tradeoffSvg(rows: LeaderboardRow[], opts: { width?: number; heig
   const sy = (v: number) => H - m.b - ((v - y0) / (y1 - y0)) * (H - m.t - m.b);
   const multi = new Set(pts.map((p) => settingLabel(p.r))).size > 1;
   const colorOf = new Map<string, string>();
-  for (const p of pts) if (!colorOf.has(p.r.algorithm)) colorOf.set(p.r.algorithm, PALETTE[colorOf.size % PALETTE.length]);
+  for (const p of pts) if (!colorOf.has(p.r.label)) colorOf.set(p.r.label, PALETTE[colorOf.size % PALETTE.length]);
   const f = (v: number) => v.toFixed(2);
   const out: string[] = [];
   out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="11">`);
@@ -235,7 +248,7 @@ export function tradeoffSvg(rows: LeaderboardRow[], opts: { width?: number; heig
   out.push(`<text x="${(m.l + W - m.r) / 2}" y="${H - 12}" text-anchor="middle">Δforget accuracy (pp)</text>`);
   out.push(`<text transform="translate(16 ${(m.t + H - m.b) / 2}) rotate(-90)" text-anchor="middle">Δtest accuracy (pp)</text>`);
   pts.forEach((p, i) => {
-    const c = p.r.is_oracle ? '#000' : colorOf.get(p.r.algorithm)!;
+    const c = p.r.is_oracle ? '#000' : colorOf.get(p.r.label)!;
     const label = methodLabel(p.r) + (multi ? ` — ${settingLabel(p.r)}` : '');
     const cx = sx(p.x), cy = sy(p.y);
     out.push(`<g class="point" data-method="${xmlEscape(label)}" data-x="${p.x}" data-y="${p.y}">`);

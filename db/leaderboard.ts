@@ -12,12 +12,20 @@ export type Measure = (typeof MEASURES)[number];
 
 export type LeaderboardRow = LeaderboardKey & { [K in `${Measure}_mean` | `${Measure}_ci`]: number | null };
 export interface LeaderboardKey {
-  rank: number | null; // null for oracle rows (they are the reference)
+  rank: number | null; // null for the reference rows (original, oracle)
+  /** comparable setting (sweep/keys.ts): rows with different setting keys are never compared or merged */
+  setting_key: string;
+  method_key: string;
+  role: 'original' | 'oracle' | 'method';
+  label: string;
+  /** readable summaries of the setting and the method (null for rows whose specs were never recorded) */
+  setting_summary: string | null;
+  method_summary: string | null;
   dataset: string;
   model: string;
   forget_kind: string;
   forget_fraction: number;
-  algorithm: string;
+  algorithm: string | null;
   localization: string | null;
   alpha: number | null;
   hparams: Record<string, unknown>;
@@ -56,21 +64,22 @@ function num(v: unknown): number | null {
 }
 
 /**
- * Leaderboard rows, one per configuration (dataset, model, forget kind and fraction, algorithm, localization,
- * α, hparams), aggregated over seeds. Ranked within each setting (dataset, model, forget kind, fraction) by
- * `rankBy` (default 'gap'); oracle rows have rank null and come after the ranked rows of their setting.
+ * Leaderboard rows, one per (setting key, method key), aggregated over seeds (and over sweeps unless a sweep
+ * is given). Ranked within each comparable setting by `rankBy` (default 'gap'); the reference rows (original,
+ * oracle) have rank null and come after the ranked rows of their setting.
  */
 export async function leaderboard(db: ResultsDb, f: LeaderboardFilter = {}): Promise<LeaderboardRow[]> {
   const rankBy = f.rankBy ?? 'gap';
   const crit = RANK_BY[rankBy];
   if (!crit) throw new Error(`leaderboard: unknown rank criterion "${String(rankBy)}"; one of ${Object.keys(RANK_BY).join(', ')}`);
-  const order = sql.raw(`${crit.expr} NULLS LAST, algorithm, localization NULLS FIRST, alpha NULLS FIRST, hparams::text`);
+  const order = sql.raw(`${crit.expr} NULLS LAST, label, localization NULLS FIRST, alpha NULLS FIRST, hparams::text`);
   const res = await db.execute(sql`
-    SELECT CASE WHEN l.is_oracle THEN NULL
-                ELSE rank() OVER (PARTITION BY l.dataset, l.model, l.forget_kind, l.forget_fraction, l.is_oracle ORDER BY ${order})
+    SELECT CASE WHEN l.role <> 'method' THEN NULL
+                ELSE rank() OVER (PARTITION BY l.setting_key, l.role ORDER BY ${order})
            END AS rank, l.*
       FROM leaderboard_for(${f.sweep ?? null}::text, ${f.dataset ?? null}::text, ${f.forgetKind ?? null}::text) l
-     ORDER BY l.dataset, l.model, l.forget_kind, l.forget_fraction, l.is_oracle, rank NULLS LAST, l.algorithm`);
+     ORDER BY l.dataset, l.model, l.forget_kind, l.forget_fraction, l.setting_summary, l.setting_key,
+              l.role = 'oracle', l.role = 'original', rank NULLS LAST, l.label, l.method_key`);
   return rowsOf<Record<string, unknown>>(res).map((r) => {
     const out: Record<string, unknown> = { ...r };
     for (const k of ['rank', 'forget_fraction', 'alpha', 'n_trials', 'n_seeds', 'n_paired']) out[k] = num(r[k]);
@@ -127,8 +136,9 @@ export async function sweepsWithProgress(db: ResultsDb, limit = 200): Promise<Sw
 /** Trials of a sweep (or of all sweeps), for listing. */
 export async function listTrials(db: ResultsDb, f: { sweep?: string; limit?: number } = {}): Promise<Record<string, unknown>[]> {
   const res = await db.execute(sql`
-    SELECT id, sweep_id, dataset, model, forget_kind, forget_fraction, algorithm, localization, alpha, hparams, seed,
-           is_oracle, status, forget_acc, retain_acc, test_acc, mia_efficacy, wall_seconds, updated_at
+    SELECT id, sweep_id, role, label, algorithm, setting_key, method_key, dataset, model, forget_kind, forget_fraction,
+           localization, alpha, hparams, seed, is_oracle, status, forget_acc, retain_acc, test_acc, mia_efficacy,
+           wall_seconds, code_version, backend, worker_host, updated_at
       FROM trials WHERE (${f.sweep ?? null}::text IS NULL OR sweep_id = ${f.sweep ?? null}::text)
      ORDER BY updated_at DESC, id LIMIT ${f.limit ?? 500}`);
   return rowsOf<Record<string, unknown>>(res);
@@ -136,6 +146,9 @@ export async function listTrials(db: ResultsDb, f: { sweep?: string; limit?: num
 
 export interface TrialDetail {
   trial: Record<string, unknown>;
+  /** the trial's comparable setting and method: key, readable summary and full spec */
+  setting: { key: string; summary: string; spec: Record<string, unknown> } | null;
+  method: { key: string; summary: string; spec: Record<string, unknown> } | null;
   gaps: Record<string, unknown> | null;
   metrics: { split: string; name: string; value: number }[];
   curves: { stage_kind: string; stage_key: string; epoch: number; name: string; value: number }[];
@@ -174,10 +187,55 @@ export async function trialDetail(db: ResultsDb, id: string): Promise<TrialDetai
         OR a.metadata ->> 'stageKey' = ANY(${keyArray})
      ORDER BY a.created_at, a.key`));
   const fo = rowsOf<{ n: number }>(await db.execute(sql`SELECT n FROM forget_outputs WHERE trial_id = ${id}`))[0] ?? null;
+  const setting = rowsOf<{ key: string; summary: string; spec: Record<string, unknown> }>(await db.execute(sql`
+    SELECT key, summary, spec FROM settings WHERE key = ${trial.setting_key as string}`))[0] ?? null;
+  const method = rowsOf<{ key: string; summary: string; spec: Record<string, unknown> }>(await db.execute(sql`
+    SELECT key, summary, spec FROM methods WHERE key = ${trial.method_key as string}`))[0] ?? null;
   return {
-    trial, gaps,
+    trial, setting, method, gaps,
     metrics: metricRows.map((m) => ({ ...m, value: Number(m.value) })),
     curves: curveRows.map((c) => ({ ...c, epoch: Number(c.epoch), value: Number(c.value) })),
     stages: stageRows, artifacts: artifactRows, forgetOutputs: fo ? { n: Number(fo.n) } : null,
   };
+}
+
+/** The full specs of setting keys (for `--setting-spec` and the dashboard). */
+export async function settingSpecs(db: ResultsDb, keys: string[]): Promise<{ key: string; summary: string; spec: Record<string, unknown> }[]> {
+  if (keys.length === 0) return [];
+  return rowsOf<{ key: string; summary: string; spec: Record<string, unknown> }>(await db.execute(sql`
+    SELECT key, summary, spec FROM settings WHERE key = ANY(${sql.param(keys)}::text[]) ORDER BY key`));
+}
+
+export interface ProtocolScoreRow {
+  sweep_id: string;
+  setting_key: string;
+  method_key: string;
+  label: string | null;
+  algorithm: string | null;
+  dataset: string;
+  forget_kind: string;
+  seed: number;
+  neurips23_score: number | null;
+  neurips23_forget_quality: number | null;
+  lira_auc: number | null;
+  lira_tpr_at_1fpr: number | null;
+  lira_tpr_at_5fpr: number | null;
+}
+
+/** The evaluation protocol's scores (view protocol_scores), optionally of one sweep, best challenge score first. */
+export async function protocolScores(db: ResultsDb, sweepId?: string): Promise<ProtocolScoreRow[]> {
+  const rows = await db.execute(sql`
+    SELECT sweep_id, setting_key, method_key, label, algorithm, dataset, forget_kind, seed,
+           neurips23_score, neurips23_forget_quality, lira_auc, lira_tpr_at_1fpr, lira_tpr_at_5fpr
+      FROM protocol_scores
+     WHERE ${sweepId ?? null}::text IS NULL OR sweep_id = ${sweepId ?? null}
+     ORDER BY sweep_id, setting_key, neurips23_score DESC NULLS LAST, label`);
+  const num = (v: unknown) => (v === null || v === undefined ? null : Number(v));
+  return rowsOf<Record<string, unknown>>(rows).map((r) => ({
+    sweep_id: String(r.sweep_id), setting_key: String(r.setting_key), method_key: String(r.method_key),
+    label: (r.label as string | null) ?? null, algorithm: (r.algorithm as string | null) ?? null,
+    dataset: String(r.dataset), forget_kind: String(r.forget_kind), seed: Number(r.seed),
+    neurips23_score: num(r.neurips23_score), neurips23_forget_quality: num(r.neurips23_forget_quality),
+    lira_auc: num(r.lira_auc), lira_tpr_at_1fpr: num(r.lira_tpr_at_1fpr), lira_tpr_at_5fpr: num(r.lira_tpr_at_5fpr),
+  }));
 }

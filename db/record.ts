@@ -8,13 +8,19 @@
 //
 //   recordSweep(db, { id, name, config, status })
 //       upsert into `sweeps` (foundation's table) keyed by id.
-//   recordTrial(db, { id, sweepId, dataset, model, recipeKey, forgetSetKey, forgetKind, forgetFraction,
-//                     algorithm, localization, alpha, hparams, seed, isOracle, stageKeys, status, error?,
-//                     wallSeconds, epochs, paramsChangedFraction })
+//   recordTrial(db, { id, sweepId, role, algorithm, label, settingKey, methodKey, dataset, model, recipeKey,
+//                     forgetSetKey, forgetKind, forgetFraction, localization, alpha, hparams, seed, stageKeys,
+//                     status, error?, wallSeconds, epochs, paramsChangedFraction, provenance?, setting?, method? })
 //       upsert into `trials` keyed by id (the whole row is replaced; pass every field each time).
-//       - A trial is one evaluated model: an unlearned model, or the oracle (algorithm 'retrain', isOracle
-//         true). Gaps are computed against the completed oracle trial with the same
-//         (forgetSetKey, seed, recipeKey); record the oracle as its own trial (its own id) in each sweep.
+//       - A trial is one evaluated model. role: 'original' (the trained model), 'oracle' (retrained without the
+//         forget set) or 'method' (an unlearned model); algorithm is the registry name (null for the original,
+//         'retrain' for the oracle) and label the display name: three separate fields, none derived from another.
+//       - settingKey/methodKey (sweep/keys.ts) group the leaderboard: trials with equal keys share a row.
+//         setting/method ({ spec, summary }) optionally record what the keys stand for (recordSettings does it
+//         for a whole plan). Gaps are computed against the latest completed oracle of the SAME sweep with the
+//         same settingKey and seed: record the oracle as its own trial in each sweep.
+//       - provenance: { code: { package, commit }, stageVersions, backend, device, workerHost } (trialRecord
+//         builds it); code_version, backend and worker_host are copied into columns for filtering.
 //       - status: 'pending' | 'running' | 'completed' | 'failed'. Only 'completed' trials enter leaderboards.
 //       - localization: strategy name or null (not localized); alpha: budget in [0,1] or null.
 //       - hparams: plain JSON object of the algorithm's hyperparameters (grouping key of the leaderboard:
@@ -24,6 +30,10 @@
 //         and artifacts through them.
 //       - wallSeconds: wall time of the unlearning stage (for the oracle: its retraining); epochs likewise;
 //         cost relative to the oracle = wallSeconds / oracle wallSeconds. paramsChangedFraction in [0,1].
+//   recordSettings(db, settings, methods)
+//       upsert the specs and summaries of setting and method keys (a plan's plan.settings / plan.methods).
+//   trialRecord(sweepId, plannedTrial, stageKeys, outcome)
+//       THE row builder: a planned trial (sweep/plan.ts) + what happened → the recordTrial input.
 //   recordMetrics(db, trialId, [{ split, name, value }])
 //       upsert into `metrics` keyed by (trialId, split, name); the trial must be recorded first.
 //       The leaderboard reads: ('forget','accuracy'), ('retain','accuracy'), ('test','accuracy') as
@@ -38,7 +48,9 @@
 import { sql } from 'drizzle-orm';
 import type { PgDatabase } from 'drizzle-orm/pg-core';
 import { z } from 'zod';
-import { curves, forgetOutputs, metrics, trialStatuses, trials } from './schema-results.js';
+import { curves, forgetOutputs, metrics, trialRoles, trialStatuses, trials } from './schema-results.js';
+import type { TrialSpec } from '../sweep/plan.js';
+import { createHash } from 'node:crypto';
 
 /** Any drizzle Postgres database or transaction (node-postgres, PGlite). */
 export type ResultsDb = PgDatabase<any, any, any>;
@@ -55,28 +67,36 @@ export const sweepInput = z.object({
 });
 export type SweepRecord = z.input<typeof sweepInput>;
 
+const described = z.object({ spec: z.record(z.string(), z.unknown()), summary: z.string().min(1) });
+
 export const trialInput = z.object({
   id: key,
   sweepId: key.refine((v) => v !== '*', "'*' is reserved (it names the all-sweeps leaderboard rows)"),
+  role: z.enum(trialRoles),
+  algorithm: key.nullable(),
+  label: key,
+  settingKey: key,
+  methodKey: key,
   dataset: key,
   model: key,
   recipeKey: key,
   forgetSetKey: key,
   forgetKind: key,
   forgetFraction: fraction,
-  algorithm: key,
   localization: key.nullable(),
   alpha: fraction.nullable(),
   hparams: z.record(z.string(), z.unknown()),
   seed: z.number().int(),
-  isOracle: z.boolean(),
   stageKeys: z.record(z.string(), z.string()),
   status: z.enum(trialStatuses),
   error: z.string().nullable().optional(),
   wallSeconds: finite.nonnegative().nullable(),
   epochs: finite.nonnegative().nullable(),
   paramsChangedFraction: fraction.nullable(),
-});
+  provenance: z.record(z.string(), z.unknown()).optional(),
+  setting: described.optional(),
+  method: described.optional(),
+}).refine((t) => t.role === 'original' || t.algorithm !== null, { path: ['algorithm'], message: 'an oracle or method trial needs its algorithm name' });
 export type TrialRecord = z.input<typeof trialInput>;
 
 export const metricInput = z.object({ split: key, name: key, value: z.number() });
@@ -122,17 +142,81 @@ export async function recordSweep(db: ResultsDb, sweep: SweepRecord): Promise<vo
   }
 }
 
+type Described = { spec: unknown; summary: string };
+
+/** Upsert what setting and method keys stand for (their specs and readable summaries); keys never change meaning. */
+export async function recordSettings(db: ResultsDb, settingsByKey: Record<string, Described>, methodsByKey: Record<string, Described> = {}): Promise<void> {
+  for (const [table, byKey] of [['settings', settingsByKey], ['methods', methodsByKey]] as const) {
+    const entries = Object.entries(byKey);
+    for (let i = 0; i < entries.length; i += CHUNK) {
+      const part = entries.slice(i, i + CHUNK);
+      try {
+        await db.execute(sql`INSERT INTO ${sql.raw(table)} (key, spec, summary)
+          SELECT k, s::jsonb, m FROM unnest(${sql.param(part.map(([k]) => k))}::text[], ${sql.param(part.map(([, v]) => JSON.stringify(v.spec)))}::text[], ${sql.param(part.map(([, v]) => v.summary))}::text[]) AS u(k, s, m)
+          ON CONFLICT (key) DO NOTHING`);
+      } catch (e) {
+        throw explain(e, `recordSettings(${table})`, 'constraint violated');
+      }
+    }
+  }
+}
+
+/** Trial row id: one row per (sweep, planned trial). */
+export const trialRowId = (sweepId: string, trialId: string): string => createHash('sha256').update(`${sweepId}\n${trialId}`, 'utf8').digest('hex').slice(0, 32);
+
+/** A planned trial as the planner writes it into its record stage (sweep/plan.ts). */
+export type PlannedTrial = Omit<TrialSpec, 'stages'>;
+
+export interface TrialOutcome {
+  status: TrialRecord['status'];
+  error?: string | null;
+  /** the measured forget fraction, for forget sets given by count (the configured one wins when there is one) */
+  measuredForgetFraction?: number;
+  wallSeconds?: number | null;
+  epochs?: number | null;
+  paramsChangedFraction?: number | null;
+  provenance?: Record<string, unknown>;
+}
+
+/** THE trial-row builder: every trial row (completed, failed, cancelled) is made here from the planned trial. */
+export function trialRecord(sweepId: string, t: PlannedTrial, stageKeys: Record<string, string>, o: TrialOutcome): TrialRecord {
+  const num = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v : null);
+  return {
+    id: trialRowId(sweepId, t.id), sweepId,
+    role: t.role, algorithm: t.algorithm, label: t.label, settingKey: t.settingKey, methodKey: t.methodKey,
+    dataset: t.dataset, model: t.model, recipeKey: t.recipeKey, forgetSetKey: stageKeys['forgetset.select'],
+    forgetKind: t.forgetKind,
+    // the configured fraction; a count-based forget set records the measured ratio (0 until it is measured)
+    forgetFraction: t.forgetFraction ?? o.measuredForgetFraction ?? 0,
+    localization: t.localization, alpha: t.alpha, hparams: t.hparams, seed: t.seed, stageKeys,
+    status: o.status, error: o.error ?? null,
+    wallSeconds: num(o.wallSeconds), epochs: num(o.epochs), paramsChangedFraction: num(o.paramsChangedFraction),
+    provenance: o.provenance ?? {},
+  };
+}
+
 /** Upsert a trial row keyed by id (replaces every field). */
 export async function recordTrial(db: ResultsDb, trial: TrialRecord): Promise<void> {
   const t = parse(trialInput, trial, `recordTrial(${JSON.stringify((trial as { id?: unknown })?.id)})`);
+  const p = t.provenance ?? {};
+  const code = (p.code ?? {}) as { package?: unknown; commit?: unknown };
+  const str = (v: unknown) => (typeof v === 'string' && v !== '' ? v : null);
   const row = {
-    id: t.id, sweepId: t.sweepId, dataset: t.dataset, model: t.model, recipeKey: t.recipeKey,
+    id: t.id, sweepId: t.sweepId, role: t.role, algorithm: t.algorithm, label: t.label,
+    settingKey: t.settingKey, methodKey: t.methodKey, dataset: t.dataset, model: t.model, recipeKey: t.recipeKey,
     forgetSetKey: t.forgetSetKey, forgetKind: t.forgetKind, forgetFraction: t.forgetFraction,
-    algorithm: t.algorithm, localization: t.localization, alpha: t.alpha, hparams: t.hparams, seed: t.seed,
-    isOracle: t.isOracle, stageKeys: t.stageKeys, status: t.status, error: t.error ?? null,
+    localization: t.localization, alpha: t.alpha, hparams: t.hparams, seed: t.seed,
+    stageKeys: t.stageKeys, status: t.status, error: t.error ?? null,
     wallSeconds: t.wallSeconds, epochs: t.epochs, paramsChangedFraction: t.paramsChangedFraction,
+    provenance: p,
+    codeVersion: str(code.package) ? `${str(code.package)}${str(code.commit) ? `+${String(code.commit).slice(0, 12)}` : ''}` : null,
+    backend: str(p.backend) ? `${str(p.backend)}${str(p.device) ? `/${str(p.device)}` : ''}` : null,
+    workerHost: str(p.workerHost),
   };
   const { id: _id, ...update } = row;
+  if (t.setting || t.method) {
+    await recordSettings(db, t.setting ? { [t.settingKey]: t.setting } : {}, t.method ? { [t.methodKey]: t.method } : {});
+  }
   try {
     await db.insert(trials).values(row).onConflictDoUpdate({
       target: trials.id,

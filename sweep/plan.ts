@@ -216,15 +216,11 @@ export function expandSweep(cfg: SweepConfig, sweepId: string): SweepPlan {
                   if (mask) base.mask = mask;
                   if (oracle) base.oracle = oracle;
                   if (oracleEvaluate) base.oracleEvaluate = oracleEvaluate;
-                  // the aggregation is part of the method only when the sweep sets it (absent: by architecture, as before)
-                  const localization = alg.localization && alpha !== null
-                    ? { strategy: alg.localization.strategy, alpha, ...(alg.localization.channelAggregate ? { channelAggregate: alg.localization.channelAggregate } : {}) }
-                    : null;
                   addTrial(
                     {
                       ...common, role: 'method', algorithm: alg.name, label: alg.label ?? alg.name,
                       localization: alg.localization?.strategy ?? null, alpha, hparams: hp,
-                      methodKey: methodOf({ role: 'method', algorithm: alg.name, localization, hparams: hp }),
+                      methodKey: methodOf(methodSpecOf(alg, alpha, hp)),
                     },
                     unlearned,
                     base,
@@ -300,4 +296,43 @@ export function planCounts(cfg: SweepConfig): PlanCounts {
   };
   const stages = Object.values(byKind).reduce((a, b) => a + b, 0);
   return { trials, roles: { original: settings, oracle: oracles, method: methods }, stages, byKind };
+}
+
+type AlgorithmEntry = SweepConfig['grid']['algorithms'][number];
+
+/** The method an algorithm entry runs at one α and one hyperparameter combination (sweep/keys.ts). */
+function methodSpecOf(alg: AlgorithmEntry, alpha: number | null, hp: Record<string, unknown>): MethodSpec {
+  // the aggregation is part of the method only when the sweep sets it (absent: by architecture, as before)
+  const localization = alg.localization && alpha !== null
+    ? { strategy: alg.localization.strategy, alpha, ...(alg.localization.channelAggregate ? { channelAggregate: alg.localization.channelAggregate } : {}) }
+    : null;
+  return { role: 'method', algorithm: alg.name, localization, hparams: hp };
+}
+
+/** The settings and methods of a sweep (the same as expandSweep's), without expanding its stages or trials. */
+export function planSettings(cfg: SweepConfig): Pick<SweepPlan, 'settings' | 'methods'> {
+  const settings: SweepPlan['settings'] = {};
+  const methods: SweepPlan['methods'] = {};
+  const method = (spec: MethodSpec) => {
+    const key = specKey(spec);
+    if (!methods[key]) methods[key] = { spec, summary: methodSummary(spec) };
+  };
+  for (const ds of cfg.grid.datasets) {
+    for (const fsCfg of cfg.grid.forgetSets) {
+      for (const m of cfg.grid.models) {
+        for (const recipe of cfg.grid.recipes) {
+          const setting = settingSpec(cfg, ds, m, recipe, fsCfg, SETTING_STAGE_VERSIONS);
+          const key = specKey(setting);
+          if (!settings[key]) settings[key] = { spec: setting, summary: settingSummary(setting, recipe.name) };
+        }
+      }
+    }
+  }
+  method({ role: 'original', algorithm: null, localization: null, hparams: {} });
+  if (cfg.oracle) method({ role: 'oracle', algorithm: 'retrain', localization: null, hparams: {} });
+  for (const alg of cfg.grid.algorithms) {
+    const alphas = alg.localization ? (Array.isArray(alg.localization.alpha) ? alg.localization.alpha : [alg.localization.alpha]) : [null];
+    for (const alpha of alphas) for (const hp of expandGrid(alg.hparams as Record<string, Scalar | Scalar[]>)) method(methodSpecOf(alg, alpha, hp));
+  }
+  return { settings, methods };
 }

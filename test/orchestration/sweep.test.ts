@@ -133,8 +133,16 @@ execution: { window: 2, heartbeatTimeoutS: 4, maxAttempts: 5, retryInitialS: 1 }
   assert.ok(stageRow.attempts >= 2);
   // The diverging algorithm failed (non-retryable: one attempt), was recorded with its error, the sweep went on.
   assert.equal(r.status, 'completed_with_failures');
-  const trials = await q('SELECT algorithm, status, error FROM trials WHERE sweep_id = $1 ORDER BY algorithm', [id]);
-  assert.deepEqual(trials.map((t) => [t.algorithm, t.status]), [['finetune', 'completed'], ['gradient-ascent', 'failed'], ['original', 'completed']]);
+  const trials = await q('SELECT role, algorithm, label, status, error, code_version, backend, worker_host FROM trials WHERE sweep_id = $1 ORDER BY label', [id]);
+  assert.deepEqual(trials.map((t) => [t.role, t.algorithm, t.label, t.status]), [
+    ['method', 'finetune', 'finetune', 'completed'], ['method', 'gradient-ascent', 'gradient-ascent', 'failed'], ['original', null, 'original', 'completed'],
+  ]);
+  // provenance: the code version, backend/device and worker host of every completed trial
+  for (const t of trials.filter((x) => x.status === 'completed')) {
+    assert.match(t.code_version, /^\d+\.\d+\.\d+/);
+    assert.match(t.backend, /\/cpu$/);
+    assert.ok(t.worker_host, 'worker host recorded');
+  }
   assert.match(trials[1].error, /diverg|NaN|Inf/i);
   const ga = plan.stages.find((s) => s.kind === 'unlearn' && s.params.algorithm === 'gradient-ascent')!;
   const [gaRow] = await q('SELECT status, attempts FROM stages WHERE key = $1', [ga.key]);

@@ -4,7 +4,7 @@ import test from 'node:test';
 import assert from 'node:assert/strict';
 import { SweepFileError } from '../../sweep/schema.js';
 import { parseSweepText } from '../../sweep/registries.js';
-import { expandSweep, countByKind, planCounts } from '../../sweep/plan.js';
+import { expandSweep, countByKind, planCounts, planSettings } from '../../sweep/plan.js';
 import { DATASET_FACTS, datasetFacts, modelSize, MODEL_PARAMS, DATASET_PARAMS, FORGET_PARAMS } from '../../sweep/catalog.js';
 import { DATASETS, MODELS, FORGET_KINDS } from '../../sweep/registries.js';
 
@@ -147,6 +147,8 @@ void test('plan counts are arithmetic and equal the expanded plan', () => {
     const kinds = countByKind(plan.stages);
     for (const [k, n] of Object.entries(c.byKind)) assert.equal(n, kinds[k] ?? 0, k);
     assert.equal(c.roles.method, plan.trials.filter((t) => t.role === 'method').length);
+    // the settings and methods recorded before the plan is expanded are the plan's
+    assert.deepEqual(planSettings(cfg), { settings: plan.settings, methods: plan.methods });
   }
 });
 

@@ -5,6 +5,8 @@ import pg from 'pg';
 import { openDb, type DbHandle } from '../../db/client.js';
 import { migrate } from '../../db/migrate.js';
 import { recordMetrics, recordSweep, recordTrial, type ResultsDb, type TrialRecord } from '../../db/record.js';
+import { MEASURES } from '../../db/leaderboard.js';
+import { meanCI } from '../../ml/unlearn/stats.js';
 
 export interface FreshDb {
   url: string;
@@ -94,7 +96,8 @@ export interface SeededTrial {
 }
 
 /**
- * Seeds sweep `sweepId`: dataset 'synth' (model 'mlp'), forget kinds iid and classes (10%); an oracle
+ * Seeds sweep `sweepId`: dataset 'synth' (model 'mlp'), forget kinds iid and classes (10%), one setting key per
+ * (dataset, forget kind), one method key per (role, algorithm, localization, α, hparams); an oracle
  * ('retrain') per (forget kind, seed); methods: del (wg-channel, α 0.3), finetune (lr 0.01 and 0.1),
  * salun (sal, α 0.5; only 2 seeds), neggrad (one seed: no interval); one failed trial (ignored).
  * Seeds 0..4. Returns what was recorded.
@@ -117,9 +120,11 @@ export async function seedSweep(db: ResultsDb, sweepId: string, opts: { seed?: n
       for (const seed of m.seeds) {
         const trial: TrialRecord = {
           id: `${sweepId}/${dataset}/${kind}/${m.algorithm}/${JSON.stringify(m.hparams)}/s${seed}`,
-          sweepId, dataset, model: 'mlp', recipeKey: `recipe-${dataset}`, forgetSetKey: `fs-${dataset}-${kind}-s${seed}`,
-          forgetKind: kind, forgetFraction: 0.1, algorithm: m.algorithm, localization: m.localization, alpha: m.alpha,
-          hparams: m.hparams, seed, isOracle: !!m.oracle, stageKeys: { unlearn: `stage-${sweepId}-${kind}-${m.algorithm}-${seed}` },
+          sweepId, role: m.oracle ? 'oracle' : 'method', algorithm: m.algorithm, label: m.algorithm,
+          settingKey: `setting-${dataset}-${kind}`, methodKey: `${m.oracle ? 'oracle' : 'method'}:${m.algorithm}:${m.localization}:${m.alpha}:${JSON.stringify(m.hparams)}`,
+          dataset, model: 'mlp', recipeKey: `recipe-${dataset}`, forgetSetKey: `fs-${dataset}-${kind}-s${seed}`,
+          forgetKind: kind, forgetFraction: 0.1, localization: m.localization, alpha: m.alpha,
+          hparams: m.hparams, seed, stageKeys: { unlearn: `stage-${sweepId}-${kind}-${m.algorithm}-${seed}` },
           status: 'completed', wallSeconds: m.oracle ? 100 + 20 * r() : 5 + 30 * r(), epochs: m.oracle ? 30 : 3,
           paramsChangedFraction: m.alpha ?? 1,
         };
@@ -142,3 +147,36 @@ export async function seedSweep(db: ResultsDb, sweepId: string, opts: { seed?: n
   await recordSweep(db, { id: sweepId, name: `test sweep ${sweepId}`, config: { totalTrials: out.length + 1 }, status: 'completed' });
   return out;
 }
+
+/** The SQL views' shape of a summary: mean and 95% half-width, null where undefined (n = 0, or n < 2 for the interval). */
+function meanCi95(values: number[]): { n: number; mean: number | null; ci: number | null } {
+  if (values.length === 0) return { n: 0, mean: null, ci: null };
+  const s = meanCI(values);
+  return { n: s.n, mean: s.mean, ci: s.n < 2 ? null : s.halfWidth };
+}
+
+/** The leaderboard computed directly from what was recorded (no SQL). */
+export function direct(seeded: SeededTrial[]): Map<string, Record<string, { mean: number | null; ci: number | null; n: number }>> {
+  // each trial against the oracle of its own sweep, setting and seed
+  const oracle = new Map<string, SeededTrial>();
+  for (const s of seeded) if (s.trial.role === 'oracle') oracle.set(`${s.trial.sweepId}|${s.trial.settingKey}|${s.trial.seed}`, s);
+  const groups = new Map<string, Record<string, number[]>>();
+  for (const s of seeded) {
+    const t = s.trial;
+    const o = oracle.get(`${t.sweepId}|${t.settingKey}|${t.seed}`)!;
+    const k = `${t.settingKey}|${t.methodKey}`;
+    if (!groups.has(k)) groups.set(k, Object.fromEntries(MEASURES.map((m) => [m, [] as number[]])));
+    const g = groups.get(k)!;
+    const u = s.metrics, om = o.metrics;
+    g.forget_acc.push(u.forget); g.retain_acc.push(u.retain); g.test_acc.push(u.test); g.mia.push(u.mia);
+    g.d_forget.push(om.forget - u.forget); g.d_retain.push(om.retain - u.retain); g.d_test.push(om.test - u.test); g.d_mia.push(om.mia - u.mia);
+    g.tow.push((1 - Math.abs(u.forget - om.forget)) * (1 - Math.abs(u.retain - om.retain)) * (1 - Math.abs(u.test - om.test)));
+    g.gap.push((Math.abs(om.forget - u.forget) + Math.abs(om.test - u.test) + Math.abs(om.mia - u.mia)) / 3);
+    g.cost_rel.push(t.wallSeconds! / o.trial.wallSeconds!);
+    g.epochs_rel.push(t.epochs! / o.trial.epochs!);
+    g.wall_seconds.push(t.wallSeconds!);
+    g.params_changed.push(t.paramsChangedFraction!);
+  }
+  return new Map([...groups].map(([k, g]) => [k, Object.fromEntries(MEASURES.map((m) => [m, meanCi95(g[m])]))]));
+}
+

@@ -8,17 +8,11 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
-import { freshDatabase, seedSweep, type FreshDb, type SeededTrial } from './helpers.js';
+import { direct, freshDatabase, seedSweep, type FreshDb, type SeededTrial } from './helpers.js';
 import { leaderboard, MEASURES, type LeaderboardRow } from '../../db/leaderboard.js';
 import { formatReport, methodLabel, tradeoffSvg } from '../../db/leaderboard-format.js';
-import { meanCI, tQuantile } from '../../ml/unlearn/stats.js';
+import { tQuantile } from '../../ml/unlearn/stats.js';
 
-/** The SQL views' shape of a summary: mean and 95% half-width, null where undefined (n = 0, or n < 2 for the interval). */
-function meanCi95(values: number[]): { n: number; mean: number | null; ci: number | null } {
-  if (values.length === 0) return { n: 0, mean: null, ci: null };
-  const s = meanCI(values);
-  return { n: s.n, mean: s.mean, ci: s.n < 2 ? null : s.halfWidth };
-}
 import { recordMetrics, recordTrial } from '../../db/record.js';
 
 const run = promisify(execFile);
@@ -41,31 +35,7 @@ function close(actual: number | null, expected: number | null, what: string): vo
   assert.ok(Math.abs(actual - expected) <= 1e-9 * Math.max(1, Math.abs(expected)), `${what}: ${actual} != ${expected}`);
 }
 
-/** The leaderboard computed directly from what was recorded (no SQL). */
-function direct(seeded: SeededTrial[]): Map<string, Record<string, { mean: number | null; ci: number | null; n: number }>> {
-  const oracle = new Map<string, SeededTrial>();
-  for (const s of seeded) if (s.trial.isOracle) oracle.set(`${s.trial.forgetSetKey}|${s.trial.seed}|${s.trial.recipeKey}`, s);
-  const groups = new Map<string, Record<string, number[]>>();
-  for (const s of seeded) {
-    const t = s.trial;
-    const o = oracle.get(`${t.forgetSetKey}|${t.seed}|${t.recipeKey}`)!;
-    const k = `${t.dataset}|${t.forgetKind}|${t.algorithm}|${JSON.stringify(t.hparams)}`;
-    if (!groups.has(k)) groups.set(k, Object.fromEntries(MEASURES.map((m) => [m, [] as number[]])));
-    const g = groups.get(k)!;
-    const u = s.metrics, om = o.metrics;
-    g.forget_acc.push(u.forget); g.retain_acc.push(u.retain); g.test_acc.push(u.test); g.mia.push(u.mia);
-    g.d_forget.push(om.forget - u.forget); g.d_retain.push(om.retain - u.retain); g.d_test.push(om.test - u.test); g.d_mia.push(om.mia - u.mia);
-    g.tow.push((1 - Math.abs(u.forget - om.forget)) * (1 - Math.abs(u.retain - om.retain)) * (1 - Math.abs(u.test - om.test)));
-    g.gap.push((Math.abs(om.forget - u.forget) + Math.abs(om.test - u.test) + Math.abs(om.mia - u.mia)) / 3);
-    g.cost_rel.push(t.wallSeconds! / o.trial.wallSeconds!);
-    g.epochs_rel.push(t.epochs! / o.trial.epochs!);
-    g.wall_seconds.push(t.wallSeconds!);
-    g.params_changed.push(t.paramsChangedFraction!);
-  }
-  return new Map([...groups].map(([k, g]) => [k, Object.fromEntries(MEASURES.map((m) => [m, meanCi95(g[m])]))]));
-}
-
-const keyOf = (r: LeaderboardRow) => `${r.dataset}|${r.forget_kind}|${r.algorithm}|${JSON.stringify(r.hparams)}`;
+const keyOf = (r: LeaderboardRow) => `${r.setting_key}|${r.method_key}`;
 
 void describe('leaderboard', () => {
   void test('t975 in SQL equals the t quantile', async () => {
@@ -100,7 +70,7 @@ void describe('leaderboard', () => {
   void test('the maintained aggregate equals the direct aggregation after writes, oracle changes, deletes, concurrency', async () => {
     const compare = async (what: string) => {
       for (const [sw, ds, fk] of [[null, null, null], ['sweep-a', null, null], ['sweep-b', 'synth2', 'iid'], [null, 'synth', 'classes']]) {
-        const q = (fn: string) => f.handle.pool.query(`SELECT * FROM ${fn}($1, $2, $3) ORDER BY dataset, forget_kind, algorithm, hparams::text, is_oracle`, [sw, ds, fk]);
+        const q = (fn: string) => f.handle.pool.query(`SELECT * FROM ${fn}($1, $2, $3) ORDER BY setting_key, method_key`, [sw, ds, fk]);
         const [agg, live] = [(await q('leaderboard_for')).rows, (await q('leaderboard_live_for')).rows];
         assert.equal(agg.length, live.length, `${what}: row count (${sw}, ${ds}, ${fk})`);
         agg.forEach((a, i) => {
@@ -112,7 +82,7 @@ void describe('leaderboard', () => {
       }
     };
     await compare('after seeding');
-    const oracle = seededA.find((s) => s.trial.isOracle && s.trial.forgetKind === 'iid' && s.trial.seed === 2)!;
+    const oracle = seededA.find((s) => s.trial.role === 'oracle' && s.trial.forgetKind === 'iid' && s.trial.seed === 2)!;
     await recordMetrics(f.db, oracle.trial.id, [{ split: 'forget', name: 'accuracy', value: 0.123 }]);
     await compare('after an oracle metric changed');
     const del = seededA.find((s) => s.trial.algorithm === 'del' && s.trial.forgetKind === 'iid' && s.trial.seed === 1)!;
@@ -150,7 +120,7 @@ void describe('leaderboard', () => {
   void test('ranks within each setting by the chosen criterion; oracle rows unranked', async () => {
     for (const [rankBy, key, dir] of [['gap', 'gap_mean', 1], ['tow', 'tow_mean', -1], ['cost', 'cost_rel_mean', 1]] as const) {
       const rows = await leaderboard(f.db, { sweep: 'sweep-a', forgetKind: 'iid', rankBy });
-      const ranked = rows.filter((r) => !r.is_oracle);
+      const ranked = rows.filter((r) => r.role === 'method');
       assert.deepEqual(ranked.map((r) => r.rank), ranked.map((_, i) => i + 1));
       for (let i = 1; i < ranked.length; i++) assert.ok(dir * (ranked[i][key]! - ranked[i - 1][key]!) >= 0, `${rankBy} order`);
       const oracle = rows.filter((r) => r.is_oracle);

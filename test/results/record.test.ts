@@ -10,9 +10,10 @@ before(async () => { f = await freshDatabase('record'); });
 after(async () => { await f?.drop(); });
 
 const trial: TrialRecord = {
-  id: 'sw1/del/s0', sweepId: 'sw1', dataset: 'mnist', model: 'mlp', recipeKey: 'r1', forgetSetKey: 'fs1',
-  forgetKind: 'iid', forgetFraction: 0.1, algorithm: 'del', localization: 'wg-channel', alpha: 0.3,
-  hparams: { lr: 0.015, epochs: 5 }, seed: 0, isOracle: false, stageKeys: { unlearn: 'k-unlearn', evaluate: 'k-eval' },
+  id: 'sw1/del/s0', sweepId: 'sw1', role: 'method', algorithm: 'del', label: 'del', settingKey: 'set1', methodKey: 'm1',
+  dataset: 'mnist', model: 'mlp', recipeKey: 'r1', forgetSetKey: 'fs1',
+  forgetKind: 'iid', forgetFraction: 0.1, localization: 'wg-channel', alpha: 0.3,
+  hparams: { lr: 0.015, epochs: 5 }, seed: 0, stageKeys: { unlearn: 'k-unlearn', evaluate: 'k-eval' },
   status: 'running', wallSeconds: null, epochs: null, paramsChangedFraction: null,
 };
 
