@@ -81,6 +81,89 @@ export function convFilterGrad(
   }
 }
 
+/**
+ * convFilterGrad with the block's input pixels gathered per filter tap (used for output rows of ≤ 16 pixels,
+ * ml/kernels/conv.ts); as a blocked GEMM (no full im2col buffer, no transposes):
+ *   dw[kh, kw, ci, co] = Σ over output pixels (n, oh, ow) of xpad[n, oh·s + kh, ow·s + kw, ci] · dy[n, oh, ow, co]
+ * x: zero-padded NHWC input [N, Hp, Wp, C] (every tap in bounds); dy: [N, OH, OW, Cout]; dw: [KH, KW, C, Cout],
+ * overwritten. Requires C % 4 == 0 and Cout % 8 == 0. Output rows are taken in blocks of rowsPerBlock; per block
+ * and filter tap, the block's input pixels for that tap are gathered into buf (rowsPerBlock·OW·C floats) so every
+ * (4 input channels, 8 output channels) tile — 8 vector accumulators in registers — reduces over one contiguous
+ * run of pixels (rows of 4 or 8 pixels no longer pay a row change every few steps; strided layers read x once
+ * per tap instead of once per tile). On rows of 32 pixels the gather costs more than it saves (ml-layers).
+ */
+export function convFilterGradGathered(
+  x: usize, N: i32, Hp: i32, Wp: i32, C: i32,
+  dy: usize, OH: i32, OW: i32, Cout: i32,
+  KH: i32, KW: i32, s: i32, dw: usize, rowsPerBlock: i32, buf: usize,
+): void {
+  memory.fill(dw, 0, <usize>(KH * KW * C * Cout) << 2);
+  const totalRows = N * OH;
+  const panels = Cout >> 3;
+  const cb = <usize>C << 2;
+  const xStep = <usize>(s * C) << 2;
+  const dyRow = <usize>(OW * Cout) << 2;
+  const xRowStep = <usize>(s * Wp * C) << 2;
+  const cs = <usize>Cout << 2;
+  for (let rb = 0; rb < totalRows; rb += rowsPerBlock) {
+    const re = min(totalRows, rb + rowsPerBlock);
+    const pixels = (re - rb) * OW;
+    const dyBlock = dy + <usize>rb * dyRow;
+    for (let kh = 0; kh < KH; kh++) {
+      for (let kw = 0; kw < KW; kw++) {
+        // gather: buf[pixel] = xpad[n, oh·s + kh, ow·s + kw, 0..C) for the block's pixels in order
+        let n = rb / OH;
+        let oh = rb - n * OH;
+        let rowBase = x + ((<usize>(((n * Hp + oh * s + kh) * Wp + kw) * C)) << 2);
+        let d = buf;
+        for (let row = rb; row < re; row++) {
+          let a = rowBase;
+          for (let ow = 0; ow < OW; ow++) {
+            for (let c: usize = 0; c < cb; c += 16) v128.store(d + c, v128.load(a + c));
+            a += xStep;
+            d += cb;
+          }
+          if (++oh < OH) {
+            rowBase += xRowStep;
+          } else {
+            oh = 0;
+            n++;
+            rowBase = x + ((<usize>(((n * Hp + kh) * Wp + kw) * C)) << 2);
+          }
+        }
+        for (let ci = 0; ci < C; ci += 4) {
+          for (let p = 0; p < panels; p++) {
+            const o = dw + ((<usize>(((kh * KW + kw) * C + ci) * Cout + p * 8)) << 2);
+            // the block's partial sums start at zero and are added to dw at the end: rounding error grows with
+            // the block length plus the number of blocks, not with every pixel of the batch
+            let c00 = f32x4.splat(0), c01 = f32x4.splat(0), c10 = f32x4.splat(0), c11 = f32x4.splat(0);
+            let c20 = f32x4.splat(0), c21 = f32x4.splat(0), c30 = f32x4.splat(0), c31 = f32x4.splat(0);
+            let a = buf + (<usize>ci << 2);
+            let b = dyBlock + (<usize>p << 5);
+            for (let q = 0; q < pixels; q++) {
+              const b0 = v128.load(b), b1 = v128.load(b, 16);
+              const x0 = v128.load32_splat(a);
+              c00 = madd(x0, b0, c00); c01 = madd(x0, b1, c01);
+              const x1 = v128.load32_splat(a, 4);
+              c10 = madd(x1, b0, c10); c11 = madd(x1, b1, c11);
+              const x2 = v128.load32_splat(a, 8);
+              c20 = madd(x2, b0, c20); c21 = madd(x2, b1, c21);
+              const x3 = v128.load32_splat(a, 12);
+              c30 = madd(x3, b0, c30); c31 = madd(x3, b1, c31);
+              a += cb;
+              b += cs;
+            }
+            addRow(o, c00, c01);
+            addRow(o + cs, c10, c11);
+            addRow(o + 2 * cs, c20, c21);
+            addRow(o + 3 * cs, c30, c31);
+          }
+        }
+      }
+    }
+  }
+}
+
 // o[0..8) += [lo, hi]
 // @ts-ignore: decorator
 @inline function addRow(o: usize, lo: v128, hi: v128): void {
