@@ -1,41 +1,56 @@
 // `npm run bench -- orchestration`: orchestration overhead with no-op compute through the REAL Temporal dev
 // server, PostgreSQL and S3 (services from the environment, else `ensureStack({profile:'test'})`).
-// A `compute: noop` sweep of ORCH_BENCH_TRIALS trials (default 2000; 3 stages per trial + shared stages) runs
-// through an in-process worker (gpu + io queues); every stage still fetches and verifies its inputs from S3,
-// writes its artifact, upserts its rows. Reports trials/s, wall ms per trial, activity latency per stage,
-// the event history length of every run of the continue-as-new chain, and a memoized rerun.
-// Env: ORCH_BENCH_TRIALS, ORCH_BENCH_WINDOW (default 64), ORCH_BENCH_CONCURRENCY (activities per queue, default 32),
+// A `compute: noop` sweep of ORCH_BENCH_TRIALS trials (default 10000; 3 stages per trial + shared stages) is
+// started with the real CLI (`unlearn sweep start FILE`, timed) and runs on two worker processes (`unlearn worker
+// --queue io` and `--queue gpu`); every stage still reads and verifies its inputs from S3, writes its artifact and
+// upserts its rows. Reports: `sweep start` wall time, planning time, wall ms per trial and per stage, the runs of
+// the continue-as-new chain with their history lengths, the longest workflow task (and any failed or timed-out
+// one), the io worker's peak memory, activity latency per stage kind, and a memoized rerun (ms per stage).
+// Env: ORCH_BENCH_TRIALS, ORCH_BENCH_WINDOW (default 64), ORCH_BENCH_CONCURRENCY (activities per worker, default 32),
+// ORCH_BENCH_SECONDS (stop the sweep after that long and report the part that ran), ORCH_BENCH_STOP=terminate (stop
+// it by terminating; default: cancel it, which marks every unfinished stage and trial, and time that),
 // ORCH_BENCH_DEMO=1 also runs the demo sweep with real compute (`npm run demo -- --fresh`, minutes) and reports the
 // fraction of gpu-worker wall time spent outside compute / outside training stages.
 // Prints JSON to stdout and writes bench/results/orchestration-<timestamp>.json.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { machineInfo, writeBenchResult } from './result-file.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const loadAtStart = os.loadavg();
-const TRIALS = Number(process.env.ORCH_BENCH_TRIALS ?? 2000);
+const root = path.join(here, '..');
+const machine = machineInfo();
+const TRIALS = Number(process.env.ORCH_BENCH_TRIALS ?? 10000);
 const WINDOW = Number(process.env.ORCH_BENCH_WINDOW ?? 64);
 const CONC = Number(process.env.ORCH_BENCH_CONCURRENCY ?? 32);
+/** When set: stop the sweep (cancel) after this many seconds and report the part that ran (no memoized rerun). */
+const CAP_S = Number(process.env.ORCH_BENCH_SECONDS ?? 0);
+/** How a capped run stops: cancel (the unfinished stages and trials are marked, timed) or terminate (nothing is marked). */
+const STOP = process.env.ORCH_BENCH_STOP === 'terminate' ? 'terminate' : 'cancel';
 const log = (m: string) => console.error(`[bench orchestration] ${m}`);
 
 let stop: (() => Promise<void>) | undefined;
 if (!process.env.TEMPORAL_ADDRESS || !process.env.DATABASE_URL || !process.env.S3_ENDPOINT) {
-  const { ensureStack, stackEnv } = await import('../infra/stack.js');
+  const { createScratchDatabase, ensureStack, stackEnv } = await import('../infra/stack.js');
   const stack = await ensureStack({ profile: 'test', log });
-  Object.assign(process.env, stackEnv(stack));
-  stop = () => stack.stop();
+  // A fresh database, as `npm test` gives each run: comparable numbers, and no schema left by other checkouts.
+  const scratch = await createScratchDatabase(stack.databaseUrl, 'unlearn_bench');
+  Object.assign(process.env, stackEnv(stack), { DATABASE_URL: scratch.url });
+  stop = async () => {
+    await scratch.drop();
+    await stack.stop();
+  };
 }
 const tag = randomBytes(4).toString('hex');
 process.env.UNLEARN_QUEUE_PREFIX = `bench-${tag}-`;
 
 const { migrate } = await import('../db/migrate.js');
 const { parseSweep } = await import('../sweep/schema.js');
-const { expandSweep, countByKind } = await import('../sweep/plan.js');
+const { countByKind, expandSweep } = await import('../sweep/plan.js');
 const { connectClient, startSweep } = await import('../cli/sweep.js');
-const { createWorkers } = await import('../workers/worker.js');
 const { openDb } = await import('../db/client.js');
 await migrate(process.env.DATABASE_URL);
 
@@ -43,7 +58,7 @@ await migrate(process.env.DATABASE_URL);
 const seeds = 10;
 const perCombo = Math.max(3, Math.round(TRIALS / (seeds * 2)));
 const lrs = Array.from({ length: perCombo - 2 }, (_, i) => Number((0.001 * (i + 1)).toFixed(6)));
-const cfg = parseSweep(JSON.stringify({
+const sweepJson = JSON.stringify({
   name: 'bench-noop', compute: 'noop', cacheNamespace: `bench-${tag}`, seeds: Array.from({ length: seeds }, (_, i) => i),
   grid: {
     datasets: [{ id: 'synthetic' }], models: [{ id: 'mlp', params: { hidden: [8] } }],
@@ -52,67 +67,174 @@ const cfg = parseSweep(JSON.stringify({
     algorithms: [{ name: 'finetune', hparams: { lr: lrs, epochs: 1 } }],
   },
   execution: { window: WINDOW, historyLimit: 4000 },
-}), 'bench.json');
+});
+const dir = mkdtempSync(path.join(os.tmpdir(), 'bench-orch-'));
+const file = path.join(dir, 'bench.json');
+writeFileSync(file, sweepJson);
+const cfg = parseSweep(sweepJson, file);
 const id = `bench-noop-${tag}`;
 const plan = expandSweep(cfg, id);
-log(`${plan.trials.length} trials, ${plan.stages.length} stages ${JSON.stringify(countByKind(plan.stages))}, window ${WINDOW}, ${CONC} activities per queue`);
+const keys = plan.stages.map((s) => s.key);
+const trials = plan.trials.length;
+const stages = plan.stages.length;
+const stagesByKind = countByKind(plan.stages);
+log(`${trials} trials, ${stages} stages ${JSON.stringify(stagesByKind)}, window ${WINDOW}, ${CONC} activities per worker`);
 
-const w = await createWorkers({ queue: 'all', ioConcurrency: CONC, gpuConcurrency: CONC, log });
-const running = w.run();
+/** A worker process; resolves once it polls. */
+function startWorkerProcess(queue: 'io' | 'gpu'): Promise<ChildProcess> {
+  const p = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'cli', 'main.ts'), 'worker', '--queue', queue, '--concurrency', String(CONC)], {
+    cwd: root, env: process.env, stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  return new Promise((resolve, reject) => {
+    const on = (d: Buffer) => {
+      out += d.toString();
+      if (/state: 'RUNNING'/.test(out) && /\[worker .*backend=/.test(out)) resolve(p);
+      if (out.length > 100_000) out = out.slice(-50_000);
+    };
+    p.stdout!.on('data', on);
+    p.stderr!.on('data', on);
+    p.on('exit', (code) => reject(new Error(`${queue} worker exited with ${code}:\n${out.slice(-3000)}`)));
+  });
+}
+const kib = (pid: number, field: 'VmRSS' | 'VmHWM'): number => {
+  const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) : 0;
+};
+
+const [io, gpu] = await Promise.all([startWorkerProcess('io'), startWorkerProcess('gpu')]);
+for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(sig, () => {
+    for (const p of [io, gpu]) p.kill('SIGTERM');
+    process.exit(130);
+  });
+}
 const c = await connectClient();
 const db = openDb();
 try {
-  const t0 = Date.now();
-  const r1 = await (await startSweep(c.client, cfg, { id })).handle.result();
-  const wall1 = (Date.now() - t0) / 1000;
-  // Every run of the continue-as-new chain and its history length.
-  const runs: { runId: string; historyLength: number; status: string }[] = [];
-  for await (const ex of c.client.workflow.list({ query: `WorkflowId = '${id}'` })) {
-    const d = await c.client.workflow.getHandle(id, ex.runId).describe();
-    runs.push({ runId: ex.runId, historyLength: d.historyLength, status: d.status.name });
+  // `sweep start` for the file, through the real CLI (process start, validation, workflow start).
+  // Its CPU time too (GNU time, when installed): on a shared machine the wall time mostly measures the queue for a core.
+  const timeBin = '/usr/bin/time';
+  const cli = [process.execPath, '--import', 'tsx', path.join(root, 'cli', 'main.ts'), 'sweep', 'start', file, '--id', id];
+  const withTime = existsSync(timeBin);
+  const tStart = Date.now();
+  const started = withTime
+    ? spawnSync(timeBin, ['-f', 'CPU_SECONDS %U %S', ...cli], { cwd: root, env: process.env, encoding: 'utf8' })
+    : spawnSync(cli[0], cli.slice(1), { cwd: root, env: process.env, encoding: 'utf8' });
+  const sweepStartMs = Date.now() - tStart;
+  if (started.status !== 0) throw new Error(`sweep start failed (${started.status}): ${started.stderr}`);
+  const cpu = /CPU_SECONDS ([\d.]+) ([\d.]+)/.exec(started.stderr ?? '');
+  const sweepStartCpuMs = cpu ? Math.round((Number(cpu[1]) + Number(cpu[2])) * 1000) : null;
+  log(`sweep start: ${sweepStartMs} ms wall, ${sweepStartCpuMs} ms CPU (${started.stdout.trim()})`);
+  let ioPeakRssKiB = 0;
+  const sampler = setInterval(() => { ioPeakRssKiB = Math.max(ioPeakRssKiB, kib(io.pid!, 'VmRSS')); }, 1000);
+  const handle = c.client.workflow.getHandle<typeof import('../workflows/sweep.js').SweepWorkflow>(id);
+  const resultP = handle.result();
+  const capped = CAP_S > 0 ? await Promise.race([resultP.then(() => false), new Promise<boolean>((r) => setTimeout(() => r(true), CAP_S * 1000))]) : false;
+  let r1: { status: string; run: number; trials: { done: number }; byStatus: Record<string, number> };
+  let cancelMs = 0;
+  if (capped) {
+    const p = await handle.query<import('../workflows/sweep.js').SweepProgress>('progress');
+    r1 = { ...p, status: `stopped after ${CAP_S} s` };
+    const tc = Date.now();
+    if (STOP === 'terminate') await handle.terminate('benchmark time cap');
+    else await handle.cancel();
+    await resultP.catch(() => undefined);
+    cancelMs = Date.now() - tc;
+    log(`stopped after ${CAP_S} s: ${r1.trials.done} trials done; ${STOP === 'terminate' ? 'terminating' : 'cancelling the rest'} took ${cancelMs} ms`);
+  } else {
+    r1 = await resultP;
+  }
+  const wall1 = capped ? CAP_S : (Date.now() - tStart) / 1000;
+  clearInterval(sampler);
+  log(`sweep ${r1.status} in ${wall1.toFixed(1)} s, ${r1.run} runs`);
+
+  // Every run of the continue-as-new chain: history length, workflow task durations, planning time.
+  const runs: { historyLength: number; longestWorkflowTaskMs: number; workflowTasks: number; failedOrTimedOutWorkflowTasks: number }[] = [];
+  let planningMs = 0;
+  const num = (v: unknown) => (v && typeof v === 'object' && 'toNumber' in v ? (v as { toNumber(): number }).toNumber() : Number(v ?? 0));
+  const ms = (t: { seconds?: unknown; nanos?: number | null } | null | undefined) => (t ? num(t.seconds) * 1000 + (t.nanos ?? 0) / 1e6 : 0);
+  const runIds: string[] = [];
+  for await (const ex of c.client.workflow.list({ query: `WorkflowId = '${id}'` })) runIds.push(ex.runId);
+  for (const runId of runIds.reverse()) {
+    const h = c.client.workflow.getHandle(id, runId);
+    const history = await h.fetchHistory();
+    const events = history.events ?? [];
+    let started = 0, longest = 0, count = 0, bad = 0;
+    const scheduled = new Map<string, number>();
+    for (const e of events) {
+      if (e.workflowTaskStartedEventAttributes) started = ms(e.eventTime);
+      if (e.workflowTaskCompletedEventAttributes) { longest = Math.max(longest, ms(e.eventTime) - started); count++; }
+      if (e.workflowTaskFailedEventAttributes || e.workflowTaskTimedOutEventAttributes) bad++;
+      const a = e.activityTaskScheduledEventAttributes;
+      if (a?.activityType?.name === 'planSweep') scheduled.set(String(e.eventId), ms(e.eventTime));
+      const done = e.activityTaskCompletedEventAttributes;
+      if (done && scheduled.has(String(done.scheduledEventId))) planningMs = ms(e.eventTime) - (scheduled.get(String(done.scheduledEventId)) as number);
+    }
+    runs.push({ historyLength: events.length, longestWorkflowTaskMs: longest, workflowTasks: count, failedOrTimedOutWorkflowTasks: bad });
   }
   const lat = await db.pool.query(`SELECT kind, count(*)::int AS n, avg((metadata->>'seconds')::float) * 1000 AS mean_ms,
       percentile_cont(0.5) WITHIN GROUP (ORDER BY (metadata->>'seconds')::float) * 1000 AS p50_ms,
       percentile_cont(0.95) WITHIN GROUP (ORDER BY (metadata->>'seconds')::float) * 1000 AS p95_ms
-    FROM artifacts WHERE key = ANY($1::text[]) GROUP BY kind ORDER BY kind`, [plan.stages.map((s) => s.key)]);
-  const t1 = Date.now();
-  const r2 = await (await startSweep(c.client, cfg, { id })).handle.result();
-  const wall2 = (Date.now() - t1) / 1000;
+    FROM artifacts WHERE key = ANY($1::text[]) GROUP BY kind ORDER BY kind`, [keys]);
+  const ioRssAfterRunKiB = kib(io.pid!, 'VmRSS');
+
+  // The same id again: every stage memoized (read page by page, checked against S3), nothing runs.
+  let memoizedRerun: Record<string, number> | null = null;
+  if (!capped) {
+    const t1 = Date.now();
+    const r2 = await (await startSweep(c.client, cfg, { id })).handle.result();
+    const wall2 = (Date.now() - t1) / 1000;
+    log(`memoized rerun in ${wall2.toFixed(1)} s (${r2.byStatus.cached ?? 0} cached, ${r2.byStatus.ran ?? 0} ran)`);
+    memoizedRerun = { wallSeconds: wall2, cached: r2.byStatus.cached ?? 0, ran: r2.byStatus.ran ?? 0, msPerStage: (wall2 * 1000) / stages };
+  }
+  const trialsDone = r1.trials.done;
+  const stagesDone = (r1.byStatus.ran ?? 0) + (r1.byStatus.cached ?? 0);
+
   const out = {
     bench: 'orchestration',
     when: new Date().toISOString(),
-    machine: { cpu: os.cpus()[0]?.model, cores: os.cpus().length, loadAverageAtStart: loadAtStart, note: 'shared with other engineers\' CPU-heavy work' },
-    backend: 'noop compute (no tensors); real Temporal dev server, PostgreSQL, S3 (versitygw)',
-    temporal: process.env.TEMPORAL_ADDRESS,
-    trials: plan.trials.length,
-    stages: plan.stages.length,
-    stagesByKind: countByKind(plan.stages),
+    machine: { ...machine, loadavgAtEnd: os.loadavg().map((x) => Math.round(x * 100) / 100), note: 'shared with other engineers\' CPU-heavy work' },
+    backend: 'noop compute (no tensors); real Temporal dev server, PostgreSQL, S3 (versitygw); workers: one io and one gpu process',
+    trials,
+    stages,
+    stagesByKind,
     window: WINDOW,
-    activityConcurrencyPerQueue: CONC,
+    activityConcurrencyPerWorker: CONC,
+    sweepStartMs,
+    sweepStartCpuMs,
+    planningMs,
     run: {
       status: r1.status,
+      trialsDone,
+      stagesDone,
       wallSeconds: wall1,
-      trialsPerSecond: plan.trials.length / wall1,
-      stagesPerSecond: plan.stages.length / wall1,
-      wallMsPerTrial: (wall1 * 1000) / plan.trials.length,
-      wallMsPerStage: (wall1 * 1000) / plan.stages.length,
+      // from `sweep start` (CLI process included) to the end, over the trials and stages that finished
+      wallMsPerTrial: (wall1 * 1000) / trialsDone,
+      wallMsPerStage: (wall1 * 1000) / stagesDone,
+      // the same without the CLI start and the planning activity: the steady scheduling rate
+      steadyMsPerTrial: (wall1 * 1000 - sweepStartMs - planningMs) / trialsDone,
+      steadyMsPerStage: (wall1 * 1000 - sweepStartMs - planningMs) / stagesDone,
+      stoppedBy: capped ? STOP : undefined,
+      stopMs: capped ? cancelMs : undefined,
       continueAsNewRuns: runs.length,
       historyLengthPerRun: runs.map((r) => r.historyLength),
       maxHistoryLength: Math.max(...runs.map((r) => r.historyLength)),
+      longestWorkflowTaskMs: Math.max(...runs.map((r) => r.longestWorkflowTaskMs)),
+      workflowTasks: runs.reduce((a, r) => a + r.workflowTasks, 0),
+      failedOrTimedOutWorkflowTasks: runs.reduce((a, r) => a + r.failedOrTimedOutWorkflowTasks, 0),
+      ioWorkerPeakRssMiB: Math.round(Math.max(ioPeakRssKiB, kib(io.pid!, 'VmHWM')) / 1024),
+      ioWorkerRssAfterRunMiB: Math.round(ioRssAfterRunKiB / 1024),
       activityLatencyByKind: lat.rows,
     },
-    memoizedRerun: { wallSeconds: wall2, cached: r2.byStatus.cached ?? 0, ran: r2.byStatus.ran ?? 0, msPerStage: (wall2 * 1000) / plan.stages.length },
+    memoizedRerun,
   };
   let demo: Record<string, unknown> | undefined;
   if (process.env.ORCH_BENCH_DEMO === '1') {
-    // The demo sweep (real compute) with a fresh cache namespace: fraction of wall time outside training.
-    // This process's worker is stopped first and the demo gets its own task queues: a worker whose event loop
-    // waits on a child would accept tasks it cannot run.
-    w.shutdown();
-    await running;
+    // The demo sweep (real compute) with a fresh cache namespace and its own task queues: the fraction of wall
+    // time outside training.
     log('running the demo sweep (npm run demo -- --fresh) for the fraction of time outside training');
-    const { spawn } = await import('node:child_process');
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(here, '..', 'cli', 'demo.ts'), '--fresh'], {
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'cli', 'demo.ts'), '--fresh'], {
       env: { ...process.env, UNLEARN_DEMO_TIMING_JSON: '1', UNLEARN_QUEUE_PREFIX: `benchdemo-${tag}-` }, stdio: ['ignore', 'pipe', 'inherit'],
     });
     let stdout = '';
@@ -122,14 +244,14 @@ try {
     if (code !== 0 || !line) throw new Error(`demo failed (${code}):\n${stdout.slice(-3000)}`);
     demo = JSON.parse(line.slice('TIMING_JSON '.length)) as Record<string, unknown>;
   }
-  const json = JSON.stringify(demo ? { ...out, demo } : out, null, 2);
-  console.log(json);
-  mkdirSync(path.join(here, 'results'), { recursive: true });
-  writeFileSync(path.join(here, 'results', `orchestration-${new Date().toISOString().replace(/[:.]/g, '-')}.json`), json + '\n');
+  const result = demo ? { ...out, demo } : out;
+  console.log(JSON.stringify(result, null, 2));
+  log(`results: ${writeBenchResult('orchestration', result)}`);
 } finally {
   await c.close();
   await db.close();
-  if (w.workers.some((x) => x.getState() === 'RUNNING')) w.shutdown();
-  await running;
+  for (const p of [io, gpu]) p.kill('SIGTERM');
+  await Promise.all([io, gpu].map((p) => new Promise((r) => (p.exitCode !== null ? r(null) : p.once('exit', r)))));
+  rmSync(dir, { recursive: true, force: true });
   await stop?.();
 }

@@ -165,9 +165,10 @@ export async function SweepWorkflow(input: SweepInput): Promise<SweepResult> {
     heartbeatTimeout: `${ex.heartbeatTimeoutS}s`,
     cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
   });
-  // Bookkeeping (plan, pages, marks, finish) is idempotent and no stage's result: it retries until the
-  // database and the object store answer again, so an outage longer than a stage's retries never fails a sweep.
-  const bookRetry = { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', nonRetryableErrorTypes: [FailureType.InvalidConfig] };
+  // Bookkeeping (plan, pages, marks, finish) is idempotent and no stage's result: it retries through outages of
+  // the database and the object store far longer than a stage's retries.
+  // (40 attempts: ~18 min of outage; a fault that outlasts it fails the sweep, and starting it again resumes.)
+  const bookRetry = { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 40, nonRetryableErrorTypes: [FailureType.InvalidConfig] };
   const book = proxyActivities<SweepActivities>({ taskQueue: input.queues.io, startToCloseTimeout: '10m', heartbeatTimeout: '30s', retry: bookRetry });
   // Expanding a large plan is one synchronous computation (~30 s at 100,000 trials on a busy machine) between
   // heartbeats: its heartbeat timeout must outlast it.
@@ -388,8 +389,8 @@ export async function SweepWorkflow(input: SweepInput): Promise<SweepResult> {
         cursor = from + count;
       },
       (err: unknown) => {
-        // a page read retries until it succeeds: it ends only by cancellation (the cancel path takes over) or
-        // an inconsistent plan, which fails the sweep
+        // a page read fails only by cancellation (the cancel path takes over), an inconsistent plan or an outage
+        // longer than its retries: those fail the sweep (starting it again resumes)
         pageInFlight = false;
         changes++;
         if (!isCancellation(err)) fatal ??= err;
@@ -496,5 +497,7 @@ function describeError(err: unknown): string {
     if (typeof e.message === 'string' && e.message !== '' && !parts.includes(e.message)) parts.push(e.message);
     e = e.cause;
   }
-  return parts.join(': ') || String(err);
+  // bounded: the text goes into marks, rows and the progress query (a failure may quote a failed query)
+  const text = parts.join(': ') || String(err);
+  return text.length > 1000 ? `${text.slice(0, 1000)}…` : text;
 }
