@@ -1,5 +1,4 @@
 // The real compute: stage kinds mapped onto the ml/ library (tfjs). Pure adapters: bytes in, bytes out.
-import { CancelledFailure } from '@temporalio/activity';
 import { initBackend } from '../ml/backend.js';
 import { adapterLine } from '../ml/webgpu.js';
 import { loadDataset, subsetByIds, complementIds, type Dataset, type DatasetSpec } from '../ml/data/index.js';
@@ -7,7 +6,7 @@ import { buildModel, type ModelSpec } from '../ml/models.js';
 import { unlearn } from '../ml/unlearn/index.js';
 import { getAlgorithm } from '../ml/unlearn/registry.js';
 import { train, type TrainConfig, type TrainState } from '../ml/train.js';
-import { saveCheckpoint, loadCheckpoint, applyCheckpoint, modelFromCheckpoint } from '../ml/checkpoint.js';
+import { saveCheckpoint, loadCheckpoint, applyCheckpoint, modelFromCheckpoint, type Checkpoint } from '../ml/checkpoint.js';
 import { memorizationFromLearningSpeed, selectForgetSet, type ForgetSetSpec } from '../ml/unlearn/forget-sets.js';
 import { localize, STRATEGIES, type Strategy } from '../ml/unlearn/localize.js';
 import { measureModel } from '../ml/unlearn/metrics.js';
@@ -15,6 +14,7 @@ import { logitScaledConfidence } from '../ml/unlearn/neurips.js';
 import { predictLogits } from '../ml/eval.js';
 import { protocolScore } from './protocol.js';
 import type { Mask } from '../ml/unlearn/select.js';
+import { Driver } from '../ml/driver.js';
 import type { DatasetRef, ModelRef, RecipeRef, StageSpec, TrainParams } from '../sweep/stages.js';
 import { bytesJson, jsonBytes, InvalidConfigError, type Compute, type EvaluationOutput, type StageContext, type StageOutput } from './compute.js';
 
@@ -57,8 +57,20 @@ export function maskFromBytes(bytes: Uint8Array): Mask {
   return new Map(Object.entries(mask).map(([k, v]) => [k, new Uint8Array(Buffer.from(v, 'base64'))]));
 }
 
-function checkAbort(ctx: StageContext) {
-  if (ctx.signal.aborted) throw new CancelledFailure('stage cancelled');
+/** Every loop of a stage runs under one driver: yields for the heartbeat ticker, the activity's cancellation
+ *  signal, progress into the heartbeat details. */
+function driverFor(ctx: StageContext): Driver {
+  return new Driver({ signal: ctx.signal, onProgress: (p) => ctx.progress(p) });
+}
+
+/** The epoch checkpoint a retried attempt continues from (heartbeat details, else the newest saved epoch). */
+async function resumeCheckpoint(ctx: StageContext): Promise<(Checkpoint & { trainState: TrainState }) | undefined> {
+  const saved = await ctx.resume();
+  if (!saved) return undefined;
+  const ckpt = loadCheckpoint(saved.bytes);
+  if (!ckpt.trainState) return undefined;
+  ctx.log(`resuming from epoch ${ckpt.trainState.epochsDone} (${saved.point.checkpointKey})`);
+  return ckpt as Checkpoint & { trainState: TrainState };
 }
 
 /** Trains with an epoch checkpoint + heartbeat after each epoch; resumes from the last saved epoch. */
@@ -66,25 +78,17 @@ async function trainStage(ctx: StageContext, split: Dataset['train'], ds: Datase
   const model = buildModel(modelSpec(p.model), ds.inputShape, ds.numClasses, p.seed);
   try {
     const cfg = trainConfig(p.recipe, p.seed);
-    let resume: TrainState | undefined;
-    let resumedFromEpoch = 0;
-    const saved = await ctx.resume();
-    if (saved) {
-      const ckpt = loadCheckpoint(saved.bytes);
-      if (ckpt.trainState) {
-        applyCheckpoint(model, ckpt);
-        resume = ckpt.trainState;
-        resumedFromEpoch = ckpt.trainState.epochsDone;
-        ctx.log(`resuming from epoch ${resumedFromEpoch} (${saved.point.checkpointKey})`);
-      }
-    }
+    const ckpt = await resumeCheckpoint(ctx);
+    if (ckpt) applyCheckpoint(model, ckpt);
+    const resume = ckpt?.trainState;
+    const resumedFromEpoch = resume?.epochsDone ?? 0;
     const t0 = Date.now();
     const result = await train(model, split, cfg, {
       resume,
+      driver: driverFor(ctx),
       // the original's per-example correctness per epoch: the learning-speed memorization proxy
       recordPerExampleCorrect: keepHistory,
       onEpoch: async ({ state, loss, accuracy, seconds }) => {
-        checkAbort(ctx);
         await ctx.curve([
           { epoch: state.epochsDone, name: 'train_loss', value: loss },
           { epoch: state.epochsDone, name: 'train_accuracy', value: accuracy },
@@ -137,7 +141,7 @@ async function run(ctx: StageContext): Promise<StageOutput> {
       const model = modelFromCheckpoint(loadCheckpoint(await ctx.input('original')));
       try {
         const forget = subsetByIds(ds.train, forgetIds(await ctx.input('forgetSet')));
-        const r = await localize({ model, forget, train: ds.train }, { strategy: p.strategy as Strategy, alpha: p.alpha, seed: p.seed, channelAggregate: p.channelAggregate });
+        const r = await localize({ model, forget, train: ds.train }, { strategy: p.strategy as Strategy, alpha: p.alpha, seed: p.seed, channelAggregate: p.channelAggregate, driver: driverFor(ctx) });
         return { bytes: maskToBytes(r.mask), meta: { selected: r.selected, total: r.total, seconds: r.seconds, channelAggregate: r.params.channelAggregate ?? null } };
       } finally {
         model.dispose();
@@ -154,12 +158,14 @@ async function run(ctx: StageContext): Promise<StageOutput> {
         : undefined;
       let r;
       try {
+        // Like training stages: a checkpoint after every epoch but the last; a retried attempt continues from it.
+        const resume = await resumeCheckpoint(ctx);
         r = await unlearn({
           model, data: { train: ds.train, test: ds.test }, forgetIds: ids, algorithm: p.algorithm, hparams: p.hparams, seed: p.seed,
-          localization: localization as any, evaluate: false,
+          localization: localization as any, evaluate: false, driver: driverFor(ctx), resume,
           onEpoch: async (e) => {
-            checkAbort(ctx);
             await ctx.curve([{ epoch: e.epoch, name: 'unlearn_loss', value: e.loss }]);
+            if (e.state.epochsDone < e.epochs) await ctx.saveEpoch(e.state.epochsDone, await saveCheckpoint(e.model, { trainState: e.state }));
             ctx.heartbeat();
           },
         });
@@ -168,7 +174,7 @@ async function run(ctx: StageContext): Promise<StageOutput> {
       }
       try {
         const bytes = await saveCheckpoint(r.model, { meta: { stage: s.key, algorithm: p.algorithm, hparams: r.hparams, seed: p.seed, localization: r.localization ?? null } });
-        return { bytes, meta: { epochs: r.cost.epochs, paramsChangedFraction: r.cost.fractionChanged, unlearnSeconds: r.cost.seconds, localizeSeconds: r.cost.localizeSeconds } };
+        return { bytes, meta: { epochs: r.cost.epochs, paramsChangedFraction: r.cost.fractionChanged, unlearnSeconds: r.cost.seconds, localizeSeconds: r.cost.localizeSeconds }, resumedFromEpoch: r.resumedFromEpoch };
       } finally {
         r.model.dispose();
       }
@@ -180,7 +186,8 @@ async function run(ctx: StageContext): Promise<StageOutput> {
         const forget = subsetByIds(ds.train, ids);
         const retain = subsetByIds(ds.train, complementIds(ds.train, ids));
         const p = s.params;
-        const ev = await measureModel(model, { forget, retain, test: ds.test }, { batchSize: p.evaluation.batchSize });
+        const driver = driverFor(ctx);
+        const ev = await measureModel(model, { forget, retain, test: ds.test }, { batchSize: p.evaluation.batchSize, driver });
         const m = ev.metrics;
         const out: EvaluationOutput = {
           metrics: [
@@ -197,7 +204,7 @@ async function run(ctx: StageContext): Promise<StageOutput> {
           const pe = ev.forget.perExample;
           out.forget = { ids: Array.from(pe.ids), trueProb: Array.from(pe.trueProb), loss: Array.from(pe.loss), correct: Array.from(pe.pred, (v, i) => v === forget.y[i]) };
           // the protocol's attacks need log p − log(1 − p) from the logits (a float32 probability saturates at 1)
-          if (p.evaluation.logitConfidence) out.forget.logitConf = Array.from(logitScaledConfidence(await predictLogits(model, forget, { batchSize: p.evaluation.batchSize }), forget.y, ds.numClasses));
+          if (p.evaluation.logitConfidence) out.forget.logitConf = Array.from(logitScaledConfidence(await predictLogits(model, forget, { batchSize: p.evaluation.batchSize, driver, phase: 'evaluate.logits' }), forget.y, ds.numClasses));
         }
         return { bytes: jsonBytes(out), meta: { forgetAcc: m.forgetAcc, testAcc: m.testAcc } };
       } finally {

@@ -3,8 +3,16 @@
 // Two implementations: ml (activities/compute-ml.ts, the tfjs library) and noop (below: no math, tiny JSON
 // artifacts, for orchestration benchmarks; selected by `compute: noop` in a sweep file, part of every key).
 import type { StageSpec } from '../sweep/plan.js';
+import type { LoopProgress } from '../ml/driver.js';
 
 export interface ResumePoint { epoch: number; checkpointKey: string }
+
+/** What a running stage heartbeats: where a retry may resume, and how far the compute is. */
+export interface HeartbeatDetails extends Partial<ResumePoint> {
+  stage: string;
+  kind: string;
+  progress?: LoopProgress;
+}
 
 export interface StageContext {
   stage: StageSpec;
@@ -16,8 +24,10 @@ export interface StageContext {
   resume(): Promise<{ point: ResumePoint; bytes: Uint8Array } | null>;
   /** writes an epoch checkpoint to S3 and heartbeats {epoch, checkpointKey} */
   saveEpoch(epoch: number, bytes: Uint8Array): Promise<void>;
-  /** heartbeat with the last details (call often inside long loops) */
+  /** heartbeat with the last details (the activity also re-sends them every second) */
   heartbeat(): void;
+  /** progress of the running loop (phase, epoch, step, ETA): becomes part of the heartbeat details */
+  progress(p: LoopProgress): void;
   /** aborted when the activity is cancelled */
   signal: AbortSignal;
   /** per-epoch curves of the stage (written to the database by the activity) */

@@ -12,12 +12,13 @@ import {
 import { codeVersion } from './provenance.js';
 import { findPlan, planKeysInRanges, pruneTrials, readPlanPage, readPlanStages, savePlan, type PlannedStage } from '../db/plan-store.js';
 import { expandSweep, planSettings, STAGE_QUEUES, STAGE_VERSIONS } from '../sweep/plan.js';
+import { revalidateSweepConfig } from './sweep-input.js';
 import { FailureType, inputKey, inputKeys, type StageKind, type StageSpec } from '../sweep/stages.js';
 import { DivergenceError, InvalidInputError } from '../ml/errors.js';
 import type { SweepConfig } from '../sweep/schema.js';
 import { canonicalJson } from '../sweep/hash.js';
 import type { MarkStagesInput, MarkStagesResult, PlanInfo, PlanPage, PlanPageInput, PlanSweepInput, RunStageInput, StageOutcome, SweepActivities } from './types.js';
-import { bytesJson, jsonBytes, InvalidConfigError, type Compute, type EvaluationOutput, type ResumePoint, type StageContext } from './compute.js';
+import { bytesJson, jsonBytes, InvalidConfigError, type Compute, type EvaluationOutput, type HeartbeatDetails, type ResumePoint, type StageContext } from './compute.js';
 import { s3StoreFromEnv, type ObjectStore } from './store.js';
 
 export const artifactKey = (s: { kind: string; key: string }) => `stages/${s.kind}/${s.key}`;
@@ -108,6 +109,7 @@ export function createActivities(deps: ActivityDeps): SweepActivities {
 
   /** Expands the plan once per (sweep id, config) and stores it; later starts of the same config reuse it. */
   async function planSweep({ sweepId, config }: PlanSweepInput): Promise<PlanInfo> {
+    revalidateSweepConfig(config, sweepId); // the same schema as the CLI: a workflow input is not trusted
     const ctx = Context.current();
     const planId = planIdOf(sweepId, config);
     await recordSweep(db.db, { id: sweepId, name: config.name, config, status: 'running' });
@@ -197,9 +199,14 @@ export function createActivities(deps: ActivityDeps): SweepActivities {
     const backend = compute ? await compute.backend() : { name: 'io', device: 'cpu', version: '' };
     await markStageRunning(pool, s, attempt, deps.identity, `${backend.name}/${backend.device}`);
 
-    let details: ResumePoint | undefined;
+    // The details carry the resume point and the compute's progress; the ticker re-sends them every second.
+    // It runs only when the event loop does: the compute's loops yield to it (ml/driver.ts), so a heartbeat
+    // timeout means a hung or dead worker, or a loop that does not go through the driver.
+    const details: HeartbeatDetails = { stage: s.key, kind: s.kind };
     const heartbeat = () => ctx.heartbeat(details);
-    const ticker = setInterval(heartbeat, 1000);
+    heartbeat();
+    // every second, or 4 times per heartbeat timeout when that is shorter
+    const ticker = setInterval(heartbeat, Math.min(1000, Math.max(100, (ctx.info.heartbeatTimeoutMs ?? 4000) / 4)));
     const abort = new AbortController();
     ctx.cancelled.catch(() => abort.abort());
     const inputRows = await artifactRows(inputKeys(s));
@@ -223,10 +230,13 @@ export function createActivities(deps: ActivityDeps): SweepActivities {
           input: read,
           signal: abort.signal,
           heartbeat,
+          progress(p) {
+            details.progress = p;
+          },
           log: (m) => ctx.log.info(m, { stage: s.key, kind: s.kind }),
           async resume() {
-            const hb = ctx.info.heartbeatDetails as ResumePoint | undefined;
-            let point: ResumePoint | undefined = hb && typeof hb.epoch === 'number' && hb.epoch > 0 ? hb : undefined;
+            const hb = ctx.info.heartbeatDetails as Partial<ResumePoint> | undefined;
+            let point: ResumePoint | undefined = hb && typeof hb.epoch === 'number' && hb.epoch > 0 && typeof hb.checkpointKey === 'string' ? { epoch: hb.epoch, checkpointKey: hb.checkpointKey } : undefined;
             if (!point) {
               const keys = (await store.list(checkpointPrefix(s.key))).sort();
               const last = keys[keys.length - 1];
@@ -244,7 +254,8 @@ export function createActivities(deps: ActivityDeps): SweepActivities {
           async saveEpoch(epoch, bytes) {
             const key = checkpointKey(s.key, epoch);
             await store.put(key, bytes, { stage: s.key, epoch: String(epoch) });
-            details = { epoch, checkpointKey: key };
+            details.epoch = epoch;
+            details.checkpointKey = key;
             heartbeat();
           },
           async curve(points) {

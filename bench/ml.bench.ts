@@ -11,7 +11,10 @@
 // Linux x86_64 wheel pulls its CUDA libraries too: ~5.3 GiB, minutes once). Debian's python3-torch (1.13) is a
 // second column when installed. BENCH_TORCH_INSTALL=0: use the environment only if it is already there.
 // Prints JSON to stdout and writes bench/results/ml-<timestamp>.json (machine, CPU model, load averages).
-// Env: BENCH_ML_STEPS (timed steps per model, default 30 wasm / 4 cpu), BENCH_ML_MODELS (comma list).
+// Env: BENCH_ML_STEPS (timed steps per model, default 30; 4 on cpu and on a software GPU adapter), BENCH_ML_MODELS,
+// BENCH_ML_BACKENDS (comma lists; default every backend: node-gpu, webgpu, node, wasm, cpu).
+// webgpu rows on a software adapter (Mesa's lavapipe on a CPU-only machine) measure correctness and the backend's
+// overhead, never GPU speed; the row names its adapter.
 // The machine is shared with other jobs: wall-clock samples/s depends on their load; the per-CPU-second figure
 // (process.cpuUsage) is the steadier one, and the ratio to PyTorch measured in the same minutes the fairest.
 import { spawn, spawnSync } from 'node:child_process';
@@ -32,9 +35,9 @@ interface BenchModel {
 }
 
 const MODELS: BenchModel[] = [
-  { id: 'mlp-784-256-10', spec: { arch: 'mlp', hidden: [256] }, inputShape: [28, 28, 1], batch: 64, backends: ['wasm', 'cpu', 'node'] },
-  { id: 'cnn-16-32-64', spec: { arch: 'cnn', channels: [16, 32], dense: 64 }, inputShape: [28, 28, 1], batch: 64, backends: ['wasm', 'cpu', 'node'] },
-  { id: 'resnet-w16-1111', spec: { arch: 'resnet', width: 16, blocksPerStage: [1, 1, 1, 1] }, inputShape: [32, 32, 3], batch: 64, backends: ['wasm', 'node'] },
+  { id: 'mlp-784-256-10', spec: { arch: 'mlp', hidden: [256] }, inputShape: [28, 28, 1], batch: 64, backends: ['webgpu', 'wasm', 'cpu', 'node'] },
+  { id: 'cnn-16-32-64', spec: { arch: 'cnn', channels: [16, 32], dense: 64 }, inputShape: [28, 28, 1], batch: 64, backends: ['webgpu', 'wasm', 'cpu', 'node'] },
+  { id: 'resnet-w16-1111', spec: { arch: 'resnet', width: 16, blocksPerStage: [1, 1, 1, 1] }, inputShape: [32, 32, 3], batch: 64, backends: ['webgpu', 'wasm', 'node'] },
 ];
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -57,8 +60,10 @@ async function child(modelId: string): Promise<void> {
   const { tf } = await import('../ml/tf.js');
   const info = await initBackend();
   const m = MODELS.find((x) => x.id === modelId)!;
-  const steps = Number(process.env.BENCH_ML_STEPS ?? (info.name === 'cpu' ? 4 : 30));
-  const warm = info.name === 'cpu' ? 1 : 3;
+  // pure-JS cpu and a software GPU adapter (lavapipe: correctness and overhead only) are slow: few steps
+  const slow = info.name === 'cpu' || info.adapter?.software === true;
+  const steps = Number(process.env.BENCH_ML_STEPS ?? (slow ? 4 : 30));
+  const warm = slow ? 1 : 3;
   const model = buildModel(m.spec as never, m.inputShape, 10, 0);
   const cfg = { epochs: 1, batchSize: m.batch, lr: 0.01, momentum: 0.9, weightDecay: 5e-4, seed: 0 };
   let peakRss = process.memoryUsage().rss;
@@ -100,6 +105,8 @@ async function child(modelId: string): Promise<void> {
     backend: info.name,
     tfBackend: info.tfBackend,
     threads: info.threads,
+    // webgpu: the adapter; on a software one (lavapipe) these figures are CPU rasteriser speed, never GPU speed
+    adapter: info.adapter,
     steps,
     params: model.numParams(),
     samplesPerSec: r1(split.count / wall),
@@ -172,6 +179,7 @@ const ratio = (a: unknown, b: unknown): number | null => (typeof a === 'number' 
 
 async function main(): Promise<void> {
   const want = process.env.BENCH_ML_MODELS?.split(',').map((s) => s.trim());
+  const wantBackends = process.env.BENCH_ML_BACKENDS?.split(',').map((s) => s.trim());
   const parts = new Set((process.env.BENCH_ML_PARTS ?? 'throughput,workers,memory,leak').split(',').map((s) => s.trim()));
   const models = MODELS.filter((m) => !want || want.includes(m.id));
   const machine = machineInfo();
@@ -201,17 +209,18 @@ async function main(): Promise<void> {
 
   if (parts.has('throughput')) {
     const runs: Row[] = [];
-    for (const backend of ['node-gpu', 'node', 'wasm', 'cpu']) {
+    for (const backend of ['node-gpu', 'webgpu', 'node', 'wasm', 'cpu']) {
+      if (wantBackends && !wantBackends.includes(backend)) continue;
       for (const m of models) {
         if (!m.backends.includes(backend) && backend !== 'node-gpu') continue;
         const { res, err } = await runChild(['--child', m.id], { UNLEARN_BACKEND: backend });
         if (!res) {
           skipped.push(`${backend}/${m.id}: ${err}`);
-          if (backend === 'node-gpu' || backend === 'node') break; // not installed: skip its other models
+          if (backend === 'node-gpu' || backend === 'node' || backend === 'webgpu') break; // not installed / no adapter: skip its other models
           continue;
         }
         runs.push({ ...res, loadavgBefore: loadavg().map(r1) });
-        console.error(`${backend.padEnd(5)} ${m.id.padEnd(16)} ${String(res.samplesPerSec).padStart(7)} samples/s  ${String(res.samplesPerCpuSec).padStart(7)} samples/cpu-s  rss ${res.peakRssMiB} MiB`);
+        console.error(`${backend.padEnd(6)} ${m.id.padEnd(16)} ${String(res.samplesPerSec).padStart(7)} samples/s  ${String(res.samplesPerCpuSec).padStart(7)} samples/cpu-s  rss ${res.peakRssMiB} MiB`);
       }
     }
     // PyTorch, one thread, same models, right after (so the ratio is fair under shared load)

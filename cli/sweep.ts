@@ -2,6 +2,7 @@
 // Programmatic API (used by the demo, tests and bench): connectClient, startSweep, sweepProgress, watchSweep.
 import { Command } from 'commander';
 import { Client, Connection, WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type WorkflowHandle } from '@temporalio/client';
+import { defaultPayloadConverter } from '@temporalio/common';
 import cliProgress from 'cli-progress';
 import Table from 'cli-table3';
 import { connectionOptions, temporalConfigFromEnv } from '../infra/temporal.js';
@@ -10,6 +11,7 @@ import { loadSweep } from './sweep-file.js';
 import { exitCodeOf, formatPlan, needsConfirmation, planReport } from './sweep-plan.js';
 import { queueNames } from '../workers/worker.js';
 import type { SweepInput, SweepWorkflow, SweepProgress, SweepResult } from '../workflows/sweep.js';
+import type { HeartbeatDetails } from '../activities/compute.js';
 
 export interface SweepClient { client: Client; close(): Promise<void> }
 
@@ -42,7 +44,34 @@ export async function startSweep(client: Client, config: SweepConfig, opts: { id
   }
 }
 
-export async function sweepProgress(client: Client, id: string): Promise<{ status: string; progress: SweepProgress | null }> {
+/** A running stage as its last heartbeat left it on the server: phase, epoch, step, ETA of its compute. */
+export interface RunningStage extends HeartbeatDetails {
+  attempt: number;
+  lastHeartbeat: string | null;
+}
+
+type PendingActivity = { attempt?: number | null; lastHeartbeatTime?: { seconds?: unknown; nanos?: number | null } | null; heartbeatDetails?: { payloads?: unknown[] | null } | null };
+
+/** The heartbeat details of the sweep's running stage activities (the workflow's pending activities). */
+export function runningStages(pending: PendingActivity[] | null | undefined): RunningStage[] {
+  const out: RunningStage[] = [];
+  for (const a of pending ?? []) {
+    const payload = a.heartbeatDetails?.payloads?.[0];
+    if (!payload) continue;
+    let d: HeartbeatDetails;
+    try {
+      d = defaultPayloadConverter.fromPayload(payload as never);
+    } catch {
+      continue;
+    }
+    if (!d || typeof d.stage !== 'string') continue;
+    const t = a.lastHeartbeatTime?.seconds;
+    out.push({ ...d, attempt: a.attempt ?? 1, lastHeartbeat: t !== undefined && t !== null ? new Date(Number(t) * 1000).toISOString() : null });
+  }
+  return out;
+}
+
+export async function sweepProgress(client: Client, id: string): Promise<{ status: string; progress: SweepProgress | null; stages: RunningStage[] }> {
   const handle = client.workflow.getHandle<typeof SweepWorkflow>(id);
   const desc = await handle.describe();
   let progress: SweepProgress | null = null;
@@ -51,7 +80,21 @@ export async function sweepProgress(client: Client, id: string): Promise<{ statu
   } catch {
     progress = null;
   }
-  return { status: desc.status.name, progress };
+  return { status: desc.status.name, progress, stages: runningStages(desc.raw.pendingActivities as PendingActivity[]) };
+}
+
+/** One line per running stage: `unlearn 3f2a…: unlearn epoch 2/30, step 120/352, ETA 41m (attempt 1)`. */
+export function stageLines(stages: RunningStage[]): string[] {
+  return stages.map((s) => {
+    const p = s.progress;
+    const where = !p ? 'started' : [
+      p.phase,
+      p.epoch !== undefined ? ` epoch ${p.epoch + 1}/${p.epochs ?? '?'}` : '',
+      `, step ${p.step}${p.steps !== undefined ? `/${p.steps}` : ''}`,
+      p.etaSeconds !== undefined ? `, ETA ${fmtS(p.etaSeconds)}` : '',
+    ].join('');
+    return `  ${s.kind} ${s.stage.slice(0, 12)}: ${where} (attempt ${s.attempt}${s.epoch ? `, checkpoint at epoch ${s.epoch}` : ''})`;
+  });
 }
 
 const fmtS = (s: number | null) => (s === null ? '?' : s < 90 ? `${s.toFixed(0)}s` : s < 5400 ? `${(s / 60).toFixed(1)}m` : `${(s / 3600).toFixed(1)}h`);
@@ -188,7 +231,7 @@ export function register(program: Command): void {
       try {
         const s = await sweepProgress(c.client, id);
         if (o.json) console.log(JSON.stringify(s, null, 2));
-        else if (s.progress) console.log(`workflow ${id}: ${s.status}\n${progressTable(s.progress)}`);
+        else if (s.progress) console.log([`workflow ${id}: ${s.status}`, progressTable(s.progress), ...(s.stages.length ? ['stages at work:', ...stageLines(s.stages)] : [])].join('\n'));
         else console.log(`workflow ${id}: ${s.status} (no worker answered the progress query: is an io worker running?)\n${await dbSummary(id)}`);
       } catch (e) {
         if (e instanceof WorkflowNotFoundError) die(`no sweep with id ${id}`);

@@ -193,6 +193,7 @@ export async function saveCheckpoint(model: Model, extra: { trainState?: TrainSt
       history: ts.history,
       optimizer: [...ts.optimizer.keys()],
       perExampleCorrectEpochs: ts.perExampleCorrect?.length ?? null,
+      ...(ts.extra ? { extra: ts.extra } : {}),
     });
   }
   return encodeSafetensors(tensors, metadata);
@@ -224,7 +225,7 @@ export function loadCheckpoint(bytes: Uint8Array): Checkpoint {
   if (metadata.trainState) {
     const ts = parseJsonField(metadata, 'trainState');
     if (!isPlainObject(ts)) fail('__metadata__.trainState is not a JSON object');
-    const { epochsDone, rng, history, optimizer: optNames, perExampleCorrectEpochs } = ts as Record<string, unknown>;
+    const { epochsDone, rng, history, optimizer: optNames, perExampleCorrectEpochs, extra } = ts as Record<string, unknown>;
     if (!isCount(epochsDone)) fail(`trainState.epochsDone ${JSON.stringify(epochsDone)} is not a non-negative integer`);
     if (!Array.isArray(rng) || !rng.every((v) => typeof v === 'number' && Number.isFinite(v))) fail('trainState.rng is not a list of numbers');
     if (!Array.isArray(history) || !history.every(isPlainObject)) fail('trainState.history is not a list of objects');
@@ -232,6 +233,7 @@ export function loadCheckpoint(bytes: Uint8Array): Checkpoint {
     if (perExampleCorrectEpochs !== null && !(isCount(perExampleCorrectEpochs) && perExampleCorrectEpochs <= CHECKPOINT_LIMITS.maxEpochs)) {
       fail(`trainState.perExampleCorrectEpochs ${JSON.stringify(perExampleCorrectEpochs)} is not null or an integer in [0, ${CHECKPOINT_LIMITS.maxEpochs}]`);
     }
+    if (extra !== undefined && !isPlainObject(extra)) fail('trainState.extra is not a JSON object');
     const optimizer = new Map<string, HostTensor>();
     for (const name of optNames as string[]) {
       const t = tensors.get(OPT_PREFIX + name);
@@ -256,7 +258,7 @@ export function loadCheckpoint(bytes: Uint8Array): Checkpoint {
         perExampleCorrect.push(t!.data as Uint8Array);
       }
     }
-    trainState = { epochsDone: epochsDone as number, rng: rng as number[], history: history as unknown as EpochStats[], optimizer, perExampleCorrect };
+    trainState = { epochsDone: epochsDone as number, rng: rng as number[], history: history as unknown as EpochStats[], optimizer, perExampleCorrect, ...(extra ? { extra: extra as Record<string, unknown> } : {}) };
   }
   for (const name of tensors.keys()) {
     if (name.startsWith(OPT_PREFIX) && !listedOptimizer.has(name)) fail(`tensor ${name} is optimizer state that trainState does not list`);

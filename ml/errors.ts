@@ -4,6 +4,7 @@
 //   InvalidInputError: a spec, name or hyperparameter the library cannot take (subclasses say which).
 //   UnknownAlgorithmError, InvalidHparamsError: an algorithm name or its hyperparameters (ml/unlearn/registry.ts).
 //   DivergenceError: a non-finite batch loss (ml/train.ts and the unlearning loops); the weights are the last good ones.
+//   CancelledError: the loop driver's AbortSignal was aborted (ml/driver.ts); the model is at the last completed step.
 
 /** The caller's input (a spec, a name, a hyperparameter) is invalid: the same call fails again. */
 export class InvalidInputError extends Error {
@@ -24,6 +25,14 @@ export class InvalidHparamsError extends InvalidInputError {
   constructor(readonly algorithm: string, readonly problems: string[]) {
     super(`invalid hyperparameters: ${problems.join('; ')}`);
     this.name = 'InvalidHparamsError';
+  }
+}
+
+/** A driven loop stopped because its AbortSignal was aborted (ml/driver.ts). */
+export class CancelledError extends Error {
+  constructor(readonly reason?: unknown) {
+    super(`cancelled${reason instanceof Error ? `: ${reason.message}` : typeof reason === 'string' ? `: ${reason}` : ''}`);
+    this.name = 'CancelledError';
   }
 }
 

@@ -3,6 +3,14 @@ import { tf } from './tf.js';
 import type { Model } from './models.js';
 import type { Split } from './data/types.js';
 import { batchPositions, gatherBatch } from './data/split.js';
+import { Driver } from './driver.js';
+
+export interface EvalOptions {
+  batchSize?: number;
+  /** Yields, cancellation and progress (ml/driver.ts); phase name `phase` (default 'evaluate'). */
+  driver?: Driver;
+  phase?: string;
+}
 
 export interface PerExample {
   /** Stable example ids, in split order. */
@@ -27,8 +35,9 @@ export interface EvalResult {
 /**
  * Logits of every example, eval mode, row-major count × numClasses. Read asynchronously (a GPU backend has no
  * synchronous read in Node); the next batch is dispatched before the previous one is read, so a GPU keeps busy.
+ * Every batch is a driver step (yields, cancellation, progress).
  */
-export async function predictLogits(model: Model, split: Split, opts: { batchSize?: number } = {}): Promise<Float32Array> {
+export async function predictLogits(model: Model, split: Split, opts: EvalOptions = {}): Promise<Float32Array> {
   const k = model.numClasses;
   const out = new Float32Array(split.count * k);
   let offset = 0;
@@ -43,8 +52,11 @@ export async function predictLogits(model: Model, split: Split, opts: { batchSiz
       z.dispose();
     }
   };
+  const driver = opts.driver ?? new Driver();
+  const batches = batchPositions(split.count, opts.batchSize ?? 256);
+  driver.begin(opts.phase ?? 'evaluate', { steps: batches.length });
   try {
-    for (const positions of batchPositions(split.count, opts.batchSize ?? 256)) {
+    for (const positions of batches) {
       const z = tf.tidy(() => {
         const { x } = gatherBatch(split, positions);
         return model.logits(x, false);
@@ -52,6 +64,7 @@ export async function predictLogits(model: Model, split: Split, opts: { batchSiz
       await drain();
       pending = { z, offset };
       offset += positions.length * k;
+      await driver.step();
     }
     await drain();
   } finally {
@@ -60,7 +73,7 @@ export async function predictLogits(model: Model, split: Split, opts: { batchSiz
   return out;
 }
 
-export async function evaluate(model: Model, split: Split, opts: { batchSize?: number } = {}): Promise<EvalResult> {
+export async function evaluate(model: Model, split: Split, opts: EvalOptions = {}): Promise<EvalResult> {
   const n = split.count;
   const k = model.numClasses;
   const logits = await predictLogits(model, split, opts);

@@ -6,4 +6,5 @@ export * from './models.js';
 export * from './train.js';
 export * from './eval.js';
 export * from './checkpoint.js';
+export * from './driver.js';
 export * from './errors.js';

@@ -8,6 +8,7 @@ import { batchPositions, gatherBatch } from './data/split.js';
 import { crossEntropy } from './ops.js';
 import { SGD_STEP, denseKernelsAvailable } from './kernels/dense.js';
 import { DivergenceError } from './errors.js';
+import { Driver } from './driver.js';
 
 export { crossEntropy, perExampleCrossEntropy } from './ops.js';
 
@@ -51,6 +52,8 @@ export interface TrainState {
   history: EpochStats[];
   /** Per completed epoch, by split position (only when recordPerExampleCorrect). */
   perExampleCorrect?: Uint8Array[];
+  /** Loop state of an unlearning algorithm beyond the above (e.g. NegGrad+'s forget-batch queue); JSON. */
+  extra?: Record<string, unknown>;
 }
 
 export interface BatchInfo {
@@ -76,10 +79,13 @@ export interface TrainOptions {
   recordPerExampleCorrect?: boolean;
   /** BN normalises with batch statistics but does not update its running estimates. */
   freezeBnStats?: boolean;
-  /** Checked before every step; an aborted signal stops training by throwing its reason. */
+  /** Yields, cancellation (CancelledError) and progress of the loop (ml/driver.ts); phase name 'train'. */
+  driver?: Driver;
+  /** Shorthands for a driver of their own when `driver` is not given. */
   signal?: AbortSignal;
-  /** Yield to the event loop at least this often (ms, default 500) so heartbeats and timers run. */
   yieldEveryMs?: number;
+  /** Progress phase name (default 'train'). */
+  phase?: string;
 }
 
 export interface TrainResult {
@@ -210,8 +216,6 @@ export class Sgd {
   }
 }
 
-const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
-
 /** Maps tf.variableGrads' internal variable names back to parameter names. */
 function byParamName(vars: NamedVariable[], grads: tf.NamedTensorMap): Map<string, tf.Tensor> {
   const out = new Map<string, tf.Tensor>();
@@ -241,9 +245,9 @@ export async function train(model: Model, split: Split, config: TrainConfig, opt
   const history: EpochStats[] = resume ? [...resume.history] : [];
   const correctLog: Uint8Array[] | undefined = opts.recordPerExampleCorrect ? [...(resume?.perExampleCorrect ?? [])] : undefined;
   const lossFn = opts.loss ?? ((z: tf.Tensor2D, y: tf.Tensor1D) => crossEntropy(z, y));
-  const yieldEvery = opts.yieldEveryMs ?? 500;
+  const driver = opts.driver ?? new Driver({ signal: opts.signal, yieldEveryMs: opts.yieldEveryMs });
+  const phase = opts.phase ?? 'train';
   const updateStats = !opts.freezeBnStats;
-  let lastYield = performance.now();
   try {
     for (let epoch = resume?.epochsDone ?? 0; epoch < config.epochs; epoch++) {
       const t0 = performance.now();
@@ -253,8 +257,8 @@ export async function train(model: Model, split: Split, config: TrainConfig, opt
       let hits = 0;
       let seen = 0;
       const batches = batchPositions(split.count, config.batchSize, rng);
+      driver.begin(phase, { epoch, epochs: config.epochs, steps: batches.length });
       for (let step = 0; step < batches.length; step++) {
-        opts.signal?.throwIfAborted();
         const positions = batches[step];
         const ids = new Int32Array(positions.length);
         for (let i = 0; i < positions.length; i++) ids[i] = split.ids[positions[i]];
@@ -291,10 +295,7 @@ export async function train(model: Model, split: Split, config: TrainConfig, opt
           if (ok) hits++;
           if (correct && ok) correct[positions[i]] = 1;
         }
-        if (performance.now() - lastYield > yieldEvery) {
-          await yieldToEventLoop();
-          lastYield = performance.now();
-        }
+        await driver.step();
       }
       const stats: EpochStats = {
         epoch,
@@ -315,7 +316,6 @@ export async function train(model: Model, split: Split, config: TrainConfig, opt
           perExampleCorrect: correctLog ? [...correctLog] : undefined,
         };
         await opts.onEpoch({ epoch, loss: stats.loss, accuracy: stats.accuracy, seconds: stats.seconds, state });
-        lastYield = performance.now();
       }
     }
     const state: TrainState = {

@@ -81,6 +81,11 @@ export async function createWorkers(opts: WorkerOptions): Promise<RunningWorkers
         connection, namespace, taskQueue: names.gpu, activities: createActivities(deps),
         maxConcurrentActivityTaskExecutions: opts.queue === 'gpu' ? (opts.concurrency ?? 1) : (opts.gpuConcurrency ?? 1),
         identity: deps.identity, shutdownGraceTime: '10s',
+        // Cancellation reaches an activity only in the answer to a heartbeat, and the SDK sends heartbeats at
+        // most every 0.8 × heartbeat timeout (capped at 60 s) by default: send them every second instead, so a
+        // cancelled sweep stops its running stages within seconds (the compute yields to the event loop, see
+        // ml/driver.ts). One small RPC a second per running stage.
+        maxHeartbeatThrottleInterval: '1s',
       }),
     );
     queues.push(names.gpu);

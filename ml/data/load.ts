@@ -4,6 +4,7 @@ import path from 'node:path';
 import { inflateSync } from 'node:zlib';
 import { PNG } from 'pngjs';
 import { Rng } from '../rng.js';
+import { Driver } from '../driver.js';
 import type { Dataset, DatasetSpec, Split } from './types.js';
 import { stratifiedPositions, subsetByPositions } from './split.js';
 import { PACKAGES, defaultCacheDir, ensurePackage } from './fetch.js';
@@ -37,7 +38,7 @@ function subsample(split: Split, numClasses: number, perClass: number | undefine
 }
 
 // ---------- synthetic ----------
-function synthetic(spec: DatasetSpec): Dataset {
+async function synthetic(spec: DatasetSpec): Promise<Dataset> {
   const numClasses = spec.numClasses ?? 4;
   const shape = spec.shape ?? [8, 8, 1];
   const perClass = spec.perClass ?? 100;
@@ -51,7 +52,9 @@ function synthetic(spec: DatasetSpec): Dataset {
   const root = new Rng(seed);
   const protoRng = root.fork('prototypes');
   const protos = Array.from({ length: numClasses }, () => Float32Array.from({ length: d }, () => protoRng.normal()));
-  const make = (n: number, rng: Rng): Split => {
+  // thousands of large examples take seconds: yield to the event loop meanwhile (heartbeats of the stage)
+  const driver = new Driver();
+  const make = async (n: number, rng: Rng): Promise<Split> => {
     const count = n * numClasses;
     const x = new Float32Array(count * d);
     const y = new Int32Array(count);
@@ -60,12 +63,13 @@ function synthetic(spec: DatasetSpec): Dataset {
       const c = order[i] % numClasses;
       y[i] = c;
       for (let j = 0; j < d; j++) x[i * d + j] = protos[c][j] + noise * rng.normal();
+      await driver.step();
     }
     const ids = Int32Array.from({ length: count }, (_, i) => i);
     return { x, y, ids, count, exampleShape: [...shape] };
   };
-  const train = make(perClass, root.fork('train'));
-  const test = make(testPerClass, root.fork('test'));
+  const train = await make(perClass, root.fork('train'));
+  const test = await make(testPerClass, root.fork('test'));
   // deliberately mislabel memPerClass train examples of each class
   const memRng = root.fork('memorized');
   const memorizedIds: number[] = [];

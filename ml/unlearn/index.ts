@@ -11,6 +11,9 @@ import type { Mask } from './select.js';
 import { measureModel, gapsToOracle, tugOfWar, paramsChanged, snapshotParams, type ModelMetrics, type Gaps, type MiaOptions } from './metrics.js';
 import { logitScaledConfidence } from './neurips.js';
 import type { EpochReport } from './algorithms/common.js';
+import { Driver } from '../driver.js';
+import type { Checkpoint } from '../checkpoint.js';
+import type { TrainState } from '../train.js';
 
 export * from './select.js';
 export * from './forget-sets.js';
@@ -23,6 +26,8 @@ export * from './svm.js';
 export * from './registry.js';
 export type { EpochReport, AlgoContext, AlgoOutput, Algorithm } from './algorithms/common.js';
 export { fisherDiagonal } from './algorithms/ssd.js';
+export { Driver, type LoopProgress, type DriverOptions } from '../driver.js';
+export { CancelledError } from '../errors.js';
 
 export const LocalizationSpec = z.object({
   strategy: z.enum(STRATEGIES),
@@ -55,9 +60,19 @@ export interface UnlearnArgs {
   /** Run localized: mask by strategy (or a precomputed `mask`), optional reset, gradients masked. */
   localization?: LocalizationSpec & { mask?: Mask };
   seed: number;
+  /** After every epoch: loss, time, and the state that (with e.model's weights) resumes the run. */
   onEpoch?: (e: EpochReport) => void | Promise<void>;
   /** Compute accuracies + MIA efficacy of the result (default true). */
   evaluate?: boolean | MiaOptions;
+  /** Yields, cancellation (CancelledError) and progress of every loop of the call (ml/driver.ts). */
+  driver?: Driver;
+  /**
+   * An epoch checkpoint saved from onEpoch by an earlier, interrupted call with the same arguments
+   * (saveCheckpoint(e.model, { trainState: e.state }), then loadCheckpoint): the run continues from it and ends
+   * bit-identical to an uninterrupted one. The mask is recomputed (deterministic) unless given; the reset is
+   * overwritten by the checkpoint's weights.
+   */
+  resume?: Checkpoint;
 }
 
 export interface PerExampleForget {
@@ -83,6 +98,8 @@ export interface UnlearnResult {
   metrics?: ModelMetrics;
   perExample: { forget: PerExampleForget };
   notes?: Record<string, unknown>;
+  /** Epochs completed before this call (from `resume`), 0 when it started fresh. */
+  resumedFromEpoch: number;
 }
 
 /** A new model with the same spec and a copy of all weights and buffers. */
@@ -133,8 +150,8 @@ function deriveSeed(seed: number, label: string): number {
   return h & 0x7fffffff;
 }
 
-async function perExampleForget(model: Model, forget: Split, r: EvalResult): Promise<PerExampleForget> {
-  const logits = await predictLogits(model, forget);
+async function perExampleForget(model: Model, forget: Split, r: EvalResult, driver?: Driver): Promise<PerExampleForget> {
+  const logits = await predictLogits(model, forget, { driver, phase: 'evaluate.forget' });
   return { ...r.perExample, logitConfidence: logitScaledConfidence(logits, forget.y, model.numClasses) };
 }
 
@@ -174,6 +191,9 @@ export function localizationFor(
 export async function unlearn(args: UnlearnArgs): Promise<UnlearnResult> {
   const algo = getAlgorithm(args.algorithm);
   const hparams = parseHparams(args.algorithm, args.hparams);
+  const driver = args.driver ?? new Driver();
+  const resume = args.resume?.trainState ? (args.resume as Checkpoint & { trainState: TrainState }) : undefined;
+  if (args.resume && !resume) throw new Error('unlearn: resume checkpoint carries no trainState (save it from onEpoch with { trainState: e.state })');
   const { forget, retain } = forgetRetainSplits(args.data.train, args.forgetIds);
   const original = args.original ?? args.model;
   const t0 = performance.now();
@@ -196,21 +216,21 @@ export async function unlearn(args: UnlearnArgs): Promise<UnlearnResult> {
     } else {
       lr = await localize({ model: work, forget, train: args.data.train }, {
         strategy: loc.strategy, alpha: loc.alpha, batchSize: loc.batchSize, channelAggregate: loc.channelAggregate,
-        seed: loc.maskSeed ?? deriveSeed(args.seed, 'mask'), critmem: loc.critmem as CritMemOptions | undefined,
+        seed: loc.maskSeed ?? deriveSeed(args.seed, 'mask'), critmem: loc.critmem as CritMemOptions | undefined, driver,
       });
     }
     mask = lr.mask;
     let resetSeed: number | undefined;
     if (loc.reset) {
       resetSeed = loc.resetSeed ?? deriveSeed(args.seed, 'reset');
-      await resetMasked(work, mask, resetSeed);
+      if (!resume) await resetMasked(work, mask, resetSeed); // a resumed run gets the checkpoint's weights instead
     }
     gradMask = toParamMask(mask, work, loc.headTrainable ? work.headParamNames : []);
     localizeSeconds = (performance.now() - tl) / 1000;
     locOut = { strategy: loc.strategy, alpha: loc.alpha, reset: loc.reset, headTrainable: loc.headTrainable, resetSeed, selected: lr.selected, total: lr.total, seconds: localizeSeconds, params: lr.params };
   }
   const before = await snapshotParams(args.model);
-  const out = await algo.run({ model: work, original, train: args.data.train, test: args.data.test, forget, retain, seed: args.seed, gradMask, onEpoch: args.onEpoch }, hparams);
+  const out = await algo.run({ model: work, original, train: args.data.train, test: args.data.test, forget, retain, seed: args.seed, gradMask, onEpoch: args.onEpoch, driver, resume }, hparams);
   if (out.model !== work) work.dispose();
   const seconds = (performance.now() - t0) / 1000;
   const cpu = cpuSeconds() - cpu0;
@@ -218,10 +238,10 @@ export async function unlearn(args: UnlearnArgs): Promise<UnlearnResult> {
   let metrics: ModelMetrics | undefined;
   let fr: EvalResult;
   if (args.evaluate !== false) {
-    const m = await measureModel(out.model, { forget, retain, test: args.data.test }, typeof args.evaluate === 'object' ? args.evaluate : { seed: args.seed });
+    const m = await measureModel(out.model, { forget, retain, test: args.data.test }, { ...(typeof args.evaluate === 'object' ? args.evaluate : { seed: args.seed }), driver });
     metrics = m.metrics;
     fr = m.forget;
-  } else fr = await evaluate(out.model, forget);
+  } else fr = await evaluate(out.model, forget, { driver, phase: 'evaluate.forget' });
   return {
     model: out.model,
     algorithm: algo.name,
@@ -231,8 +251,9 @@ export async function unlearn(args: UnlearnArgs): Promise<UnlearnResult> {
     mask,
     cost: { seconds, cpuSeconds: cpu, localizeSeconds, epochs: out.epochs, changed: ch.changed, totalParams: ch.total, fractionChanged: ch.fraction },
     metrics,
-    perExample: { forget: await perExampleForget(out.model, forget, fr) },
+    perExample: { forget: await perExampleForget(out.model, forget, fr, driver) },
     notes: out.notes,
+    resumedFromEpoch: resume?.trainState.epochsDone ?? 0,
   };
 }
 
@@ -268,6 +289,6 @@ export async function evaluateUnlearning(args: EvaluateUnlearningArgs): Promise<
     oracle: o,
     gaps: gapsToOracle(u.metrics, o),
     tugOfWar: tugOfWar(u.metrics, o),
-    perExample: { forget: await perExampleForget(args.unlearned, forget, u.forget) },
+    perExample: { forget: await perExampleForget(args.unlearned, forget, u.forget, args.mia?.driver) },
   };
 }

@@ -26,6 +26,7 @@ import type { Split } from '../data/types.js';
 import { batchPositions, gatherBatch } from '../data/split.js';
 import { crossEntropy } from '../train.js';
 import { Rng } from '../rng.js';
+import { Driver } from '../driver.js';
 import { channelScores, randomChannelsLike, selectByDepth, selectTopK, rowCount, type Mask, type ParamScores } from './select.js';
 import { InvalidInputError } from '../errors.js';
 
@@ -51,6 +52,8 @@ export interface LocalizeOptions {
   /** Reference mask for 'random-channel' (default: the 'wg-channel' mask at the same α). */
   reference?: Mask;
   critmem?: CritMemOptions;
+  /** Yields, cancellation and progress of the scoring passes (ml/driver.ts). */
+  driver?: Driver;
 }
 
 export interface LocalizeInput {
@@ -75,12 +78,14 @@ export interface LocalizeResult {
  * Σ over batches of ∂L/∂θ (L = batch-mean CE, eval mode), per trainable parameter, as Float32Arrays. The sums
  * stay on the backend; one asynchronous read at the end (webgpu has no synchronous read in Node).
  */
-export async function summedGradients(model: Model, split: Split, batchSize = 128): Promise<Map<string, Float32Array>> {
+export async function summedGradients(model: Model, split: Split, batchSize = 128, driver = new Driver()): Promise<Map<string, Float32Array>> {
   const params = model.params();
   const vars = params.map((p) => p.variable);
   const acc: tf.Tensor[] = params.map((p) => tf.keep(tf.zerosLike(p.variable as tf.Tensor)));
   try {
-    for (const pos of batchPositions(split.count, batchSize)) {
+    const batches = batchPositions(split.count, batchSize);
+    driver.begin('localize', { steps: batches.length });
+    for (const pos of batches) {
       tf.tidy(() => {
         const { x, y } = gatherBatch(split, pos);
         const { grads } = tf.variableGrads(() => crossEntropy(model.logits(x, false), y), vars);
@@ -92,6 +97,7 @@ export async function summedGradients(model: Model, split: Split, batchSize = 12
           acc[i] = next;
         });
       });
+      await driver.step();
     }
     const data = await Promise.all(acc.map((t) => t.data()));
     const out = new Map<string, Float32Array>();
@@ -109,8 +115,8 @@ async function paramValues(model: Model): Promise<Map<string, Float32Array>> {
 }
 
 /** Per-entry scores of a gradient strategy (before channel aggregation). */
-export async function gradientScores(model: Model, split: Split, weighted: boolean, batchSize = 128): Promise<ParamScores[]> {
-  const g = await summedGradients(model, split, batchSize);
+export async function gradientScores(model: Model, split: Split, weighted: boolean, batchSize = 128, driver?: Driver): Promise<ParamScores[]> {
+  const g = await summedGradients(model, split, batchSize, driver);
   const w = weighted ? await paramValues(model) : undefined;
   return model.params().map((p) => {
     const gs = g.get(p.name)!;
@@ -138,7 +144,7 @@ export interface CritMemOptions {
  * Score of an entry = (number of examples whose search zeroed its row) + 0.5 · (its wg-channel score scaled
  * to [0, 1)), so rows chosen by CritMem rank first and the remaining budget ⌊α·P⌋ is filled by DEL's score.
  */
-export async function critMemScores(model: Model, forget: Split, opts: CritMemOptions = {}, batchSize = 128): Promise<{ scores: ParamScores[]; flipped: number; processed: number; passes: number }> {
+export async function critMemScores(model: Model, forget: Split, opts: CritMemOptions = {}, batchSize = 128, driver = new Driver()): Promise<{ scores: ParamScores[]; flipped: number; processed: number; passes: number }> {
   const maxExamples = opts.maxExamples ?? 32;
   const maxIterations = opts.maxIterations ?? 10;
   const head = new Set(model.headParamNames);
@@ -149,6 +155,7 @@ export async function critMemScores(model: Model, forget: Split, opts: CritMemOp
   for (const p of params) if (!head.has(p.name) && p.variable.shape.length >= 2) counts.set(p.name, new Float32Array(rowCount(p.variable.shape)));
   let flipped = 0, passes = 0;
   const n = Math.min(maxExamples, forget.count);
+  driver.begin('critmem', { steps: n * maxIterations });
   try {
     for (let e = 0; e < n; e++) {
       model.setWeights(original);
@@ -190,6 +197,7 @@ export async function critMemScores(model: Model, forget: Split, opts: CritMemOp
         const rows = rowCount(v.shape);
         for (let j = 0; j < data.length / rows; j++) data[j * rows + bestRow] = 0;
         model.setWeights(new Map([[bestName, { shape: v.shape.slice(), data }]]));
+        await driver.step();
       }
       x.dispose();
       y.dispose();
@@ -198,7 +206,7 @@ export async function critMemScores(model: Model, forget: Split, opts: CritMemOp
     model.setWeights(original);
     for (const t of original.values()) t.dispose();
   }
-  const wg = (await gradientScores(model, forget, true, batchSize)).map((p) => ({ ...p, scores: channelScores(p.scores, p.shape) }));
+  const wg = (await gradientScores(model, forget, true, batchSize, driver)).map((p) => ({ ...p, scores: channelScores(p.scores, p.shape) }));
   let mx = 0;
   for (const p of wg) for (const v of p.scores) mx = Math.max(mx, v);
   const scores = wg.map((p) => {
@@ -215,6 +223,7 @@ export async function critMemScores(model: Model, forget: Split, opts: CritMemOp
 export async function localize(input: LocalizeInput, opts: LocalizeOptions): Promise<LocalizeResult> {
   const t0 = performance.now();
   const { model } = input;
+  const driver = opts.driver ?? new Driver();
   const bs = opts.batchSize ?? 128;
   const agg = opts.channelAggregate ?? defaultChannelAggregate(model);
   const infos = model.params().map((p) => ({ name: p.name, shape: p.variable.shape.slice() }));
@@ -223,17 +232,17 @@ export async function localize(input: LocalizeInput, opts: LocalizeOptions): Pro
   const params: Record<string, unknown> = { strategy: opts.strategy, alpha: opts.alpha, batchSize: bs };
   switch (opts.strategy) {
     case 'wg-channel':
-      mask = selectTopK(channel(await gradientScores(model, input.forget, true, bs)), opts.alpha);
+      mask = selectTopK(channel(await gradientScores(model, input.forget, true, bs, driver)), opts.alpha);
       params.channelAggregate = agg;
       break;
     case 'wg-param':
-      mask = selectTopK(await gradientScores(model, input.forget, true, bs), opts.alpha);
+      mask = selectTopK(await gradientScores(model, input.forget, true, bs, driver), opts.alpha);
       break;
     case 'salloc':
-      mask = selectTopK(await gradientScores(model, input.forget, false, bs), opts.alpha);
+      mask = selectTopK(await gradientScores(model, input.forget, false, bs, driver), opts.alpha);
       break;
     case 'grad-channel':
-      mask = selectTopK(channel(await gradientScores(model, input.forget, false, bs)), opts.alpha);
+      mask = selectTopK(channel(await gradientScores(model, input.forget, false, bs, driver)), opts.alpha);
       params.channelAggregate = agg;
       break;
     case 'magnitude': {
@@ -243,12 +252,12 @@ export async function localize(input: LocalizeInput, opts: LocalizeOptions): Pro
     }
     case 'wg-all-channel':
       if (!input.train) throw new Error("localize('wg-all-channel'): needs input.train (all of D)");
-      mask = selectTopK(channel(await gradientScores(model, input.train, true, bs)), opts.alpha);
+      mask = selectTopK(channel(await gradientScores(model, input.train, true, bs, driver)), opts.alpha);
       params.channelAggregate = agg;
       break;
     case 'random-channel': {
       const seed = opts.seed ?? 0;
-      const ref = opts.reference ?? selectTopK(channel(await gradientScores(model, input.forget, true, bs)), opts.alpha);
+      const ref = opts.reference ?? selectTopK(channel(await gradientScores(model, input.forget, true, bs, driver)), opts.alpha);
       mask = randomChannelsLike(ref, infos, new Rng(seed));
       params.seed = seed;
       if (!opts.reference) params.channelAggregate = agg;
@@ -260,7 +269,7 @@ export async function localize(input: LocalizeInput, opts: LocalizeOptions): Pro
       mask = selectByDepth(infos, opts.alpha, opts.strategy);
       break;
     case 'critmem': {
-      const r = await critMemScores(model, input.forget, opts.critmem, bs);
+      const r = await critMemScores(model, input.forget, opts.critmem, bs, driver);
       mask = selectTopK(r.scores, opts.alpha);
       Object.assign(params, { maxExamples: opts.critmem?.maxExamples ?? 32, maxIterations: opts.critmem?.maxIterations ?? 10, flipped: r.flipped, processed: r.processed, gradientPasses: r.passes });
       break;

@@ -11,6 +11,7 @@ import type { Model } from '../models.js';
 import type { Split } from '../data/types.js';
 import { evaluate, type EvalResult } from '../eval.js';
 import { Rng } from '../rng.js';
+import { Driver } from '../driver.js';
 import { trainSvm, svmPredict, type SvmModel } from './svm.js';
 
 export interface MiaOptions {
@@ -18,6 +19,8 @@ export interface MiaOptions {
   maxPerClass?: number;
   C?: number;
   gamma?: number | 'auto';
+  /** Yields, cancellation and progress of the evaluation passes and the SVM (ml/driver.ts). */
+  driver?: Driver;
 }
 
 export interface MiaAttack {
@@ -31,7 +34,7 @@ export interface MiaAttack {
 }
 
 /** Train SalUn's confidence-based membership attack. */
-export function trainMiaAttack(retainTrueProb: ArrayLike<number>, testTrueProb: ArrayLike<number>, opts: MiaOptions = {}): MiaAttack {
+export async function trainMiaAttack(retainTrueProb: ArrayLike<number>, testTrueProb: ArrayLike<number>, opts: MiaOptions = {}): Promise<MiaAttack> {
   const rng = new Rng(opts.seed ?? 0);
   const cap = opts.maxPerClass ?? 2000;
   // Balanced: as many members as non-members (SalUn: |D_test| retain examples); when the retain set is
@@ -45,7 +48,7 @@ export function trainMiaAttack(retainTrueProb: ArrayLike<number>, testTrueProb: 
   const y = new Int8Array(nMem + nNon);
   for (let i = 0; i < nMem; i++) { x[i] = retainTrueProb[memIdx[i]]; y[i] = 1; }
   for (let i = 0; i < nNon; i++) { x[nMem + i] = testTrueProb[nonIdx[i]]; y[nMem + i] = -1; }
-  const svm = trainSvm(x, 1, y, { C: opts.C ?? 3, gamma: opts.gamma ?? 'auto' });
+  const svm = await trainSvm(x, 1, y, { C: opts.C ?? 3, gamma: opts.gamma ?? 'auto', driver: opts.driver });
   const pred = svmPredict(svm, x);
   let ok = 0;
   for (let i = 0; i < y.length; i++) ok += pred[i] === y[i] ? 1 : 0;
@@ -65,8 +68,8 @@ export function trainMiaAttack(retainTrueProb: ArrayLike<number>, testTrueProb: 
 }
 
 /** MIA efficacy = fraction of the forget set predicted non-member by SalUn's attack. */
-export function miaEfficacy(args: { retainTrueProb: ArrayLike<number>; testTrueProb: ArrayLike<number>; forgetTrueProb: ArrayLike<number> } & MiaOptions): number {
-  return trainMiaAttack(args.retainTrueProb, args.testTrueProb, args).nonMemberRate(args.forgetTrueProb);
+export async function miaEfficacy(args: { retainTrueProb: ArrayLike<number>; testTrueProb: ArrayLike<number>; forgetTrueProb: ArrayLike<number> } & MiaOptions): Promise<number> {
+  return (await trainMiaAttack(args.retainTrueProb, args.testTrueProb, args)).nonMemberRate(args.forgetTrueProb);
 }
 
 export interface ModelMetrics {
@@ -89,10 +92,11 @@ export interface EvaluatedSplits {
 
 /** Accuracy on forget, retain and test (every example), MIA efficacy, and the per-example outputs. */
 export async function measureModel(model: Model, splits: { forget: Split; retain: Split; test: Split }, opts: MiaOptions & { batchSize?: number } = {}): Promise<EvaluatedSplits> {
-  const forget = await evaluate(model, splits.forget, { batchSize: opts.batchSize });
-  const retain = await evaluate(model, splits.retain, { batchSize: opts.batchSize });
-  const test = await evaluate(model, splits.test, { batchSize: opts.batchSize });
-  const attack = trainMiaAttack(retain.perExample.trueProb, test.perExample.trueProb, opts);
+  const driver = opts.driver ?? new Driver();
+  const forget = await evaluate(model, splits.forget, { batchSize: opts.batchSize, driver, phase: 'evaluate.forget' });
+  const retain = await evaluate(model, splits.retain, { batchSize: opts.batchSize, driver, phase: 'evaluate.retain' });
+  const test = await evaluate(model, splits.test, { batchSize: opts.batchSize, driver, phase: 'evaluate.test' });
+  const attack = await trainMiaAttack(retain.perExample.trueProb, test.perExample.trueProb, { ...opts, driver });
   const mia = attack.nonMemberRate(forget.perExample.trueProb);
   return {
     metrics: { forgetAcc: forget.accuracy, retainAcc: retain.accuracy, testAcc: test.accuracy, forgetLoss: forget.loss, testLoss: test.loss, mia, miaAttackTrainAcc: attack.trainAccuracy },

@@ -23,6 +23,7 @@ function ctxFor(stage: Partial<StageSpec>, inputs: Record<string, Uint8Array> = 
     resume: async () => null,
     saveEpoch: async () => undefined,
     heartbeat: () => undefined,
+    progress: () => undefined,
     signal: new AbortController().signal,
     curve: async () => undefined,
     log: () => undefined,

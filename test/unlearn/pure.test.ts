@@ -109,24 +109,24 @@ void test('depth strategies and random-channel control keep the budget', () => {
   for (const [name, m] of rnd) assert.deepEqual(rnd2.get(name), m);
 });
 
-void test('SVM: two-point RBF problem matches the analytic dual solution', () => {
+void test('SVM: two-point RBF problem matches the analytic dual solution', async () => {
   // x = 0 (−1), x = 1 (+1), γ = 1: α1 = α2 = 1 / (1 − e^{−1}), ρ = 0 (symmetric)
-  const m = trainSvm([0, 1], 1, [-1, 1], { C: 3, gamma: 1, tol: 1e-9 });
+  const m = await trainSvm([0, 1], 1, [-1, 1], { C: 3, gamma: 1, tol: 1e-9 });
   const a = 1 / (1 - Math.exp(-1));
   assert.ok(Math.abs(m.alpha[0] - a) < 1e-6 && Math.abs(m.alpha[1] - a) < 1e-6, `alpha ${m.alpha}`);
   assert.ok(Math.abs(m.rho) < 1e-6);
   const f = svmDecision(m, [0, 1, 0.5]);
   assert.ok(Math.abs(f[0] + 1) < 1e-6 && Math.abs(f[1] - 1) < 1e-6 && Math.abs(f[2]) < 1e-6);
   // with C below the unconstrained α, both are at the bound C
-  const mc = trainSvm([0, 1], 1, [-1, 1], { C: 1, gamma: 1, tol: 1e-9 });
+  const mc = await trainSvm([0, 1], 1, [-1, 1], { C: 1, gamma: 1, tol: 1e-9 });
   assert.ok(Math.abs(mc.alpha[0] - 1) < 1e-9 && Math.abs(mc.alpha[1] - 1) < 1e-9);
 });
 
-void test('SVM: KKT conditions hold on overlapping random data and it separates shifted classes', () => {
+void test('SVM: KKT conditions hold on overlapping random data and it separates shifted classes', async () => {
   const rng = new Rng(11);
   const n = 300, x: number[] = [], y: number[] = [];
   for (let i = 0; i < n; i++) { const c = i % 2 ? 1 : -1; y.push(c); x.push(c * 0.6 + rng.normal() * 0.5); }
-  const m = trainSvm(x, 1, y, { C: 3, gamma: 1, tol: 1e-4 });
+  const m = await trainSvm(x, 1, y, { C: 3, gamma: 1, tol: 1e-4 });
   assert.ok(m.converged);
   const f = svmDecision(m, x);
   let sumAy = 0;

@@ -192,7 +192,7 @@ async function attackSeparation(noise: number): Promise<{ balancedAcc: number; t
   const half = (a: Float32Array) => [a.subarray(0, a.length >> 1), a.subarray(a.length >> 1)] as const;
   const [memA, memB] = half(tr.perExample.trueProb);
   const [nonA, nonB] = half(te.perExample.trueProb);
-  const atk = trainMiaAttack(memA, nonA, { seed: 0 });
+  const atk = await trainMiaAttack(memA, nonA, { seed: 0 });
   const balancedAcc = ((1 - atk.nonMemberRate(memB)) + atk.nonMemberRate(nonB)) / 2;
   m.dispose();
   return { balancedAcc, trainAcc: tr.accuracy, testAcc: te.accuracy };

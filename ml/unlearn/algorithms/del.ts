@@ -20,7 +20,7 @@ export const del = defineAlgorithm({
   defaultLocalization: { strategy: 'wg-channel', alpha: 0.3, reset: true, headTrainable: true },
   async run(ctx, hp) {
     if (!ctx.gradMask) throw new Error('del: needs a localization mask (unlearn() supplies the default wg-channel, α = 0.3)');
-    await trainLoop(ctx.model, ctx.retain, hp, { seed: ctx.seed, mask: ctx.gradMask, onEpoch: ctx.onEpoch });
+    await trainLoop(ctx, ctx.retain, hp, { seed: ctx.seed, mask: ctx.gradMask });
     return { model: ctx.model, epochs: hp.epochs };
   },
 });

@@ -10,7 +10,7 @@ export const finetune = defineAlgorithm({
   description: 'Cross-entropy finetuning on the retain set.',
   schema: FinetuneParams,
   async run(ctx, hp) {
-    await trainLoop(ctx.model, ctx.retain, hp, { seed: ctx.seed, mask: ctx.gradMask, onEpoch: ctx.onEpoch });
+    await trainLoop(ctx, ctx.retain, hp, { seed: ctx.seed, mask: ctx.gradMask });
     return { model: ctx.model, epochs: hp.epochs };
   },
 });

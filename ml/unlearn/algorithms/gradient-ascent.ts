@@ -11,7 +11,7 @@ export const gradientAscent = defineAlgorithm({
   description: 'Maximize the cross-entropy on the forget set.',
   schema: GradientAscentParams,
   async run(ctx, hp) {
-    await trainLoop(ctx.model, ctx.forget, hp, { seed: ctx.seed, mask: ctx.gradMask, loss: (logits, labels) => tf.neg(crossEntropy(logits, labels)), onEpoch: ctx.onEpoch });
+    await trainLoop(ctx, ctx.forget, hp, { seed: ctx.seed, mask: ctx.gradMask, loss: (logits, labels) => tf.neg(crossEntropy(logits, labels)) });
     return { model: ctx.model, epochs: hp.epochs };
   },
 });

@@ -14,7 +14,7 @@ export const l1Sparse = defineAlgorithm({
   async run(ctx, hp) {
     let epoch = 0;
     const vars = ctx.model.params().map((p) => p.variable);
-    await trainLoop(ctx.model, ctx.retain, hp, {
+    await trainLoop(ctx, ctx.retain, hp, {
       seed: ctx.seed,
       mask: ctx.gradMask,
       beforeEpoch: (e) => { epoch = e; },
@@ -23,7 +23,6 @@ export const l1Sparse = defineAlgorithm({
         const l1 = tf.addN(vars.map((v) => tf.sum(tf.abs(v)))) as tf.Scalar;
         return tf.add(crossEntropy(logits, labels), tf.mul(gamma, l1)) as tf.Scalar;
       },
-      onEpoch: ctx.onEpoch,
     });
     return { model: ctx.model, epochs: hp.epochs };
   },

@@ -29,7 +29,7 @@ export const randomLabel = defineAlgorithm({
   schema: RandomLabelParams,
   async run(ctx, hp) {
     const split = relabelledTrain(ctx, ctx.model.numClasses, hp.excludeTrue, ctx.seed ^ 0x5eed);
-    await trainLoop(ctx.model, split, hp, { seed: ctx.seed, mask: ctx.gradMask, onEpoch: ctx.onEpoch });
+    await trainLoop(ctx, split, hp, { seed: ctx.seed, mask: ctx.gradMask });
     return { model: ctx.model, epochs: hp.epochs };
   },
 });

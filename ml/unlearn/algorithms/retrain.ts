@@ -4,6 +4,7 @@
 import { z } from 'zod';
 import { buildModel } from '../../models.js';
 import { train } from '../../train.js';
+import { applyCheckpoint } from '../../checkpoint.js';
 import { defineAlgorithm, sgdFields, trainConfig } from './common.js';
 
 export const RetrainParams = z.object({
@@ -21,9 +22,13 @@ export const retrain = defineAlgorithm({
   async run(ctx, hp) {
     const initSeed = hp.initSeed ?? ctx.seed;
     const fresh = buildModel(ctx.original.spec, ctx.original.inputShape, ctx.original.numClasses, initSeed);
+    if (ctx.resume) applyCheckpoint(fresh, ctx.resume);
     await train(fresh, ctx.retain, trainConfig(hp, ctx.seed), {
       mask: ctx.gradMask,
-      onEpoch: (i) => ctx.onEpoch?.({ epoch: i.epoch, epochs: hp.epochs, loss: i.loss, seconds: i.seconds }),
+      driver: ctx.driver,
+      phase: 'unlearn',
+      resume: ctx.resume?.trainState,
+      onEpoch: (i) => ctx.onEpoch?.({ epoch: i.epoch, epochs: hp.epochs, loss: i.loss, seconds: i.seconds, state: i.state, model: fresh }),
     });
     return { model: fresh, epochs: hp.epochs, notes: { initSeed } };
   },

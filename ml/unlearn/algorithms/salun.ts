@@ -15,7 +15,7 @@ export const salun = defineAlgorithm({
   async run(ctx, hp) {
     if (!ctx.gradMask) throw new Error('salun: needs a localization mask (unlearn() supplies the default salloc, α = 0.5)');
     const split = relabelledTrain(ctx, ctx.model.numClasses, hp.excludeTrue, ctx.seed ^ 0x5eed);
-    await trainLoop(ctx.model, split, hp, { seed: ctx.seed, mask: ctx.gradMask, onEpoch: ctx.onEpoch });
+    await trainLoop(ctx, split, hp, { seed: ctx.seed, mask: ctx.gradMask });
     return { model: ctx.model, epochs: hp.epochs };
   },
 });

@@ -2,13 +2,13 @@
 // max-pass over D_f maximizing KL(teacher ‖ student) (loss = −KL); then one min-pass over D_r minimizing
 // ceWeight·CE + klWeight·KL. KL at temperature T, times T² (SCRUB's DistillKL). Defaults follow SCRUB's
 // CIFAR settings where they exist (T = 4, γ = 0.99 on CE, α = 0.001 on KL, max-steps 2, forget batch 64),
-// epochs 5 and lr 0.005 are our CPU-scale choice.
+// epochs 5 and lr 0.005 are our CPU-scale choice. Both passes are one epoch of the shared epochLoop; the
+// reported epoch loss is the min-pass's.
 import { z } from 'zod';
-import { Rng } from '../../rng.js';
 import { batchPositions, gatherBatch } from '../../data/split.js';
-import { crossEntropy, lrAt } from '../../train.js';
+import { crossEntropy } from '../../train.js';
 import { tf } from '../../tf.js';
-import { defineAlgorithm, distillKL, optimizer, sgdFields, sgdStep } from './common.js';
+import { defineAlgorithm, distillKL, epochLoop, sgdFields } from './common.js';
 
 export const ScrubParams = z.object({
   ...sgdFields,
@@ -26,44 +26,35 @@ export const scrub = defineAlgorithm({
   description: 'Teacher-student: move away from the teacher on the forget set, stay close on the retain set.',
   schema: ScrubParams,
   async run(ctx, hp) {
-    const rng = new Rng(ctx.seed);
-    const sgd = optimizer(hp, ctx.gradMask);
+    const { model, forget, retain } = ctx;
     const teacher = ctx.original;
-    let step = 0;
-    try {
-      for (let epoch = 0; epoch < hp.epochs; epoch++) {
-        const t0 = performance.now();
-        const lr = lrAt(hp, epoch);
-        let sum = 0, nb = 0;
-        if (epoch < hp.maxSteps) {
-          for (const pos of batchPositions(ctx.forget.count, hp.forgetBatchSize, rng)) {
-            const b = gatherBatch(ctx.forget, pos);
+    await epochLoop(ctx, hp, {
+      seed: ctx.seed,
+      mask: ctx.gradMask,
+      plan(epoch, rng) {
+        // forget permutation first, then retain: the order in which one pass after the other draws them
+        const forgetBatches = epoch < hp.maxSteps ? batchPositions(forget.count, hp.forgetBatchSize, rng) : [];
+        const retainBatches = batchPositions(retain.count, hp.batchSize, rng);
+        return {
+          steps: forgetBatches.length + retainBatches.length,
+          step(i) {
+            const maxPass = i < forgetBatches.length;
+            const b = maxPass ? gatherBatch(forget, forgetBatches[i]) : gatherBatch(retain, retainBatches[i - forgetBatches.length]);
             const t = tf.tidy(() => teacher.logits(b.x, false));
-            try {
-              await sgdStep(ctx.model, sgd, () => tf.neg(distillKL(ctx.model.logits(b.x, true), t, hp.temperature)), lr, { epoch, step: step++ });
-            } finally {
-              b.x.dispose(); b.y.dispose(); t.dispose();
-            }
-          }
-        }
-        for (const pos of batchPositions(ctx.retain.count, hp.batchSize, rng)) {
-          const b = gatherBatch(ctx.retain, pos);
-          const t = tf.tidy(() => teacher.logits(b.x, false));
-          try {
-            sum += await sgdStep(ctx.model, sgd, () => {
-              const s = ctx.model.logits(b.x, true);
-              return tf.add(tf.mul(hp.ceWeight, crossEntropy(s, b.y)), tf.mul(hp.klWeight, distillKL(s, t, hp.temperature))) as tf.Scalar;
-            }, lr, { epoch, step: step++ });
-          } finally {
-            b.x.dispose(); b.y.dispose(); t.dispose();
-          }
-          nb++;
-        }
-        await ctx.onEpoch?.({ epoch, epochs: hp.epochs, loss: sum / nb, seconds: (performance.now() - t0) / 1000 });
-      }
-    } finally {
-      sgd.dispose();
-    }
-    return { model: ctx.model, epochs: hp.epochs };
+            const dispose = () => { b.x.dispose(); b.y.dispose(); t.dispose(); };
+            if (maxPass) return { loss: () => tf.neg(distillKL(model.logits(b.x, true), t, hp.temperature)), dispose, reported: false };
+            return {
+              loss: () => {
+                const s = model.logits(b.x, true);
+                return tf.add(tf.mul(hp.ceWeight, crossEntropy(s, b.y)), tf.mul(hp.klWeight, distillKL(s, t, hp.temperature))) as tf.Scalar;
+              },
+              dispose,
+              reported: true,
+            };
+          },
+        };
+      },
+    });
+    return { model, epochs: hp.epochs };
   },
 });

@@ -9,6 +9,7 @@ import type { Model } from '../../models.js';
 import type { Split } from '../../data/types.js';
 import { batchPositions, gatherBatch } from '../../data/split.js';
 import { crossEntropy } from '../../train.js';
+import { Driver } from '../../driver.js';
 import { defineAlgorithm } from './common.js';
 
 export const SsdParams = z.object({
@@ -18,11 +19,12 @@ export const SsdParams = z.object({
 });
 
 /** Diagonal Fisher importance per trainable parameter (Float64 accumulation). */
-export async function fisherDiagonal(model: Model, split: Split, batchSize: number): Promise<Map<string, Float64Array>> {
+export async function fisherDiagonal(model: Model, split: Split, batchSize: number, driver = new Driver(), phase = 'fisher'): Promise<Map<string, Float64Array>> {
   const params = model.params();
   const vars = params.map((p) => p.variable);
   const acc = new Map(params.map((p) => [p.name, new Float64Array(p.variable.size)] as const));
   const batches = batchPositions(split.count, batchSize);
+  driver.begin(phase, { steps: batches.length });
   for (const pos of batches) {
     const grads = tf.tidy(() => {
       const { x, y } = gatherBatch(split, pos);
@@ -38,6 +40,7 @@ export async function fisherDiagonal(model: Model, split: Split, batchSize: numb
     } finally {
       tf.dispose(grads);
     }
+    await driver.step();
   }
   for (const a of acc.values()) for (let i = 0; i < a.length; i++) a[i] /= batches.length;
   return acc;
@@ -48,8 +51,8 @@ export const ssd = defineAlgorithm({
   description: 'Dampen parameters far more important to the forget set than to the whole training set.',
   schema: SsdParams,
   async run(ctx, hp) {
-    const iD = await fisherDiagonal(ctx.model, ctx.train, hp.batchSize);
-    const iF = await fisherDiagonal(ctx.model, ctx.forget, hp.batchSize);
+    const iD = await fisherDiagonal(ctx.model, ctx.train, hp.batchSize, ctx.driver, 'fisher.train');
+    const iF = await fisherDiagonal(ctx.model, ctx.forget, hp.batchSize, ctx.driver, 'fisher.forget');
     let selected = 0;
     const update = new Map<string, { shape: number[]; data: Float32Array }>();
     for (const p of ctx.model.params()) {
