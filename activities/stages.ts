@@ -11,7 +11,7 @@ import {
 } from '../db/stage-rows.js';
 import { codeVersion } from './provenance.js';
 import { findPlan, planKeysInRanges, pruneTrials, readPlanPage, readPlanStages, savePlan, type PlannedStage } from '../db/plan-store.js';
-import { expandSweep, planSettings, STAGE_QUEUES, STAGE_VERSIONS } from '../sweep/plan.js';
+import { expandSweep, planSettings, stageKey, STAGE_QUEUES, STAGE_VERSIONS } from '../sweep/plan.js';
 import { revalidateSweepConfig } from './sweep-input.js';
 import { FailureType, inputKey, inputKeys, type StageKind, type StageSpec } from '../sweep/stages.js';
 import { DivergenceError, InvalidInputError } from '../ml/errors.js';
@@ -41,6 +41,22 @@ function specOf(p: PlannedStage): StageSpec {
   const kind = p.kind as StageKind;
   // The row was written from a StageSpec of this kind (savePlan); params and inputs come back as they went in.
   return { key: p.key, kind, queue: STAGE_QUEUES[kind], version: STAGE_VERSIONS[kind], params: p.params, inputs: p.inputs, label: p.label } as unknown as StageSpec;
+}
+
+/**
+ * A stage's key covers its kind's code version (STAGE_VERSIONS). In a fleet of old and new workers, a worker
+ * must not run a stage planned by code with another version of that kind: its output would be stored under a
+ * key that promises other code. The key this worker's code gives the stage must be the planned key; otherwise
+ * the attempt fails (retryable, type StageVersionMismatch) and Temporal retries it, on another worker.
+ */
+export function checkStageVersion(s: StageSpec, identity: string): void {
+  const mine = STAGE_VERSIONS[s.kind];
+  if (stageKey(s.kind, s.params, s.inputs, mine) === s.key) return;
+  throw ApplicationFailure.create({
+    type: 'StageVersionMismatch',
+    message: `worker ${identity} runs ${s.kind} code version ${mine}, but stage ${s.key.slice(0, 12)} was planned with another version (or other parameters); ` +
+      'left to a worker of the release that planned the sweep',
+  });
 }
 
 export interface ActivityDeps {
@@ -181,6 +197,7 @@ export function createActivities(deps: ActivityDeps): SweepActivities {
       stage = specOf(planned);
       inputKinds = planned.inputKinds;
     }
+    checkStageVersion(stage, deps.identity);
     const ctx = Context.current();
     const attempt = ctx.info.attempt;
     const t0 = Date.now();

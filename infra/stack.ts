@@ -89,6 +89,21 @@ export const TOOLS = {
     module: 'github.com/versity/versitygw/cmd/versitygw@v1.8.0',
     envVar: 'VERSITYGW_PATH',
   },
+  // Deployment checks only (deploy/, test/deploy): render the Helm chart, validate manifests against schemas.
+  helm: {
+    version: 'v3.19.5',
+    dir: 'helm-v3.19.5',
+    bin: 'helm',
+    module: 'helm.sh/helm/v3/cmd/helm@v3.19.5',
+    envVar: 'HELM_PATH',
+  },
+  kubeconform: {
+    version: 'v0.7.0',
+    dir: 'kubeconform-v0.7.0',
+    bin: 'kubeconform',
+    module: 'github.com/yannh/kubeconform/cmd/kubeconform@v0.7.0',
+    envVar: 'KUBECONFORM_PATH',
+  },
 } as const;
 export type ToolName = keyof typeof TOOLS;
 

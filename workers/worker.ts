@@ -11,6 +11,13 @@ import { noopCompute, type Compute } from '../activities/compute.js';
 
 export type QueueKind = 'gpu' | 'io' | 'all';
 
+/**
+ * After SIGTERM a worker stops polling and lets running activities finish for this long, then cancels them (a
+ * cancelled training stage resumes from its last epoch checkpoint on retry). Pod termination grace periods must
+ * be longer (deploy/helm checks it).
+ */
+export const SHUTDOWN_GRACE_S = 10;
+
 /** Task queue names; UNLEARN_QUEUE_PREFIX isolates several deployments (or tests) on one Temporal namespace. */
 export function queueNames(env: NodeJS.ProcessEnv = process.env): { gpu: string; io: string } {
   const prefix = env.UNLEARN_QUEUE_PREFIX ?? '';
@@ -68,7 +75,7 @@ export async function createWorkers(opts: WorkerOptions): Promise<RunningWorkers
       await Worker.create({
         connection, namespace, taskQueue: names.io, workflowBundle: await workflowBundle(), activities: createActivities(deps),
         maxConcurrentActivityTaskExecutions: opts.queue === 'io' ? (opts.concurrency ?? 8) : (opts.ioConcurrency ?? 8),
-        identity: deps.identity, shutdownGraceTime: '10s',
+        identity: deps.identity, shutdownGraceTime: `${SHUTDOWN_GRACE_S}s`,
       }),
     );
     queues.push(names.io);
@@ -80,7 +87,7 @@ export async function createWorkers(opts: WorkerOptions): Promise<RunningWorkers
       await Worker.create({
         connection, namespace, taskQueue: names.gpu, activities: createActivities(deps),
         maxConcurrentActivityTaskExecutions: opts.queue === 'gpu' ? (opts.concurrency ?? 1) : (opts.gpuConcurrency ?? 1),
-        identity: deps.identity, shutdownGraceTime: '10s',
+        identity: deps.identity, shutdownGraceTime: `${SHUTDOWN_GRACE_S}s`,
         // Cancellation reaches an activity only in the answer to a heartbeat, and the SDK sends heartbeats at
         // most every 0.8 × heartbeat timeout (capped at 60 s) by default: send them every second instead, so a
         // cancelled sweep stops its running stages within seconds (the compute yields to the event loop, see

@@ -99,19 +99,23 @@ void test('a sweep spreads over three hosts; a host cut off mid-sweep has its st
   const tSweep = Date.now();
   const { handle } = await startSweep(client, cfg, { id });
 
-  // Cut h2 once every host has finished a stage and h2 is running gpu stages right now.
+  // Cut h2 once every host has finished a stage and h2 has just started a gpu stage (≥ 0.6 s of its 1 s left).
   const hostsDone = async () => new Set((await q(`SELECT worker FROM stages WHERE key = ANY($1) AND status = 'done'`, [keys])).map((r) => hostOfWorker(r.worker)));
-  const runningOnH2 = await waitFor('every host finished a stage and h2 runs a gpu stage', async () => {
+  await waitFor('every host finished a stage and h2 starts a gpu stage', async () => {
     const done = await hostsDone();
     if (!['h1', 'h2', 'h3'].every((h) => done.has(h))) return undefined;
-    const rows = await q(`SELECT key, kind FROM stages WHERE key = ANY($1) AND status = 'running' AND worker LIKE 'h2:%:gpu'`, [keys]);
-    return rows.length > 0 ? rows : undefined;
+    const rows = await q(`SELECT key FROM stages WHERE key = ANY($1) AND status = 'running' AND worker LIKE 'h2:%:gpu' AND started_at > now() - interval '400 milliseconds'`, [keys]);
+    return rows.length > 0;
   }, 240_000, 50);
   lab.cut(h2);
   const cutAt = new Date();
-  const doneBeforeCut = await q(`SELECT split_part(worker, ':', 1) AS host, count(*)::int AS n FROM stages WHERE key = ANY($1) AND status = 'done' GROUP BY 1 ORDER BY 1`, [keys]);
-  log(`cut h2 off after ${((Date.now() - tSweep) / 1000).toFixed(1)} s of sweep; stages running there: ${runningOnH2.map((r) => r.kind).join(', ')}; ` +
+  // What h2 was running when it was cut off: its rows still `running` a moment later (h2 can no longer write).
+  await new Promise((r) => setTimeout(r, 1500));
+  const runningOnH2 = await q(`SELECT key, kind FROM stages WHERE key = ANY($1) AND status = 'running' AND worker LIKE 'h2:%'`, [keys]);
+  const doneBeforeCut = await q(`SELECT split_part(worker, ':', 1) AS host, count(*)::int AS n FROM stages WHERE key = ANY($1) AND status = 'done' AND finished_at <= $2 GROUP BY 1 ORDER BY 1`, [keys, cutAt]);
+  log(`cut h2 off after ${((cutAt.getTime() - tSweep) / 1000).toFixed(1)} s of sweep; stages running there: ${runningOnH2.map((r) => r.kind).join(', ')}; ` +
     `done before the cut: ${doneBeforeCut.map((r) => `${r.host}=${r.n}`).join(' ')}`);
+  assert.ok(runningOnH2.some((r) => r.key), 'h2 was running a stage when it was cut off');
 
   const r = await handle.result();
   const sweepSeconds = (Date.now() - tSweep) / 1000;
