@@ -62,7 +62,8 @@ void describe('dashboard', () => {
     await page.selectOption('#filters select[name=sweep]', 'sweep-d');
     await page.selectOption('#filters select[name=forgetKind]', 'iid');
     const expected = await leaderboard(f.db, { sweep: 'sweep-d', forgetKind: 'iid' });
-    await page.waitForFunction(`document.querySelectorAll('#leaderboard tr.lb-row').length === ${expected.length}`, undefined, { timeout: 10000 });
+    // a function, not a string: the page's Content-Security-Policy forbids evaluating strings
+    await page.waitForFunction((n) => (globalThis as unknown as { document: { querySelectorAll(s: string): { length: number } } }).document.querySelectorAll('#leaderboard tr.lb-row').length === n, expected.length, { timeout: 10000 });
     const methods = await page.$$eval('#leaderboard tr.lb-row', (trs) => trs.map((tr) => tr.getAttribute('data-method')));
     assert.deepEqual(methods, expected.map(methodLabel), 'rows in the ranked order of the database');
     const firstForget = await page.$eval('#leaderboard tr.lb-row td[data-key=forget_acc]', (td) => td.textContent);
@@ -94,7 +95,7 @@ void describe('dashboard', () => {
     assert.equal(await page.locator('#detail-metrics tr').count(), 5);
 
     await page.click('#leaderboard th[data-key=d_forget]');
-    await page.evaluate('window.scrollTo(0, 0)');
+    await page.evaluate(() => (globalThis as unknown as { scrollTo(x: number, y: number): void }).scrollTo(0, 0));
     const png = await page.screenshot({ fullPage: false });
     const dir = process.env.RESULTS_SCREENSHOT_DIR ?? path.join(tmpdir(), 'unlearn-results-test');
     mkdirSync(dir, { recursive: true });
