@@ -205,3 +205,37 @@ export async function settingSpecs(db: ResultsDb, keys: string[]): Promise<{ key
   return rowsOf<{ key: string; summary: string; spec: Record<string, unknown> }>(await db.execute(sql`
     SELECT key, summary, spec FROM settings WHERE key = ANY(${sql.param(keys)}::text[]) ORDER BY key`));
 }
+
+export interface ProtocolScoreRow {
+  sweep_id: string;
+  setting_key: string;
+  method_key: string;
+  label: string | null;
+  algorithm: string | null;
+  dataset: string;
+  forget_kind: string;
+  seed: number;
+  neurips23_score: number | null;
+  neurips23_forget_quality: number | null;
+  lira_auc: number | null;
+  lira_tpr_at_1fpr: number | null;
+  lira_tpr_at_5fpr: number | null;
+}
+
+/** The evaluation protocol's scores (view protocol_scores), optionally of one sweep, best challenge score first. */
+export async function protocolScores(db: ResultsDb, sweepId?: string): Promise<ProtocolScoreRow[]> {
+  const rows = await db.execute(sql`
+    SELECT sweep_id, setting_key, method_key, label, algorithm, dataset, forget_kind, seed,
+           neurips23_score, neurips23_forget_quality, lira_auc, lira_tpr_at_1fpr, lira_tpr_at_5fpr
+      FROM protocol_scores
+     WHERE ${sweepId ?? null}::text IS NULL OR sweep_id = ${sweepId ?? null}
+     ORDER BY sweep_id, setting_key, neurips23_score DESC NULLS LAST, label`);
+  const num = (v: unknown) => (v === null || v === undefined ? null : Number(v));
+  return rowsOf<Record<string, unknown>>(rows).map((r) => ({
+    sweep_id: String(r.sweep_id), setting_key: String(r.setting_key), method_key: String(r.method_key),
+    label: (r.label as string | null) ?? null, algorithm: (r.algorithm as string | null) ?? null,
+    dataset: String(r.dataset), forget_kind: String(r.forget_kind), seed: Number(r.seed),
+    neurips23_score: num(r.neurips23_score), neurips23_forget_quality: num(r.neurips23_forget_quality),
+    lira_auc: num(r.lira_auc), lira_tpr_at_1fpr: num(r.lira_tpr_at_1fpr), lira_tpr_at_5fpr: num(r.lira_tpr_at_5fpr),
+  }));
+}
