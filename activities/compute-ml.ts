@@ -16,16 +16,21 @@ import { protocolScore } from './protocol.js';
 import type { Mask } from '../ml/unlearn/select.js';
 import { Driver } from '../ml/driver.js';
 import type { DatasetRef, ModelRef, RecipeRef, StageSpec, TrainParams } from '../sweep/stages.js';
+import type { MlConfig } from '../config/index.js';
 import { bytesJson, jsonBytes, InvalidConfigError, type Compute, type EvaluationOutput, type StageContext, type StageOutput } from './compute.js';
 
 
 const datasets = new Map<string, Promise<Dataset>>();
+/** Where a worker keeps data (config/index.ts MlConfig): never sweep fields. */
+export interface DataPlaces { dataDir: string; svhnDir?: string }
+
 /** Datasets are loaded once per worker process (they are deterministic given the spec). */
-export function datasetFor(p: DatasetRef): Promise<Dataset> {
+export function datasetFor(p: DatasetRef, places: DataPlaces): Promise<Dataset> {
   // params first: the checked fields win; places on disk are worker settings, never sweep fields
   const { path: _path, cacheDir: _cacheDir, ...params } = p.params;
   const spec = { ...params, name: p.id, perClass: p.subset?.perClass, testPerClass: p.subset?.testPerClass, seed: p.subset?.seed ?? 0 } as DatasetSpec;
-  if (p.id === 'svhn') spec.path = process.env.UNLEARN_SVHN_DIR;
+  spec.cacheDir = places.dataDir;
+  if (p.id === 'svhn') (spec as { path?: string }).path = places.svhnDir;
   const k = JSON.stringify(spec);
   let d = datasets.get(k);
   if (!d) {
@@ -108,11 +113,11 @@ async function trainStage(ctx: StageContext, split: Dataset['train'], ds: Datase
   }
 }
 
-async function run(ctx: StageContext): Promise<StageOutput> {
+async function run(ctx: StageContext, opts: MlConfig): Promise<StageOutput> {
   const s = ctx.stage;
   if (s.kind === 'record') throw new InvalidConfigError(`stage kind record runs in the activity, not in a compute (${s.key})`);
   if (s.kind === 'protocol.score') return protocolScore(ctx, s); // reads only its inputs' JSON, no data set
-  const ds = await datasetFor(s.params.dataset);
+  const ds = await datasetFor(s.params.dataset, opts);
   switch (s.kind) {
     case 'forgetset.select': {
       const p = s.params;
@@ -216,13 +221,16 @@ async function run(ctx: StageContext): Promise<StageOutput> {
   }
 }
 
-export const mlCompute: Compute = {
-  name: 'ml',
-  async backend() {
-    const b = await initBackend();
-    // webgpu names its adapter and driver, so a stage's row says which GPU (or software rasteriser) ran it
-    const device = b.adapter ? `${b.adapter.software ? 'software gpu' : 'gpu'} ${adapterLine(b.adapter)}` : b.name === 'node-gpu' ? 'gpu' : 'cpu';
-    return { name: b.name, device, version: b.version };
-  },
-  run,
-};
+/** The tfjs compute, with the worker's ML options (backend, kernels, data places) passed to the library. */
+export function createMlCompute(opts: MlConfig): Compute {
+  return {
+    name: 'ml',
+    async backend() {
+      const b = await initBackend({ force: opts.backend, intraopThreads: opts.intraopThreads, wasmKernels: opts.wasmKernels });
+      // webgpu names its adapter and driver, so a stage's row says which GPU (or software rasteriser) ran it
+      const device = b.adapter ? `${b.adapter.software ? 'software gpu' : 'gpu'} ${adapterLine(b.adapter)}` : b.name === 'node-gpu' ? 'gpu' : 'cpu';
+      return { name: b.name, device, version: b.version };
+    },
+    run: (ctx) => run(ctx, opts),
+  };
+}

@@ -70,8 +70,9 @@ export const jsonBytes = (v: unknown) => enc.encode(JSON.stringify(v));
 export const bytesJson = <T>(b: Uint8Array): T => JSON.parse(new TextDecoder().decode(b)) as T;
 
 /**
- * UNLEARN_NOOP_STAGE_MS on a worker makes its no-op gpu-queue stages last that long (heartbeating, stopping on
- * cancellation), so orchestration tests can cut a host while stages run. Outputs do not depend on it.
+ * `stageMs` (a worker's UNLEARN_NOOP_STAGE_MS, config/index.ts) makes its no-op gpu-queue stages last that long
+ * (heartbeating, stopping on cancellation), so orchestration tests can cut a host while stages run. Outputs do not
+ * depend on it.
  */
 async function emulatedWork(ms: number, ctx: StageContext): Promise<void> {
   if (!Number.isFinite(ms) || ms <= 0) return;
@@ -82,28 +83,35 @@ async function emulatedWork(ms: number, ctx: StageContext): Promise<void> {
   }
 }
 
+/** The no-op compute; gpu-queue stages last `stageMs` (default 0). */
+export function createNoopCompute(stageMs = 0): Compute {
+  return { ...noopCompute, run: (ctx) => runNoop(ctx, stageMs) };
+}
+
 export const noopCompute: Compute = {
   name: 'noop',
   async backend() {
     return { name: 'noop', device: 'none', version: '0' };
   },
-  async run(ctx) {
-    const s = ctx.stage;
-    // Read every input so the orchestration cost (fetch + verify) is measured as for real stages.
-    for (const role of Object.keys(s.inputs)) await ctx.input(role);
-    await emulatedWork(s.queue === 'gpu' ? Number(process.env.UNLEARN_NOOP_STAGE_MS ?? 0) : 0, ctx);
-    if (s.kind === 'evaluate') {
-      const out: EvaluationOutput = {
-        metrics: [
-          { split: 'forget', name: 'accuracy', value: 0 },
-          { split: 'retain', name: 'accuracy', value: 0 },
-          { split: 'test', name: 'accuracy', value: 0 },
-          { split: 'forget', name: 'mia_efficacy', value: 0 },
-        ],
-        counts: { train: 10, forget: 1, retain: 9, test: 10 },
-      };
-      return { bytes: jsonBytes(out), meta: { noop: true } };
-    }
-    return { bytes: jsonBytes({ noop: true, kind: s.kind, key: s.key }), meta: { noop: true, epochs: 0 } };
-  },
+  run: (ctx) => runNoop(ctx, 0),
 };
+
+async function runNoop(ctx: StageContext, stageMs: number): Promise<StageOutput> {
+  const s = ctx.stage;
+  // Read every input so the orchestration cost (fetch + verify) is measured as for real stages.
+  for (const role of Object.keys(s.inputs)) await ctx.input(role);
+  await emulatedWork(s.queue === 'gpu' ? stageMs : 0, ctx);
+  if (s.kind === 'evaluate') {
+    const out: EvaluationOutput = {
+      metrics: [
+        { split: 'forget', name: 'accuracy', value: 0 },
+        { split: 'retain', name: 'accuracy', value: 0 },
+        { split: 'test', name: 'accuracy', value: 0 },
+        { split: 'forget', name: 'mia_efficacy', value: 0 },
+      ],
+      counts: { train: 10, forget: 1, retain: 9, test: 10 },
+    };
+    return { bytes: jsonBytes(out), meta: { noop: true } };
+  }
+  return { bytes: jsonBytes({ noop: true, kind: s.kind, key: s.key }), meta: { noop: true, epochs: 0 } };
+}

@@ -1,7 +1,6 @@
 // Stage activities (thin): memoization check, fetch inputs from S3, call the compute, write the artifact,
 // heartbeat {epoch, checkpointKey}, resume from the last epoch checkpoint, record rows idempotently.
 import { createHash } from 'node:crypto';
-import os from 'node:os';
 import { Context, ApplicationFailure, CancelledFailure } from '@temporalio/activity';
 import { openDb, type DbHandle } from '../db/client.js';
 import { recordCurve, recordForgetOutputs, recordMetrics, recordSettings, recordSweep, recordTrial, trialRecord, trialRowId } from '../db/record.js';
@@ -19,7 +18,8 @@ import type { SweepConfig } from '../sweep/schema.js';
 import { canonicalJson } from '../sweep/hash.js';
 import type { MarkStagesInput, MarkStagesResult, PlanInfo, PlanPage, PlanPageInput, PlanSweepInput, RunStageInput, StageOutcome, SweepActivities } from './types.js';
 import { bytesJson, jsonBytes, InvalidConfigError, type Compute, type EvaluationOutput, type HeartbeatDetails, type ResumePoint, type StageContext } from './compute.js';
-import { s3StoreFromEnv, type ObjectStore } from './store.js';
+import { s3Store, type ObjectStore } from './store.js';
+import type { S3Config } from '../config/index.js';
 
 export const artifactKey = (s: { kind: string; key: string }) => `stages/${s.kind}/${s.key}`;
 export const checkpointPrefix = (stageKey: string) => `checkpoints/${stageKey}/`;
@@ -67,22 +67,11 @@ export interface ActivityDeps {
   identity: string;
 }
 
-/**
- * The host a worker runs on, as stage rows and artifact metadata record it (`worker` = `<host>:<pid>:<queue>`):
- * UNLEARN_WORKER_HOST when set (e.g. a node name where hostnames repeat), else the hostname (a pod's name on
- * Kubernetes, the namespace's own name in the multi-host test).
- */
-export function workerHost(env: NodeJS.ProcessEnv = process.env): string {
-  const host = env.UNLEARN_WORKER_HOST?.trim() || os.hostname();
-  if (host.includes(':')) throw new Error(`UNLEARN_WORKER_HOST must not contain ':' (it separates host, pid and queue in the worker identity), got "${host}"`);
-  return host;
-}
-
-/** Host part of a worker identity (`<host>:<pid>:<queue>`). */
+/** Host part of a worker identity (`<host>:<pid>:<queue>`; the host is config/index.ts workerHost). */
 export const hostOfWorker = (identity: string) => identity.split(':')[0];
 
-export function defaultDeps(computes: Record<string, Compute>, queue: string): ActivityDeps {
-  return { store: s3StoreFromEnv(), db: openDb(), computes, identity: `${workerHost()}:${process.pid}:${queue}` };
+export function defaultDeps(computes: Record<string, Compute>, queue: string, services: { s3: S3Config; databaseUrl: string; host: string }): ActivityDeps {
+  return { store: s3Store(services.s3), db: openDb(services.databaseUrl), computes, identity: `${services.host}:${process.pid}:${queue}` };
 }
 
 async function mapLimit<T, R>(items: T[], limit: number, fn: (t: T, i: number) => Promise<R>): Promise<R[]> {
@@ -286,7 +275,7 @@ export function createActivities(deps: ActivityDeps): SweepActivities {
       if (abort.signal.aborted) throw new CancelledFailure('stage cancelled');
       const put = await store.put(artifactKey(s), out.bytes, { stage: s.key, kind: s.kind });
       const seconds = (Date.now() - t0) / 1000;
-      const meta = { seconds, ...out.meta, worker: deps.identity, host: workerHost(), backend, code: codeVersion(), version: s.version, attempt, resumedFromEpoch: out.resumedFromEpoch ?? 0 };
+      const meta = { seconds, ...out.meta, worker: deps.identity, host: hostOfWorker(deps.identity), backend, code: codeVersion(), version: s.version, attempt, resumedFromEpoch: out.resumedFromEpoch ?? 0 };
       await upsertArtifact(pool, { key: s.key, kind: s.kind, uri: put.uri, sha256: put.sha256, bytes: put.bytes, metadata: meta });
       await markStageDone(pool, s.key, seconds);
       return { key: s.key, status: 'ran', seconds, attempt, resumedFromEpoch: out.resumedFromEpoch ?? 0 };

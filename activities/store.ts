@@ -2,7 +2,7 @@
 // recorded as metadata on write and verified on every read) plus an expected-sha check against the
 // `artifacts` row, so a stage reads exactly the bytes its input stage recorded.
 import { createHash } from 'node:crypto';
-import { ObjectStore as S3ObjectStore, ObjectCorruptError } from '../storage/object-store.js';
+import { ObjectStore as S3ObjectStore, ObjectCorruptError, type S3Config } from '../storage/object-store.js';
 
 export interface PutResult { key: string; uri: string; sha256: string; bytes: number }
 
@@ -19,8 +19,8 @@ export function sha256(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex');
 }
 
-export function s3StoreFromEnv(): ObjectStore {
-  const s3 = S3ObjectStore.fromEnv();
+export function s3Store(cfg: S3Config): ObjectStore {
+  const s3 = new S3ObjectStore(cfg);
   return {
     bucket: s3.bucket,
     put: (key, body, meta = {}) => s3.putBytes(key, body, { metadata: meta }),

@@ -20,7 +20,8 @@ import { createSmokeActivities } from '../activities/smoke.js';
 import { openDb } from '../db/client.js';
 import { artifacts } from '../db/schema.js';
 import { createScratchDatabase, ensureStack, REPO_ROOT, stackEnv } from '../infra/stack.js';
-import { connectionOptions, temporalConfigFromEnv } from '../infra/temporal.js';
+import { connectionOptions } from '../infra/temporal.js';
+import { temporalConfig } from '../config/index.js';
 import { ObjectStore } from '../storage/object-store.js';
 import { smokeWorkflow } from '../workflows/smoke.js';
 
@@ -131,7 +132,7 @@ try {
 
   // ---- Temporal: smoke workflow round trips
   {
-    const cfg = temporalConfigFromEnv(env);
+    const cfg = temporalConfig(env);
     const store = new ObjectStore({ ...stack.s3 });
     const h = openDb(scratch?.url ?? stack.databaseUrl);
     const taskQueue = `bench-foundation-${Date.now()}`;

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { initBackend } from '../ml/backend.js';
 import { tf } from '../ml/tf.js';
 import { kernelBenchHeader, writeBenchResult } from './result-file.js';
+import { backendOptions, mlConfig } from '../config/index.js';
 
 const LAYERS: Array<{ h: number; cin: number; cout: number; stride: number; k: number }> = [
   { h: 32, cin: 3, cout: 16, stride: 1, k: 3 },
@@ -35,7 +36,7 @@ function best(f: () => tf.Tensor): number {
 }
 
 async function main(): Promise<void> {
-  const info = await initBackend({ prefer: 'wasm' });
+  const info = await initBackend({ prefer: 'wasm', ...backendOptions(mlConfig(process.env)) });
   const batch = 64;
   const rows = [];
   for (const l of LAYERS) {

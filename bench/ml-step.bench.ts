@@ -12,6 +12,7 @@ import { crossEntropy, Sgd } from '../ml/train.js';
 import { tf } from '../ml/tf.js';
 import { Rng } from '../ml/rng.js';
 import { kernelBenchHeader, writeBenchResult } from './result-file.js';
+import { backendOptions, intVar, listVar, mlConfig } from '../config/index.js';
 
 const MODELS: Record<string, { spec: ModelSpec; inputShape: number[]; batch: number }> = {
   'mlp-784-256-10': { spec: { arch: 'mlp', hidden: [256] }, inputShape: [28, 28, 1], batch: 64 },
@@ -61,9 +62,9 @@ function instrument(backendName: string): { self: Map<string, { ms: number; call
 }
 
 async function main(): Promise<void> {
-  const info = await initBackend({ prefer: 'wasm' });
-  const ids = (process.env.BENCH_STEP_MODELS ?? 'resnet-w16-1111,vit-tiny').split(',').map((s) => s.trim());
-  const n = Number(process.env.BENCH_STEP_N ?? 10);
+  const info = await initBackend({ prefer: 'wasm', ...backendOptions(mlConfig(process.env)) });
+  const ids = listVar(process.env, 'BENCH_STEP_MODELS', ['resnet-w16-1111', 'vit-tiny']);
+  const n = intVar(process.env, 'BENCH_STEP_N', 10);
   const probe = instrument(tf.getBackend());
   const results: unknown[] = [];
   for (const id of ids) {

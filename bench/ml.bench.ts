@@ -24,6 +24,7 @@ import { machineInfo, writeBenchResult } from './result-file.js';
 import { loadavg } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { backendOptions, intVar, listVar, mlConfig } from '../config/index.js';
 
 interface BenchModel {
   id: string;
@@ -58,11 +59,11 @@ async function child(modelId: string): Promise<void> {
   const { buildModel } = await import('../ml/models.js');
   const { train, crossEntropy } = await import('../ml/train.js');
   const { tf } = await import('../ml/tf.js');
-  const info = await initBackend();
+  const info = await initBackend(backendOptions(mlConfig(process.env)));
   const m = MODELS.find((x) => x.id === modelId)!;
   // pure-JS cpu and a software GPU adapter (lavapipe: correctness and overhead only) are slow: few steps
   const slow = info.name === 'cpu' || info.adapter?.software === true;
-  const steps = Number(process.env.BENCH_ML_STEPS ?? (slow ? 4 : 30));
+  const steps = intVar(process.env, 'BENCH_ML_STEPS', slow ? 4 : 30);
   const warm = slow ? 1 : 3;
   const model = buildModel(m.spec as never, m.inputShape, 10, 0);
   const cfg = { epochs: 1, batchSize: m.batch, lr: 0.01, momentum: 0.9, weightDecay: 5e-4, seed: 0 };
@@ -178,9 +179,9 @@ function runTorch(python: string, env: NodeJS.ProcessEnv): { rows: Row[]; err?: 
 const ratio = (a: unknown, b: unknown): number | null => (typeof a === 'number' && typeof b === 'number' && b > 0 ? Math.round((100 * a) / b) / 100 : null);
 
 async function main(): Promise<void> {
-  const want = process.env.BENCH_ML_MODELS?.split(',').map((s) => s.trim());
-  const wantBackends = process.env.BENCH_ML_BACKENDS?.split(',').map((s) => s.trim());
-  const parts = new Set((process.env.BENCH_ML_PARTS ?? 'throughput,workers,memory,leak').split(',').map((s) => s.trim()));
+  const want = process.env.BENCH_ML_MODELS ? listVar(process.env, 'BENCH_ML_MODELS', []) : undefined;
+  const wantBackends = process.env.BENCH_ML_BACKENDS ? listVar(process.env, 'BENCH_ML_BACKENDS', []) : undefined;
+  const parts = new Set(listVar(process.env, 'BENCH_ML_PARTS', ['throughput', 'workers', 'memory', 'leak']));
   const models = MODELS.filter((m) => !want || want.includes(m.id));
   const machine = machineInfo();
   const skipped: string[] = [];

@@ -3,6 +3,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { mlConfig } from '../config/index.js';
 
 const r2 = (x: number): number => Math.round(x * 100) / 100;
 
@@ -21,5 +22,5 @@ export function writeBenchResult(name: string, result: unknown): string {
 
 /** The head of an ML kernel benchmark's result: what ran it, and which of our wasm kernels were on. */
 export function kernelBenchHeader(bench: string, backend: unknown): { bench: string; machine: ReturnType<typeof machineInfo>; backend: unknown; kernelsOff: string; fma: boolean } {
-  return { bench, machine: machineInfo(), backend, kernelsOff: process.env.UNLEARN_WASM_KERNELS_OFF ?? '', fma: process.env.UNLEARN_WASM_FMA !== '0' };
+  return { bench, machine: machineInfo(), backend, kernelsOff: mlConfig(process.env).wasmKernels.off.join(','), fma: mlConfig(process.env).wasmKernels.fma };
 }

@@ -14,6 +14,7 @@ import { openDb, redactDatabaseUrl } from '../db/client.js';
 import { leaderboard, type LeaderboardFilter } from '../db/leaderboard.js';
 import { recordMetrics, recordTrial } from '../db/record.js';
 import { dropDatabase } from '../test/results/helpers.js';
+import { intVar, listVar } from '../config/index.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const base = process.env.DATABASE_URL;
@@ -21,8 +22,8 @@ if (!base) {
   console.error('results-db bench: DATABASE_URL is not set (a PostgreSQL server where the role may create databases)');
   process.exit(2);
 }
-const sizes = (process.env.RESULTS_BENCH_SIZES ?? '10000,100000,1000000').split(',').map(Number);
-const RUNS = Number(process.env.RESULTS_BENCH_RUNS ?? 30);
+const sizes = listVar(process.env, 'RESULTS_BENCH_SIZES', ['10000', '100000', '1000000']).map(Number);
+const RUNS = intVar(process.env, 'RESULTS_BENCH_RUNS', 30);
 const loadAtStart = os.loadavg();
 const METRICS_PER_TRIAL = 7; // accuracy ×3 splits, loss ×3 splits, forget MIA efficacy
 const CONFIGS = 48; // per (dataset, forget kind): 1 oracle + 47 method configurations (algorithm × localization × α × lr)

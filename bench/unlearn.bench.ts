@@ -17,36 +17,27 @@ import { buildModel, type ModelSpec } from '../ml/models.js';
 import { train, type TrainConfig } from '../ml/train.js';
 import { evaluate } from '../ml/eval.js';
 import { unlearn, evaluateUnlearning, selectForgetSet, meanCI, formatCI, ALGORITHM_NAMES, type ForgetSetSpec, type ModelMetrics } from '../ml/unlearn/index.js';
+import { backendOptions, flagVar, intVar, listVar, mlConfig } from '../config/index.js';
+import { BENCH_HPARAMS } from './unlearn-hparams.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const env = (k: string, d: number) => Number(process.env[k] ?? d);
+const env = (k: string, d: number) => intVar(process.env, k, d);
 const PER_CLASS = env('UNLEARN_BENCH_PER_CLASS', 200);
 const TEST_PER_CLASS = env('UNLEARN_BENCH_TEST_PER_CLASS', 100);
 const SEEDS = env('UNLEARN_BENCH_SEEDS', 3);
 const EPOCHS = env('UNLEARN_BENCH_EPOCHS', 6);
 const DATASET = (process.env.UNLEARN_BENCH_DATASET ?? 'mnist') as DatasetName;
-const ALGOS = (process.env.UNLEARN_BENCH_ALGOS ?? ALGORITHM_NAMES.filter((a) => a !== 'retrain').join(',')).split(',');
+const ALGOS = listVar(process.env, 'UNLEARN_BENCH_ALGOS', ALGORITHM_NAMES.filter((a) => a !== 'retrain'));
 
 const MODEL: ModelSpec = { arch: 'cnn', channels: [16, 32], dense: 64 };
 const RECIPE: Omit<TrainConfig, 'seed'> = { epochs: EPOCHS, batchSize: 64, lr: 0.05, momentum: 0.9, weightDecay: 0 };
-// Hyperparameters at this scale (the schemas' defaults follow method.md at CIFAR scale). Same for both kinds
-// except where method.md distinguishes IID / non-IID (NegGrad+ β, SSD a).
-const HP: Record<string, (kind: string) => Record<string, unknown>> = {
-  del: () => ({ epochs: 3, lr: 0.05, batchSize: 32 }),
-  finetune: () => ({ epochs: 3, lr: 0.05, batchSize: 64 }),
-  'gradient-ascent': () => ({ epochs: 2, lr: 0.01, batchSize: 64 }),
-  'neggrad-plus': (k) => ({ epochs: 3, lr: 0.02, batchSize: 64, beta: k === 'iid' ? 0.95 : 0.99 }),
-  'l1-sparse': () => ({ epochs: 3, lr: 0.05, batchSize: 64, gamma0: 7e-5 }),
-  'random-label': () => ({ epochs: 3, lr: 0.05, batchSize: 64 }),
-  salun: () => ({ epochs: 3, lr: 0.05, batchSize: 64 }),
-  ssd: (k) => ({ lambda: 1, alpha: k === 'iid' ? 1 : 16 }),
-  scrub: () => ({ epochs: 3, lr: 0.02, batchSize: 64, maxSteps: 1, forgetBatchSize: 32 }),
-};
+// Hyperparameters at this scale: bench/unlearn-hparams.ts (every registered algorithm has an entry; a test checks).
+const HP = BENCH_HPARAMS;
 
 const load0 = os.loadavg();
-const backend = await initBackend();
+const backend = await initBackend(backendOptions(mlConfig(process.env)));
 const t00 = performance.now();
-const ds = await loadDataset({ name: DATASET, perClass: PER_CLASS, testPerClass: TEST_PER_CLASS, seed: 0 });
+const ds = await loadDataset({ name: DATASET, perClass: PER_CLASS, testPerClass: TEST_PER_CLASS, seed: 0, cacheDir: mlConfig(process.env).dataDir });
 const data = { train: ds.train, test: ds.test };
 const original = buildModel(MODEL, ds.inputShape, ds.numClasses, 0);
 const t = performance.now();
@@ -112,7 +103,7 @@ mkdirSync(path.join(here, 'results'), { recursive: true });
 const file = path.join(here, 'results', `unlearn-${result.date.replace(/[:.]/g, '-')}.json`);
 writeFileSync(file, JSON.stringify(result, null, 2));
 console.error(`wrote ${path.relative(process.cwd(), file)}`);
-if (process.env.UNLEARN_BENCH_DOCS === '1') {
+if (flagVar(process.env, 'UNLEARN_BENCH_DOCS', false)) {
   const doc = path.join(here, '..', 'docs', 'unlearning.md');
   const start = '<!-- bench:unlearn:start -->', end = '<!-- bench:unlearn:end -->';
   if (existsSync(doc)) {

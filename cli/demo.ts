@@ -14,6 +14,7 @@ import { connectClient, startSweep, watchSweep, progressTable } from './sweep.js
 import { sweepTiming } from './stats.js';
 import { expandSweep, planCounts } from '../sweep/plan.js';
 import { CONFIRM_TRIALS, formatPlan, planReport } from './sweep-plan.js';
+import { demoConfig } from '../config/index.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const args = process.argv.slice(2);
@@ -24,7 +25,8 @@ if (fileArg >= 0 && !args[fileArg + 1]) {
   process.exit(2);
 }
 const sweepFile = fileArg >= 0 ? path.resolve(args[fileArg + 1]) : path.join(root, 'sweeps', 'demo.yaml');
-const gpuWorkers = Number(process.env.UNLEARN_DEMO_GPU_WORKERS ?? 2);
+const demo = demoConfig(process.env);
+const gpuWorkers = demo.gpuWorkers;
 const t0 = Date.now();
 const say = (m: string) => console.log(`[demo ${((Date.now() - t0) / 1000).toFixed(1)}s] ${m}`);
 
@@ -103,7 +105,7 @@ try {
     const wall = (Date.now() - started) / 1000;
     console.log(progressTable(result));
     const { openDb } = await import('../db/client.js');
-    const db = openDb();
+    const db = openDb(stack.databaseUrl);
     try {
       const { leaderboard } = await import('../db/leaderboard.js');
       const { formatLeaderboard } = await import('../db/leaderboard-format.js');
@@ -114,7 +116,7 @@ try {
       console.log(`\nwall ${wall.toFixed(1)} s for the sweep (${((Date.now() - t0) / 1000).toFixed(1)} s with stack and workers); ${timing.stagesRan} stages ran, the rest were cached`);
       for (const [k, v] of Object.entries(timing.byKind)) console.log(`  ${k.padEnd(16)} ran ${String(v.ran).padStart(3)}  compute ${v.computeSeconds.toFixed(1).padStart(7)} s  activity ${v.activitySeconds.toFixed(1).padStart(7)} s`);
       console.log(`  gpu worker time outside compute: ${(timing.fractionOutsideCompute * 100).toFixed(1)}%, outside training stages: ${(timing.fractionOutsideTraining * 100).toFixed(1)}% (${gpuWorkers} gpu workers x ${wall.toFixed(1)} s)`);
-      if (process.env.UNLEARN_DEMO_TIMING_JSON) console.log(`TIMING_JSON ${JSON.stringify({ wall, total: (Date.now() - t0) / 1000, ...timing })}`);
+      if (demo.timingJson) console.log(`TIMING_JSON ${JSON.stringify({ wall, total: (Date.now() - t0) / 1000, ...timing })}`);
     } finally {
       await db.close();
     }

@@ -5,6 +5,7 @@ import { openDb } from '../db/client.js';
 import { leaderboard, RANK_BY, settingSpecs, type LeaderboardRow, type RankBy } from '../db/leaderboard.js';
 import type { ResultsDb } from '../db/record.js';
 import { FORMATS, formatLeaderboard, type Format } from '../db/leaderboard-format.js';
+import { databaseUrl } from '../config/index.js';
 
 export interface FilterOptions { sweep?: string; dataset?: string; forgetKind?: string; rankBy: RankBy; settingSpec?: boolean }
 
@@ -26,7 +27,7 @@ export async function settingSpecText(db: ResultsDb, rows: LeaderboardRow[]): Pr
 
 /** Runs fn with an open database from DATABASE_URL and closes it; errors become a message and exit code 1. */
 export async function withDatabase<T>(fn: (h: ReturnType<typeof openDb>) => Promise<T>): Promise<T> {
-  const h = openDb(process.env.DATABASE_URL);
+  const h = openDb(databaseUrl(process.env));
   try {
     return await fn(h);
   } finally {

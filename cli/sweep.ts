@@ -5,18 +5,18 @@ import { Client, Connection, WorkflowExecutionAlreadyStartedError, WorkflowNotFo
 import { defaultPayloadConverter } from '@temporalio/common';
 import cliProgress from 'cli-progress';
 import Table from 'cli-table3';
-import { connectionOptions, temporalConfigFromEnv } from '../infra/temporal.js';
+import { connectionOptions } from '../infra/temporal.js';
+import { databaseUrl, queueNames, temporalConfig, type QueueNames, type TemporalConfig } from '../config/index.js';
 import type { SweepConfig } from '../sweep/schema.js';
 import { loadSweep } from './sweep-file.js';
 import { exitCodeOf, formatPlan, needsConfirmation, planReport } from './sweep-plan.js';
-import { queueNames } from '../workers/worker.js';
 import type { SweepInput, SweepWorkflow, SweepProgress, SweepResult } from '../workflows/sweep.js';
 import type { HeartbeatDetails } from '../activities/compute.js';
 
 export interface SweepClient { client: Client; close(): Promise<void> }
 
-export async function connectClient(): Promise<SweepClient> {
-  const cfg = temporalConfigFromEnv();
+/** A Temporal client (settings: config/index.ts temporalConfig, read from this process's environment by default). */
+export async function connectClient(cfg: TemporalConfig = temporalConfig(process.env)): Promise<SweepClient> {
   const connection = await Connection.connect(connectionOptions(cfg));
   return { client: new Client({ connection, namespace: cfg.namespace }), close: () => connection.close() };
 }
@@ -24,13 +24,13 @@ export async function connectClient(): Promise<SweepClient> {
 export interface StartResult { id: string; handle: WorkflowHandle<typeof SweepWorkflow>; started: boolean }
 
 /** Starts (or resumes: same id after it ended) a sweep. If a run with this id is still running, attaches to it. */
-export async function startSweep(client: Client, config: SweepConfig, opts: { id?: string; window?: number; paging?: SweepInput['paging'] } = {}): Promise<StartResult> {
+export async function startSweep(client: Client, config: SweepConfig, opts: { id?: string; window?: number; queues?: QueueNames; paging?: SweepInput['paging'] } = {}): Promise<StartResult> {
   const id = opts.id ?? config.name;
   if (opts.window !== undefined && !(Number.isInteger(opts.window) && opts.window >= 1 && opts.window <= 1000)) {
     throw new Error(`--window: expected an integer from 1 to 1000 (Temporal allows 2,000 pending activities per workflow run), got ${opts.window}`);
   }
   const cfg: SweepConfig = opts.window ? { ...config, execution: { ...config.execution, window: opts.window } } : config;
-  const queues = queueNames();
+  const queues = opts.queues ?? queueNames(process.env);
   try {
     const handle = await client.workflow.start('SweepWorkflow', {
       workflowId: id,
@@ -157,7 +157,7 @@ export async function watchSweep(client: Client, id: string, opts: { intervalMs?
 /** What the database says about a sweep (when no worker can answer the progress query). */
 async function dbSummary(id: string): Promise<string> {
   const { openDb } = await import('../db/client.js');
-  const db = openDb();
+  const db = openDb(databaseUrl(process.env));
   try {
     const sweep = (await db.pool.query('SELECT status, updated_at FROM sweeps WHERE id = $1', [id])).rows[0];
     const trials = (await db.pool.query('SELECT status, count(*)::int AS n FROM trials WHERE sweep_id = $1 GROUP BY status ORDER BY status', [id])).rows;
@@ -216,7 +216,7 @@ export function register(program: Command): void {
       const c = await connectClient();
       try {
         const r = await startSweep(c.client, cfg, { id: o.id, window: o.window });
-        console.log(r.started ? `started sweep ${r.id} (workflow id ${r.id}, task queue ${queueNames().io})` : `sweep ${r.id} is already running: attached`);
+        console.log(r.started ? `started sweep ${r.id} (workflow id ${r.id}, task queue ${queueNames(process.env).io})` : `sweep ${r.id} is already running: attached`);
         if (o.watch) console.log(progressTable(await watchSweep(c.client, r.id)));
       } finally {
         await c.close();

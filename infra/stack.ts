@@ -32,7 +32,8 @@ import pg from 'pg';
 import { parseDatabaseUrl, redactDatabaseUrl } from '../db/client.js';
 import { checkQueryRole, grantReadAccess, QUERY_URL_VAR, READ_ROLE_SETTINGS, readRoleName } from '../db/roles.js';
 import { migrate, MigrationChangedError } from '../db/migrate.js';
-import { checkTemporal, temporalConfigFromEnv } from './temporal.js';
+import { checkTemporal } from './temporal.js';
+import { temporalConfig } from '../config/index.js';
 
 const execFileP = promisify(execFile);
 // The pinned AWS SDK supports Node 20; its notice about future versions is noise in every command's output.
@@ -480,7 +481,7 @@ async function ensureTemporal(
   log: (l: string) => void,
 ): Promise<{ info: StackInfo['temporal']; source: Source }> {
   if (env.TEMPORAL_ADDRESS) {
-    const cfg = temporalConfigFromEnv(env);
+    const cfg = temporalConfig(env);
     await checkTemporal(cfg, { timeoutMs: 5000, source: 'TEMPORAL_ADDRESS' });
     return { info: { address: cfg.address, namespace: cfg.namespace }, source: 'env' };
   }
@@ -991,7 +992,7 @@ export async function ensureStack(opts: EnsureOptions): Promise<StackInfo> {
   // State, logs, S3 objects and Temporal's database are this user's only.
   if (!opts.stateDir) privateDir(dirname(stateDir));
   privateDir(stateDir);
-  if (env.TEMPORAL_ADDRESS) temporalConfigFromEnv(env);
+  if (env.TEMPORAL_ADDRESS) temporalConfig(env);
 
   return withLock(
     stateDir,

@@ -1,13 +1,13 @@
 // Backend selection: node-gpu, webgpu (Dawn: Vulkan/Metal/D3D12), node (native libtensorflow), wasm (XNNPACK plus
-// our kernels, ships in the package), cpu (pure JS). UNLEARN_BACKEND forces one. Native packages are optional:
-// loaded by dynamic import inside try/catch.
+// our kernels, ships in the package), cpu (pure JS). `force` picks one (entry points map UNLEARN_BACKEND to it; the
+// library reads no environment). Native packages are optional: loaded by dynamic import inside try/catch.
 // webgpu is chosen automatically only on a hardware adapter: a software one (Mesa's lavapipe on a CPU-only
-// machine) is correct but much slower than wasm, so it runs only when UNLEARN_BACKEND=webgpu asks for it.
+// machine) is correct but much slower than wasm, so it runs only when forced (or preferred).
 import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { tf } from './tf.js';
-import { registerWasmTrainingKernels } from './kernels/index.js';
+import { registerWasmTrainingKernels, type WasmKernelOptions } from './kernels/index.js';
 import { adapterLine, requestGpuAdapter, setWebgpuBackend, type GpuAdapterReport } from './webgpu.js';
 
 export type BackendName = 'node-gpu' | 'webgpu' | 'node' | 'wasm' | 'cpu';
@@ -42,7 +42,19 @@ function isBackendName(s: string): s is BackendName {
   return (BACKEND_ORDER as readonly string[]).includes(s);
 }
 
-async function tryLoad(name: BackendName, forced: boolean): Promise<BackendInfo> {
+export interface BackendOptions {
+  /** tried first (webgpu then takes a software adapter too); then node-gpu, webgpu, node, wasm, cpu */
+  prefer?: BackendName;
+  /** use exactly this backend, or fail */
+  force?: BackendName;
+  /** threads of libtensorflow's intra-op pool, as set for it (TF_NUM_INTRAOP_THREADS); reported only */
+  intraopThreads?: number;
+  /** our wasm training kernels: fused multiply-add, kernels left to the backend */
+  wasmKernels?: WasmKernelOptions;
+}
+
+/** `forced`: the caller named this backend (force or prefer), so a software WebGPU adapter is acceptable. */
+async function tryLoad(name: BackendName, opts: BackendOptions, forced: boolean): Promise<BackendInfo> {
   const version = tf.version_core;
   switch (name) {
     case 'webgpu': {
@@ -66,7 +78,7 @@ async function tryLoad(name: BackendName, forced: boolean): Promise<BackendInfo>
       if (!ok) throw new Error(`${pkg} loaded but tf.setBackend('tensorflow') failed`);
       await tf.ready();
       // libtensorflow's intra-op pool: TF_NUM_INTRAOP_THREADS, else one thread per CPU the process may use.
-      const threads = Number(process.env.TF_NUM_INTRAOP_THREADS) || availableParallelism();
+      const threads = opts.intraopThreads ?? availableParallelism();
       return { name, tfBackend: tf.getBackend(), version, threads };
     }
     case 'wasm': {
@@ -75,7 +87,7 @@ async function tryLoad(name: BackendName, forced: boolean): Promise<BackendInfo>
       // The package's main entry lives in dist/, next to the .wasm binaries.
       const distDir = path.dirname(require.resolve('@tensorflow/tfjs-backend-wasm'));
       wasm.setWasmPaths(distDir + path.sep);
-      registerWasmTrainingKernels();
+      registerWasmTrainingKernels(opts.wasmKernels);
       const ok = await tf.setBackend('wasm');
       if (!ok) throw new Error(`tf.setBackend('wasm') failed (wasm binaries expected in ${distDir})`);
       await tf.ready();
@@ -91,23 +103,23 @@ async function tryLoad(name: BackendName, forced: boolean): Promise<BackendInfo>
 }
 
 /**
- * Select and initialise the tensor backend. Env UNLEARN_BACKEND forces one (throws if it cannot load);
- * otherwise `prefer` is tried first (webgpu then takes a software adapter too), then node-gpu, webgpu (hardware
- * adapters only), node, wasm, cpu. Idempotent.
+ * Select and initialise the tensor backend. `force` names one (throws if it cannot load); otherwise `prefer` is
+ * tried first (webgpu then takes a software adapter too), then node-gpu, webgpu (hardware adapters only), node,
+ * wasm, cpu. Idempotent: the first call's choice holds for the process.
  */
-export async function initBackend(opts: { prefer?: BackendName } = {}): Promise<BackendInfo> {
+export async function initBackend(opts: BackendOptions = {}): Promise<BackendInfo> {
   if (active) return active;
   if (initializing) return initializing;
   initializing = (async () => {
-    const forced = process.env.UNLEARN_BACKEND?.trim();
+    const forced = opts.force;
     if (forced) {
       if (!isBackendName(forced)) {
-        throw new Error(`UNLEARN_BACKEND=${forced} is not one of ${BACKEND_ORDER.join(', ')}`);
+        throw new Error(`backend "${String(forced)}" is not one of ${BACKEND_ORDER.join(', ')}`);
       }
       try {
-        active = await tryLoad(forced, true);
+        active = await tryLoad(forced, opts, true);
       } catch (e) {
-        throw new Error(`UNLEARN_BACKEND=${forced} could not be loaded: ${(e as Error).message}`);
+        throw new Error(`backend ${forced} (forced) could not be loaded: ${(e as Error).message}`);
       }
       return active;
     }
@@ -116,7 +128,7 @@ export async function initBackend(opts: { prefer?: BackendName } = {}): Promise<
     for (const name of order) {
       try {
         // a backend the caller names (prefer) may use a software adapter; the automatic order may not
-        active = await tryLoad(name, name === opts.prefer);
+        active = await tryLoad(name, opts, name === opts.prefer);
         return active;
       } catch (e) {
         errors.push(`${name}: ${(e as Error).message.split('\n')[0]}`);

@@ -35,6 +35,7 @@ if (files.length === 0) {
 }
 
 const stackMod = await tsImport('../infra/stack.ts', import.meta.url);
+const config = await tsImport('../config/index.ts', import.meta.url);
 let stack;
 let scratch;
 let child;
@@ -79,7 +80,7 @@ try {
         '--import', 'tsx', '--test', '--test-concurrency=1', '--test-reporter=spec',
         // A hung test file fails after TEST_TIMEOUT_MS (default 10 min) instead of hanging CI; a file that leaves a
         // handle open (pool, timer) still ends when its tests are done.
-        `--test-timeout=${Number(process.env.TEST_TIMEOUT_MS) || 600_000}`, '--test-force-exit',
+        `--test-timeout=${config.intVar(process.env, 'TEST_TIMEOUT_MS', 600_000)}`, '--test-force-exit',
         ...files,
       ],
       { cwd: root, env, stdio: 'inherit' },

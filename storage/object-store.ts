@@ -1,8 +1,6 @@
 // Object storage on any S3-compatible server (@aws-sdk/client-s3 + lib-storage), with integrity checks.
 // Exports:
-//   s3ConfigFromEnv(env?): S3Config — from S3_ENDPOINT, S3_REGION (default us-east-1), S3_ACCESS_KEY_ID,
-//       S3_SECRET_ACCESS_KEY, S3_BUCKET; a missing one throws naming it.
-//   class ObjectStore(cfg, opts?)  (ObjectStore.fromEnv())
+//   class ObjectStore(cfg, opts?)  (cfg: S3Config, read from S3_* by config/index.ts s3Config at an entry point)
 //     putBytes(key, bytes, {contentType?, metadata?}) → PutResult { key, uri, sha256, bytes }
 //     putStream(key, stream, {sha256?, contentType?, metadata?}) → PutResult  (multipart above partSize; without
 //         a known sha256 the stream is spooled to a temp file while hashed, so the hash is stored as metadata)
@@ -119,26 +117,6 @@ export function validatePrefix(prefix: string): string {
   return prefix;
 }
 
-export function s3ConfigFromEnv(env: NodeJS.ProcessEnv = process.env): S3Config {
-  const need = (name: string): string => {
-    const v = env[name]?.trim();
-    if (!v) throw new Error(`${name} is not set: the object store needs S3_ENDPOINT, S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY and S3_BUCKET (run \`npm run stack -- up\`).`);
-    return v;
-  };
-  const endpoint = need('S3_ENDPOINT');
-  try {
-    new URL(endpoint);
-  } catch {
-    throw new Error(`S3_ENDPOINT is malformed: expected a URL like http://127.0.0.1:7070, got "${endpoint}".`);
-  }
-  return {
-    endpoint,
-    region: env.S3_REGION?.trim() || 'us-east-1',
-    accessKeyId: need('S3_ACCESS_KEY_ID'),
-    secretAccessKey: need('S3_SECRET_ACCESS_KEY'),
-    bucket: need('S3_BUCKET'),
-  };
-}
 
 function httpStatus(err: unknown): number | undefined {
   return (err as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode;
@@ -185,9 +163,6 @@ export class ObjectStore {
     });
   }
 
-  static fromEnv(env: NodeJS.ProcessEnv = process.env, opts?: StoreOptions): ObjectStore {
-    return new ObjectStore(s3ConfigFromEnv(env), opts);
-  }
 
   uri(key: string): string {
     return `s3://${this.bucket}/${validateKey(key)}`;

@@ -5,9 +5,10 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { NativeConnection, Worker, bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
-import { connectionOptions, temporalConfigFromEnv } from '../infra/temporal.js';
+import { connectionOptions } from '../infra/temporal.js';
 import { createActivities, defaultDeps } from '../activities/stages.js';
-import { noopCompute, type Compute } from '../activities/compute.js';
+import { createNoopCompute, type Compute } from '../activities/compute.js';
+import { workerConfig, type MlConfig, type WorkerConfig } from '../config/index.js';
 
 export type QueueKind = 'gpu' | 'io' | 'all';
 
@@ -18,12 +19,6 @@ export type QueueKind = 'gpu' | 'io' | 'all';
  */
 export const SHUTDOWN_GRACE_S = 10;
 
-/** Task queue names; UNLEARN_QUEUE_PREFIX isolates several deployments (or tests) on one Temporal namespace. */
-export function queueNames(env: NodeJS.ProcessEnv = process.env): { gpu: string; io: string } {
-  const prefix = env.UNLEARN_QUEUE_PREFIX ?? '';
-  return { gpu: `${prefix}gpu`, io: `${prefix}io` };
-}
-
 let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
 /** The workflow bundle, built once per process. */
 export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
@@ -32,10 +27,10 @@ export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
   return bundle;
 }
 
-async function loadComputes(): Promise<Record<string, Compute>> {
-  const computes: Record<string, Compute> = { noop: noopCompute };
-  const { mlCompute } = await import('../activities/compute-ml.js');
-  computes.ml = mlCompute;
+async function loadComputes(ml: MlConfig, noopStageMs: number): Promise<Record<string, Compute>> {
+  const computes: Record<string, Compute> = { noop: createNoopCompute(noopStageMs) };
+  const { createMlCompute } = await import('../activities/compute-ml.js');
+  computes.ml = createMlCompute(ml);
   return computes;
 }
 
@@ -48,6 +43,8 @@ export interface WorkerOptions {
   gpuConcurrency?: number;
   /** log lines go here (default console.log) */
   log?: (line: string) => void;
+  /** services, queues and ML options (default: read from this process's environment, config/index.ts) */
+  config?: WorkerConfig;
 }
 
 export interface RunningWorkers {
@@ -60,16 +57,17 @@ export interface RunningWorkers {
 
 export async function createWorkers(opts: WorkerOptions): Promise<RunningWorkers> {
   const log = opts.log ?? ((l: string) => console.log(l));
-  const names = queueNames();
-  const computes = await loadComputes();
+  const config = opts.config ?? workerConfig(process.env);
+  const names = config.queues;
+  const computes = await loadComputes(config.ml, config.noopStageMs);
   const backend = await computes.ml.backend();
-  const connection = await NativeConnection.connect(connectionOptions(temporalConfigFromEnv()));
-  const namespace = temporalConfigFromEnv().namespace;
+  const connection = await NativeConnection.connect(connectionOptions(config.temporal));
+  const namespace = config.temporal.namespace;
   const workers: Worker[] = [];
   const queues: string[] = [];
   let identity = '';
   if (opts.queue === 'io' || opts.queue === 'all') {
-    const deps = defaultDeps(computes, names.io);
+    const deps = defaultDeps(computes, names.io, config);
     identity = deps.identity;
     workers.push(
       await Worker.create({
@@ -81,7 +79,7 @@ export async function createWorkers(opts: WorkerOptions): Promise<RunningWorkers
     queues.push(names.io);
   }
   if (opts.queue === 'gpu' || opts.queue === 'all') {
-    const deps = defaultDeps(computes, names.gpu);
+    const deps = defaultDeps(computes, names.gpu, config);
     identity = deps.identity;
     workers.push(
       await Worker.create({
@@ -98,7 +96,7 @@ export async function createWorkers(opts: WorkerOptions): Promise<RunningWorkers
     queues.push(names.gpu);
   }
   const version = process.env.npm_package_version ?? '0.1.0';
-  log(`[worker ${identity}] queues=${queues.join(',')} backend=${backend.name} device=${backend.device} tfjs=${backend.version} unlearn=${version} temporal=${temporalConfigFromEnv().address}/${namespace}`);
+  log(`[worker ${identity}] queues=${queues.join(',')} backend=${backend.name} device=${backend.device} tfjs=${backend.version} unlearn=${version} temporal=${config.temporal.address}/${namespace}`);
   return {
     workers,
     info: { backend: backend.name, device: backend.device, version, queues, identity },

@@ -32,8 +32,9 @@ export const PACKAGES = {
   },
 } satisfies Record<string, DataPackage>;
 
+/** Where data packages go when the caller names no cacheDir (entry points pass UNLEARN_DATA_DIR as cacheDir). */
 export function defaultCacheDir(): string {
-  return process.env.UNLEARN_DATA_DIR || path.join(os.homedir(), '.cache', 'unlearn-data');
+  return path.join(os.homedir(), '.cache', 'unlearn-data');
 }
 
 function integrityOf(file: string): string {

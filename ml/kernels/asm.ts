@@ -53,6 +53,7 @@ interface WasmBackendInternals {
 
 let cached: { backend: unknown; kernels: AsmKernels } | undefined;
 let enabled = true;
+let fma = true;
 
 /** Whether our SIMD kernels serve the wasm backend (UNLEARN_WASM_KERNELS_OFF=asm turns all of them off). */
 export function asmEnabled(): boolean {
@@ -62,6 +63,11 @@ export function asmEnabled(): boolean {
 /** Set once at registration (ml/kernels/index.ts); every kernel that has an asm path asks asmEnabled(). */
 export function setAsmEnabled(on: boolean): void {
   enabled = on;
+}
+
+/** Set once at registration: false loads the plain SIMD build (no fused multiply-add). */
+export function setAsmFma(on: boolean): void {
+  fma = on;
 }
 
 function load(variant: 'relaxed' | 'simd', memory: WasmMemory): AsmKernels | undefined {
@@ -78,9 +84,13 @@ export function asmKernels(backend: unknown): AsmKernels {
   const memory = (backend as WasmBackendInternals).wasm?.asm?.memory;
   if (!(memory instanceof WA.Memory)) throw new Error('tfjs wasm backend does not expose its WebAssembly.Memory (wasm.asm.memory)');
   let kernels: AsmKernels | undefined;
-  if (process.env.UNLEARN_WASM_FMA !== '0') {
-    v8.setFlagsFromString('--experimental-wasm-relaxed-simd');
+  if (fma) {
+    // Relaxed SIMD ships enabled from V8 11.4 (Node 22); older engines (Node 20) need the flag, set only then.
     kernels = load('relaxed', memory);
+    if (!kernels) {
+      v8.setFlagsFromString('--experimental-wasm-relaxed-simd');
+      kernels = load('relaxed', memory);
+    }
   }
   kernels ??= load('simd', memory);
   if (!kernels) throw new Error('this JavaScript engine does not support WebAssembly SIMD');

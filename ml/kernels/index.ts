@@ -1,21 +1,33 @@
 // Training kernels the WebAssembly backend lacks (or has slow versions of), registered for 'wasm'.
 // Must run after '@tensorflow/tfjs-backend-wasm' is imported (its kernels are what these build on).
-// UNLEARN_WASM_KERNELS_OFF=Name,Name keeps the backend's own kernel for those names (for before/after
-// benchmarks; Conv2DBackpropFilter cannot be turned off: the backend has none); 'asm' turns off all of our SIMD
-// kernels, 'norm' the fused batch norm, 'dense' the bias/activation and SGD kernels, 'Conv2DBackpropInput.phase' the XNNPACK phase path.
+// `off: [Name, ...]` keeps the backend's own kernel for those names (for before/after benchmarks;
+// Conv2DBackpropFilter cannot be turned off: the backend has none); 'asm' turns off all of our SIMD kernels,
+// 'norm' the fused batch norm, 'dense' the bias/activation and SGD kernels, 'Conv2DBackpropInput.phase' the
+// XNNPACK phase path. `fma: false` loads the plain SIMD build (no fused multiply-add: bit-identical across CPUs).
+// Entry points map UNLEARN_WASM_KERNELS_OFF and UNLEARN_WASM_FMA to these (config/index.ts); the library reads no
+// environment.
 import { registerConvKernels } from './conv.js';
 import { registerMiscKernels } from './misc.js';
 import { registerNormKernels } from './norm.js';
 import { registerDenseKernels } from './dense.js';
-import { setAsmEnabled } from './asm.js';
+import { setAsmEnabled, setAsmFma } from './asm.js';
+
+export interface WasmKernelOptions {
+  /** fused multiply-add (the relaxed-SIMD build); default true */
+  fma?: boolean;
+  /** kernel names left to the backend; 'asm': all of our SIMD kernels */
+  off?: readonly string[];
+}
 
 let registered = false;
 
-export function registerWasmTrainingKernels(): void {
+/** Registers once per process; the first call's options hold. */
+export function registerWasmTrainingKernels(opts: WasmKernelOptions = {}): void {
   if (registered) return;
   registered = true;
-  const off = new Set((process.env.UNLEARN_WASM_KERNELS_OFF ?? '').split(',').map((s) => s.trim()).filter(Boolean));
+  const off = new Set(opts.off ?? []);
   setAsmEnabled(!off.has('asm'));
+  setAsmFma(opts.fma ?? true);
   registerConvKernels(off);
   registerMiscKernels(off);
   registerNormKernels(off);

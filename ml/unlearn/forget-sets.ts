@@ -1,5 +1,5 @@
 // Forget sets: index lists (stable example ids of the training set) with the parameters that produced
-// them recorded, so a forget set is a reproducible artifact shared by every algorithm (method.md).
+// them recorded, so a forget set is a reproducible artifact shared by every algorithm (docs/method.md).
 //
 // Size: either `count` or `fraction` (of |D|, the WHOLE training set, for every kind — the paper's non-IID
 // set has the same size as the IID one); count = ⌊fraction·|D|⌋. Seeded (ml/rng.ts, the core's sfc32 Rng).

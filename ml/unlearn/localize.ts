@@ -2,7 +2,7 @@
 // (Map<paramName, Uint8Array>, 1 = selected) over the model's trainable parameters with the SAME budget:
 // exactly ⌊α·P⌋ entries, P = model.numParams() (see ./select.ts for the ranking, row and tie conventions).
 //
-// Gradient scores (method.md): one pass over the data with the model in inference mode (BN running stats),
+// Gradient scores (docs/method.md): one pass over the data with the model in inference mode (BN running stats),
 // batches of `batchSize` (default 128, last partial batch kept), L = mean cross-entropy of the batch;
 //   weighted gradient  s_j = | Σ_batches θ_j · ∂L/∂θ_j |   (sum over batches, then abs)
 //   SalLoc (SalUn)     s_j = | Σ_batches ∂L/∂θ_j |

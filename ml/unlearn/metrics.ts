@@ -1,4 +1,4 @@
-// Metrics of an unlearned model (method.md, "Metrics"). Accuracies evaluate EVERY example (ml/eval.ts keeps
+// Metrics of an unlearned model (docs/method.md, "Metrics"). Accuracies evaluate EVERY example (ml/eval.ts keeps
 // the last partial batch). All values are fractions in [0, 1] (multiply by 100 for percent tables).
 //
 // MIA efficacy (SalUn's definition): feature = softmax probability of the true label; an RBF SVM (C = 3,

@@ -41,7 +41,7 @@ export function rowCount(shape: number[]): number {
   return shape.length >= 2 ? shape[shape.length - 1] : 0;
 }
 
-/** h = max(1, ⌊0.1 · rows⌋), capped at the row length (method.md: the code uses the row count). */
+/** h = max(1, ⌊0.1 · rows⌋), capped at the row length (docs/method.md: the code uses the row count). */
 export function topH(shape: number[]): number {
   const rows = rowCount(shape);
   const rowLen = sizeOf(shape) / rows;

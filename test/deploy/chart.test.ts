@@ -10,9 +10,10 @@ import path from 'node:path';
 import { Command } from 'commander';
 import { parseAllDocuments } from 'yaml';
 import { toolPath } from '../../infra/stack.js';
-import { temporalConfigFromEnv } from '../../infra/temporal.js';
+import { queueNames, temporalConfig } from '../../config/index.js';
+import { VAR_NAMES } from '../../config/vars.js';
 import { register as registerWorker } from '../../cli/worker.js';
-import { queueNames, SHUTDOWN_GRACE_S } from '../../workers/worker.js';
+import { SHUTDOWN_GRACE_S } from '../../workers/worker.js';
 import { root } from '../orchestration/helpers.js';
 
 const CHART = path.join(root, 'deploy', 'helm', 'unlearn-workers');
@@ -43,19 +44,9 @@ function kubeconform(bin: string, schemas: string, manifests: string): { code: n
 }
 
 /** Environment variable names the code reads (process.env.X, env.X, env['X'] in the source folders). */
+/** The variables the code reads: the one declaration in config/vars.ts (test/foundation/config.test.ts keeps it complete). */
 function envNamesReadByCode(): Set<string> {
-  const names = new Set<string>();
-  const walk = (dir: string) => {
-    for (const e of readdirSync(dir, { withFileTypes: true })) {
-      const p = path.join(dir, e.name);
-      if (e.isDirectory() && e.name !== 'node_modules') walk(p);
-      else if (e.name.endsWith('.ts')) {
-        for (const m of readFileSync(p, 'utf8').matchAll(/\benv(?:\?)?\.([A-Z][A-Z0-9_]+)|\benv\[['"]([A-Z][A-Z0-9_]+)['"]\]/g)) names.add(m[1] ?? m[2]);
-      }
-    }
-  };
-  for (const d of ['activities', 'cli', 'db', 'infra', 'ml', 'storage', 'sweep', 'workers']) walk(path.join(root, d));
-  return names;
+  return new Set(VAR_NAMES);
 }
 
 /** Parses worker arguments with the real `unlearn worker` command definition (its action replaced). */
@@ -133,7 +124,7 @@ void test('rendered worker command lines and environment are what `unlearn worke
         assert.ok(e?.valueFrom?.secretKeyRef && e.value === undefined, `${where}: ${secret} comes from a Secret`);
       }
       for (const required of ['TEMPORAL_ADDRESS', 'TEMPORAL_NAMESPACE', 'S3_ENDPOINT', 'S3_BUCKET', 'S3_REGION']) assert.ok(literal[required], `${where}: ${required}`);
-      if (!literal.TEMPORAL_TLS_CERT) assert.doesNotThrow(() => temporalConfigFromEnv(literal), where);
+      if (!literal.TEMPORAL_TLS_CERT) assert.doesNotThrow(() => temporalConfig(literal), where);
       assert.ok(!literal.UNLEARN_WORKER_HOST.includes(':'), 'the host must not contain the identity separator');
       // graceful shutdown: Kubernetes waits longer than the worker's own grace period
       assert.ok(d.spec.template.spec.terminationGracePeriodSeconds >= SHUTDOWN_GRACE_S + 15, `${where}: grace period`);

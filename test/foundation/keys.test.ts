@@ -1,9 +1,9 @@
 // Pure logic of the foundation: object-key validation, configuration parsing (no services).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { InvalidKeyError, s3ConfigFromEnv, validateKey, validatePrefix } from '../../storage/object-store.js';
+import { InvalidKeyError, validateKey, validatePrefix } from '../../storage/object-store.js';
 import { DatabaseUrlError, openDb, parseDatabaseUrl, redactDatabaseUrl } from '../../db/client.js';
-import { temporalConfigFromEnv } from '../../infra/temporal.js';
+import { s3Config, temporalConfig } from '../../config/index.js';
 
 void test('valid keys pass unchanged', () => {
   for (const k of ['a', 'runs/sweep-1/model.safetensors', 'x/y.z/..a/b..', 'ünïcode/ключ', 'a b/c+d=e']) {
@@ -68,10 +68,10 @@ void test('openDb fails fast (synchronously) on a malformed DATABASE_URL', () =>
 });
 
 void test('S3 and Temporal configuration from the environment', () => {
-  assert.throws(() => s3ConfigFromEnv({ S3_ENDPOINT: 'http://h:1', S3_ACCESS_KEY_ID: 'a', S3_SECRET_ACCESS_KEY: 's' }), /S3_BUCKET is not set/);
-  assert.throws(() => s3ConfigFromEnv({ S3_ENDPOINT: 'nope', S3_ACCESS_KEY_ID: 'a', S3_SECRET_ACCESS_KEY: 's', S3_BUCKET: 'b' }), /S3_ENDPOINT is malformed/);
-  assert.equal(s3ConfigFromEnv({ S3_ENDPOINT: 'http://h:1', S3_ACCESS_KEY_ID: 'a', S3_SECRET_ACCESS_KEY: 's', S3_BUCKET: 'b' }).region, 'us-east-1');
-  assert.throws(() => temporalConfigFromEnv({ TEMPORAL_ADDRESS: 'http://host:7233' }), /TEMPORAL_ADDRESS is malformed/);
-  const cfg = temporalConfigFromEnv({ TEMPORAL_ADDRESS: 'tc.example:7233', TEMPORAL_API_KEY: 'k', TEMPORAL_NAMESPACE: 'ns' });
+  assert.throws(() => s3Config({ S3_ENDPOINT: 'http://h:1', S3_ACCESS_KEY_ID: 'a', S3_SECRET_ACCESS_KEY: 's' }), /S3_BUCKET is not set/);
+  assert.throws(() => s3Config({ S3_ENDPOINT: 'nope', S3_ACCESS_KEY_ID: 'a', S3_SECRET_ACCESS_KEY: 's', S3_BUCKET: 'b' }), /S3_ENDPOINT is malformed/);
+  assert.equal(s3Config({ S3_ENDPOINT: 'http://h:1', S3_ACCESS_KEY_ID: 'a', S3_SECRET_ACCESS_KEY: 's', S3_BUCKET: 'b' }).region, 'us-east-1');
+  assert.throws(() => temporalConfig({ TEMPORAL_ADDRESS: 'http://host:7233' }), /TEMPORAL_ADDRESS is malformed/);
+  const cfg = temporalConfig({ TEMPORAL_ADDRESS: 'tc.example:7233', TEMPORAL_API_KEY: 'k', TEMPORAL_NAMESPACE: 'ns' });
   assert.deepEqual([cfg.address, cfg.namespace, cfg.tls, cfg.apiKey], ['tc.example:7233', 'ns', true, 'k']);
 });

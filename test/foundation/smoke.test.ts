@@ -10,7 +10,8 @@ import { eq } from 'drizzle-orm';
 import { createSmokeActivities } from '../../activities/smoke.js';
 import { openDb, type DbHandle } from '../../db/client.js';
 import { artifacts } from '../../db/schema.js';
-import { connectionOptions, temporalConfigFromEnv } from '../../infra/temporal.js';
+import { connectionOptions } from '../../infra/temporal.js';
+import { s3Config, temporalConfig } from '../../config/index.js';
 import { ObjectStore } from '../../storage/object-store.js';
 import { smokeWorkflow } from '../../workflows/smoke.js';
 import { requireEnv, SERVICE_VARS, uniq } from './env.js';
@@ -21,7 +22,7 @@ before(() => {
   requireEnv(...SERVICE_VARS);
   Runtime.install({ logger: new DefaultLogger('WARN') }); // no per-state-change INFO lines in test output
   h = openDb();
-  store = ObjectStore.fromEnv();
+  store = new ObjectStore(s3Config(process.env));
 });
 after(async () => {
   await h.close();
@@ -29,7 +30,7 @@ after(async () => {
 });
 
 void test('a workflow completes through Temporal; its activity wrote an object to S3 and a row to PostgreSQL', { timeout: 120_000 }, async () => {
-  const cfg = temporalConfigFromEnv();
+  const cfg = temporalConfig(process.env);
   const taskQueue = `foundation-smoke-${uniq()}`;
   const nativeConnection = await NativeConnection.connect(connectionOptions(cfg));
   const worker = await Worker.create({

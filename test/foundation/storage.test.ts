@@ -7,6 +7,7 @@ import { after, before, test } from 'node:test';
 import { CreateMultipartUploadCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { ObjectCorruptError, ObjectNotFoundError, ObjectStore } from '../../storage/object-store.js';
 import { requireEnv, uniq } from './env.js';
+import { s3Config } from '../../config/index.js';
 
 let store: ObjectStore;
 const prefix = `foundation-test/${uniq()}`;
@@ -14,7 +15,7 @@ const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 
 before(() => {
   requireEnv('S3_ENDPOINT', 'S3_ACCESS_KEY_ID', 'S3_SECRET_ACCESS_KEY', 'S3_BUCKET');
-  store = ObjectStore.fromEnv();
+  store = new ObjectStore(s3Config(process.env));
 });
 after(async () => {
   for (const o of await store.list(prefix + '/')) await store.delete(o.key);

@@ -3,6 +3,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { loadDataset, subsetByIds, complementIds, batchPositions, positionsOfIds } from '../../ml/data/index.js';
 import { Rng } from '../../ml/rng.js';
+import { mlConfig } from '../../config/index.js';
+
+const cacheDir = mlConfig(process.env).dataDir;
 
 function labelHistogram(y: Int32Array, k: number): number[] {
   const h = new Array<number>(k).fill(0);
@@ -50,7 +53,7 @@ void test('split helpers keep ids and never drop the last batch', async () => {
 });
 
 void test('MNIST: 60k/10k, 28x28x1 in [0,1], labels 0..9, stratified subsample keeps ids', async () => {
-  const full = await loadDataset({ name: 'mnist' });
+  const full = await loadDataset({ name: 'mnist', cacheDir });
   assert.equal(full.train.count, 60000);
   assert.equal(full.test.count, 10000);
   assert.deepEqual(full.inputShape, [28, 28, 1]);
@@ -66,7 +69,7 @@ void test('MNIST: 60k/10k, 28x28x1 in [0,1], labels 0..9, stratified subsample k
   assert.equal(min, 0);
   assert.equal(max, 1);
   assert.deepEqual([full.train.y[0], full.train.y[1], full.test.y[0]], [5, 0, 7]); // first labels of the IDX files
-  const sub = await loadDataset({ name: 'mnist', perClass: 100, testPerClass: 20, seed: 3 });
+  const sub = await loadDataset({ name: 'mnist', perClass: 100, testPerClass: 20, seed: 3, cacheDir });
   assert.equal(sub.train.count, 1000);
   assert.equal(sub.test.count, 200);
   assert.deepEqual(labelHistogram(sub.train.y, 10), new Array(10).fill(100));
@@ -76,6 +79,6 @@ void test('MNIST: 60k/10k, 28x28x1 in [0,1], labels 0..9, stratified subsample k
     assert.equal(sub.train.y[p], full.train.y[id]);
     assert.deepEqual(Array.from(sub.train.x.subarray(p * 784, p * 784 + 784)), Array.from(full.train.x.subarray(id * 784, id * 784 + 784)));
   }
-  const again = await loadDataset({ name: 'mnist', perClass: 100, testPerClass: 20, seed: 3 });
+  const again = await loadDataset({ name: 'mnist', perClass: 100, testPerClass: 20, seed: 3, cacheDir });
   assert.deepEqual(Array.from(again.train.ids), Array.from(sub.train.ids));
 });

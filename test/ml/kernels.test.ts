@@ -10,6 +10,7 @@ import { batchNormTrain, biasAct, relu } from '../../ml/ops.js';
 import { SGD_STEP, denseKernelStats } from '../../ml/kernels/dense.js';
 import { normKernelStats } from '../../ml/kernels/norm.js';
 import { asmKernels } from '../../ml/kernels/asm.js';
+import { mlConfig } from '../../config/index.js';
 
 interface Case {
   x: [number, number, number, number];
@@ -76,7 +77,7 @@ function grads(c: Case, xData: Float32Array, wData: Float32Array, dyData: Float3
 async function onCpuThenWasm<T, S extends Record<string, number>>(run: () => T, stats: S): Promise<{ ref: T; got: T; ran: (k: keyof S) => number }> {
   await tf.setBackend('cpu');
   const ref = run();
-  await initBackend({ prefer: 'wasm' });
+  await initBackend({ prefer: 'wasm', wasmKernels: mlConfig(process.env).wasmKernels });
   await tf.setBackend('wasm');
   const before = { ...stats };
   const got = run();
@@ -98,7 +99,7 @@ void test('wasm Conv2D and Conv2DBackpropInput/Filter match the CPU backend to 1
     return { x: rand(rng, c.x), w: rand(rng, [c.k[0], c.k[1], c.x[3], c.cout]), dy: rand(rng, outShape), dyShape: outShape };
   });
   const ref = cases.map((c, i) => grads(c, inputs[i].x, inputs[i].w, inputs[i].dy, inputs[i].dyShape));
-  const info = await initBackend({ prefer: 'wasm' });
+  const info = await initBackend({ prefer: 'wasm', wasmKernels: mlConfig(process.env).wasmKernels });
   assert.equal(info.name, 'wasm');
   assert.equal(tf.getBackend(), 'wasm');
   cases.forEach((c, i) => {
@@ -111,7 +112,7 @@ void test('wasm Conv2D and Conv2DBackpropInput/Filter match the CPU backend to 1
     assert.ok(ew < 1e-4, `dW mismatch ${ew} for ${JSON.stringify(c)}`);
   });
   // the build we meant to run: fused multiply-add unless UNLEARN_WASM_FMA=0 (test/ml/kernels-nofma.test.ts)
-  assert.equal(asmKernels(tf.backend()).variant, process.env.UNLEARN_WASM_FMA === '0' ? 'simd' : 'relaxed');
+  assert.equal(asmKernels(tf.backend()).variant, mlConfig(process.env).wasmKernels.fma ? 'relaxed' : 'simd');
   // our kernels ran (not the backend's naive one), once per case each
   assert.equal(convKernelStats.backpropInput, cases.length);
   assert.equal(convKernelStats.backpropFilter, cases.length);

@@ -7,11 +7,12 @@ import { loadDataset } from '../../ml/data/index.js';
 import { buildModel } from '../../ml/models.js';
 import { train } from '../../ml/train.js';
 import { evaluate } from '../../ml/eval.js';
+import { mlConfig } from '../../config/index.js';
 
 void test('small CNN on 10k MNIST reaches >= 97% test accuracy (wasm)', async () => {
   const info = await initBackend({ prefer: 'wasm' });
   assert.equal(info.name, 'wasm');
-  const ds = await loadDataset({ name: 'mnist', perClass: 1000, seed: 0 });
+  const ds = await loadDataset({ name: 'mnist', perClass: 1000, seed: 0, cacheDir: mlConfig(process.env).dataDir });
   assert.equal(ds.train.count, 10000);
   const model = buildModel({ arch: 'cnn', channels: [16, 32], dense: 64 }, ds.inputShape, ds.numClasses, 0);
   const t0 = performance.now();

@@ -3,6 +3,7 @@
 // masks, checkpoints. Small shapes: lavapipe is a CPU rasteriser and compiles every shader on first use.
 // Without an adapter this file fails (it never skips): .ci/run installs Mesa 25 from bookworm-backports.
 import { test } from 'node:test';
+import { spawnSync } from 'node:child_process';
 import assert from 'node:assert/strict';
 import { tf } from '../../ml/tf.js';
 import { initBackend, describeBackend } from '../../ml/backend.js';
@@ -220,4 +221,27 @@ void test('webgpu: localization scores and the DEL mask match the CPU backend; D
   assert.ok(agree / total >= 0.99, `DEL masks agree on ${agree} of ${total} entries`);
   assert.ok(out.webgpu.changed > 0, 'DEL changed weights on webgpu');
   assert.equal(out.webgpu.forgetAcc, out.cpu.forgetAcc);
+});
+
+/** initBackend() in a fresh process (it is idempotent within one) with the given UNLEARN_BACKEND (unset: undefined). */
+function backendInChild(forced: string | undefined): { name: string; adapter?: { software: boolean; vendor: string } } {
+  const env = { ...process.env };
+  delete env.UNLEARN_BACKEND;
+  if (forced) env.UNLEARN_BACKEND = forced;
+  const code = "const { initBackend } = await import('./ml/backend.ts'); console.log('RESULT ' + JSON.stringify(await initBackend()));";
+  const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], { env, encoding: 'utf8' });
+  const line = r.stdout.split('\n').find((l) => l.startsWith('RESULT '));
+  assert.ok(line, `child failed (status ${r.status}): ${r.stderr.slice(-2000)}`);
+  return JSON.parse(line.slice('RESULT '.length)) as { name: string; adapter?: { software: boolean; vendor: string } };
+}
+
+void test('selection rule: UNLEARN_BACKEND=webgpu takes the software adapter; the automatic order refuses it', async () => {
+  const found = await requestGpuAdapter();
+  assert.ok(found, 'no WebGPU adapter');
+  const forced = backendInChild('webgpu');
+  assert.equal(forced.name, 'webgpu');
+  assert.equal(forced.adapter?.vendor, found.report.vendor);
+  const auto = backendInChild(undefined);
+  if (found.report.software) assert.notEqual(auto.name, 'webgpu', 'a software adapter must not be chosen automatically');
+  else assert.ok(['node-gpu', 'webgpu'].includes(auto.name), `a hardware adapter is chosen automatically (after node-gpu), got ${auto.name}`);
 });

@@ -14,7 +14,8 @@ import { openDb, type DbHandle } from '../../db/client.js';
 import { startSweep } from '../../cli/sweep.js';
 import { parseSweepText } from '../../sweep/registries.js';
 import { expandSweep } from '../../sweep/plan.js';
-import { s3StoreFromEnv } from '../../activities/store.js';
+import { s3Store } from '../../activities/store.js';
+import { s3Config } from '../../config/index.js';
 import { artifactKey, hostOfWorker, trialRowId } from '../../activities/stages.js';
 import { ObjectStore } from '../../storage/object-store.js';
 import { CreateBucketCommand } from '@aws-sdk/client-s3';
@@ -75,10 +76,10 @@ void test('a sweep spreads over three hosts; a host cut off mid-sweep has its st
   Object.assign(process.env, serviceEnv);
   delete process.env.UNLEARN_QUEUE_PREFIX;
   await migrate(svc.databaseUrl);
-  const raw = ObjectStore.fromEnv();
+  const raw = new ObjectStore(s3Config(process.env));
   await raw.client.send(new CreateBucketCommand({ Bucket: svc.s3.bucket }));
   raw.destroy();
-  const store = s3StoreFromEnv();
+  const store = s3Store(s3Config(process.env));
 
   // Workers: io + gpu on h1 and h2, gpu on h3; gpu stages take 1 s each, 2 at once per gpu worker.
   const workerEnv = { ...serviceEnv, UNLEARN_NOOP_STAGE_MS: '1000' };

@@ -14,6 +14,7 @@ import { startSweep } from '../../cli/sweep.js';
 import { parseSweepText } from '../../sweep/registries.js';
 import { expandSweep } from '../../sweep/plan.js';
 import { ObjectStore } from '../../storage/object-store.js';
+import { s3Config } from '../../config/index.js';
 import { artifactKey, trialRowId } from '../../activities/stages.js';
 import type { SweepResult } from '../../workflows/sweep.js';
 import { DrillServices } from './drill-services.js';
@@ -154,7 +155,7 @@ execution: { window: 6, heartbeatTimeoutS: 10, maxAttempts: 12, retryInitialS: 1
   // Every stage's object hashes to its recorded sha256; the faults did cost retries.
   const arts = (await db.pool.query('SELECT key, kind, sha256 FROM artifacts WHERE key = ANY($1::text[])', [keys])).rows;
   assert.equal(arts.length, plan.stages.length);
-  const s3 = ObjectStore.fromEnv();
+  const s3 = new ObjectStore(s3Config(process.env));
   for (const a of arts) {
     const bytes = await s3.getBytes(artifactKey(a));
     assert.equal(createHash('sha256').update(bytes).digest('hex'), a.sha256, `${a.kind} ${a.key}`);

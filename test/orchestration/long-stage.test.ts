@@ -10,7 +10,8 @@ import { openDb, type DbHandle } from '../../db/client.js';
 import { connectClient, startSweep, sweepProgress, type RunningStage, type SweepClient } from '../../cli/sweep.js';
 import { parseSweepText } from '../../sweep/registries.js';
 import { expandSweep, type StageSpec } from '../../sweep/plan.js';
-import { s3StoreFromEnv } from '../../activities/store.js';
+import { s3Store } from '../../activities/store.js';
+import { s3Config } from '../../config/index.js';
 import { checkpointPrefix } from '../../activities/stages.js';
 import { setupEnv, startWorker, waitFor, type WorkerProc } from './helpers.js';
 
@@ -106,7 +107,7 @@ void test('cancelling a sweep stops its running unlearning stage mid-run', async
 
 void test('a retried unlearning stage resumes from its last epoch checkpoint', async () => {
   const { cfg, id, unlearnStage } = longSweep('resume', '{ lr: 0.03, epochs: 2, batchSize: 32 }');
-  const store = s3StoreFromEnv();
+  const store = s3Store(s3Config(process.env));
   const { handle } = await startSweep(c.client, cfg, { id });
   const saved = await waitFor('an unlearning epoch checkpoint', async () => {
     const keys = await store.list(checkpointPrefix(unlearnStage.key));

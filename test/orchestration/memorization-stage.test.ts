@@ -4,9 +4,13 @@
 // mislabelled examples are the most memorized.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mlCompute, datasetFor } from '../../activities/compute-ml.js';
+import { createMlCompute, datasetFor } from '../../activities/compute-ml.js';
+import { mlConfig } from '../../config/index.js';
 import { bytesJson, InvalidConfigError, type StageContext } from '../../activities/compute.js';
 import type { StageSpec } from '../../sweep/plan.js';
+
+const ml = mlConfig(process.env);
+const mlCompute = createMlCompute(ml);
 
 const dataset = { id: 'synthetic', subset: { perClass: 60, testPerClass: 30, seed: 0 }, params: { numClasses: 4, shape: [8, 8, 1] } };
 
@@ -46,7 +50,7 @@ void test('a memorization forget set (top) selects the planted mislabelled examp
     );
   const top = bytesJson<{ ids: number[] }>((await select('top')).bytes).ids;
   const bottom = bytesJson<{ ids: number[] }>((await select('bottom')).bytes).ids;
-  const planted = new Set(((await datasetFor(dataset)).meta as { memorizedIds: number[] }).memorizedIds);
+  const planted = new Set(((await datasetFor(dataset, ml)).meta as { memorizedIds: number[] }).memorizedIds);
   assert.equal(planted.size, 12);
   assert.equal(top.length, 12);
   const hitsTop = top.filter((id) => planted.has(id)).length;

@@ -15,8 +15,9 @@ import { Connection, Client, WorkflowNotFoundError } from '@temporalio/client';
 import { BAD_INPUTS, BASE } from './bad-inputs.js';
 import { loadSweep } from '../../cli/sweep-file.js';
 import { SweepFileError } from '../../sweep/schema.js';
-import { s3StoreFromEnv } from '../../activities/store.js';
-import { connectionOptions, temporalConfigFromEnv } from '../../infra/temporal.js';
+import { s3Store } from '../../activities/store.js';
+import { connectionOptions } from '../../infra/temporal.js';
+import { s3Config, temporalConfig } from '../../config/index.js';
 
 const run = promisify(execFile);
 const root = fileURLToPath(new URL('../../', import.meta.url));
@@ -46,7 +47,7 @@ async function snapshot(): Promise<{ rows: Record<string, number>; objects: stri
   for (const t of ['sweeps', 'stages', 'artifacts', 'trials', 'metrics', 'settings', 'methods']) {
     rows[t] = Number((await db.query(`SELECT count(*) AS n FROM ${t}`)).rows[0].n);
   }
-  return { rows, objects: (await s3StoreFromEnv().list('')).sort() };
+  return { rows, objects: (await s3Store(s3Config(process.env)).list('')).sort() };
 }
 
 void test('every bad input is refused before anything starts; nothing stored changes; no workflow starts', async () => {
@@ -74,7 +75,7 @@ void test('every bad input is refused before anything starts; nothing stored cha
   assert.match(r2.stderr, /grid\.algorithms\[0\]\.name: unknown algorithm "x" \(known: /);
   assert.match(r2.stderr, /grid\.forgetSets\[1\]\.classes: class 11 outside 0\.\.9/);
   assert.deepEqual(await snapshot(), before, 'row counts and object listing unchanged');
-  const cfg = temporalConfigFromEnv();
+  const cfg = temporalConfig(process.env);
   const connection = await Connection.connect(connectionOptions(cfg));
   try {
     const client = new Client({ connection, namespace: cfg.namespace });

@@ -13,7 +13,8 @@ import { openDb, type DbHandle } from '../../db/client.js';
 import { connectClient, startSweep, type SweepClient } from '../../cli/sweep.js';
 import { parseSweepText } from '../../sweep/registries.js';
 import { expandSweep } from '../../sweep/plan.js';
-import { s3StoreFromEnv } from '../../activities/store.js';
+import { s3Store } from '../../activities/store.js';
+import { s3Config } from '../../config/index.js';
 import { checkpointPrefix, trialRowId } from '../../activities/stages.js';
 import type { SweepProgress, SweepResult } from '../../workflows/sweep.js';
 import { root, setupEnv, startWorker, waitFor, type WorkerProc } from './helpers.js';
@@ -116,7 +117,7 @@ execution: { window: 2, heartbeatTimeoutS: 4, maxAttempts: 5, retryInitialS: 1 }
 `, 'kill.yaml');
   const plan = expandSweep(cfg, id);
   const original = plan.stages.find((s) => s.kind === 'train.original')!;
-  const store = s3StoreFromEnv();
+  const store = s3Store(s3Config(process.env));
   const { handle } = await startSweep(c.client, cfg, { id });
   // Wait for the first epoch checkpoint of the original model, then kill the gpu worker without warning.
   await waitFor('an epoch checkpoint', async () => (await store.list(checkpointPrefix(original.key))).length > 0, 90_000, 100);

@@ -11,11 +11,13 @@ import { noopCompute } from '../../activities/compute.js';
 import { parseSweepText } from '../../sweep/registries.js';
 import type { SweepConfig } from '../../sweep/schema.js';
 import { requireEnv, uniq } from '../foundation/env.js';
+import { workerConfig } from '../../config/index.js';
 
 let deps: ActivityDeps;
 before(() => {
   requireEnv('DATABASE_URL', 'S3_ENDPOINT');
-  deps = defaultDeps({ noop: noopCompute }, 'security-test');
+  const cfg = workerConfig(process.env);
+  deps = defaultDeps({ noop: noopCompute }, 'security-test', { s3: cfg.s3, databaseUrl: cfg.databaseUrl, host: cfg.host });
 });
 after(async () => { await deps?.db.close(); });
 

@@ -1,4 +1,4 @@
-// DEL (Deletion by Example Localization), method.md: m = localize(θ_o, D_f, α) with the weighted-gradient
+// DEL (Deletion by Example Localization), docs/method.md: m = localize(θ_o, D_f, α) with the weighted-gradient
 // channel strategy (α = 0.3); reset θ = (1−m)·θ_o + m·θ_init with θ_init a FRESH seeded initialization
 // (the reset seed is recorded by unlearn()); finetune on D_r with CE, gradient mask = m plus the whole
 // classifier head, weight decay 0 (enforced) so unmasked non-head entries stay bit-identical.

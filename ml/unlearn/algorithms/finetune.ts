@@ -1,5 +1,5 @@
 // Finetune: cross-entropy on D_r from θ_o, all parameters (or the localized mask), per-epoch cosine lr.
-// Defaults (our choice at CPU scale; method.md gives none): 10 epochs, lr 0.01, batch 128, momentum 0.9, wd 0.
+// Defaults (our choice at CPU scale; docs/method.md gives none): 10 epochs, lr 0.01, batch 128, momentum 0.9, wd 0.
 import { z } from 'zod';
 import { defineAlgorithm, sgdFields, trainLoop } from './common.js';
 

@@ -1,5 +1,5 @@
 // L1-sparse (Jia et al. 2023): CE on D_r + γ_t·‖θ‖₁ over the trainable parameters, γ_t = γ₀(1 − t/T) with t
-// the epoch (0-based) and T the number of epochs, γ₀ = 7e-5 (method.md). Defaults otherwise: 10 epochs, lr 0.01.
+// the epoch (0-based) and T the number of epochs, γ₀ = 7e-5 (docs/method.md). Defaults otherwise: 10 epochs, lr 0.01.
 import { z } from 'zod';
 import { tf } from '../../tf.js';
 import { crossEntropy } from '../../train.js';

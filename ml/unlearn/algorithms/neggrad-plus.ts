@@ -1,7 +1,7 @@
 // NegGrad+ (Kurmanji et al. 2023): per step one retain batch and one forget batch,
 // loss = β·CE(retain) − (1−β)·CE(forget). An epoch is one pass over D_r; forget batches cycle (reshuffled
 // each time D_f is exhausted; the queue is part of the epoch checkpoint). β = 0.95 for IID forget sets,
-// 0.99 for non-IID (the DEL paper's setting); default 0.95. Defaults otherwise (our choice): 5 epochs, lr 0.01.
+// 0.99 for non-IID (docs/method.md); default 0.95. Defaults otherwise (our choice): 5 epochs, lr 0.01.
 import { z } from 'zod';
 import { batchPositions, gatherBatch } from '../../data/split.js';
 import { crossEntropy } from '../../train.js';

@@ -1,5 +1,5 @@
 // Retrain (the oracle): train from a fresh initialization (seeded) on D_r with the original recipe.
-// Defaults = method.md's CIFAR-10 original/oracle recipe: SGD 0.9, batch 128, wd 0, lr 0.1 cosine → 0.001,
+// Defaults = docs/method.md's CIFAR-10 original/oracle recipe: SGD 0.9, batch 128, wd 0, lr 0.1 cosine → 0.001,
 // 30 epochs. Pass the recipe that trained θ_o (bench and orchestration do) for a true oracle.
 import { z } from 'zod';
 import { buildModel } from '../../models.js';

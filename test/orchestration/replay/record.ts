@@ -15,7 +15,8 @@ import { NativeConnection, Worker } from '@temporalio/worker';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
 import type { temporal } from '@temporalio/proto';
 import { createScratchDatabase, ensureStack, stackEnv } from '../../../infra/stack.js';
-import { connectionOptions, temporalConfigFromEnv } from '../../../infra/temporal.js';
+import { connectionOptions } from '../../../infra/temporal.js';
+import { databaseUrl, s3Config, temporalConfig, workerHost } from '../../../config/index.js';
 import { migrate } from '../../../db/migrate.js';
 import { workflowBundle } from '../../../workers/worker.js';
 import { createActivities, defaultDeps } from '../../../activities/stages.js';
@@ -58,10 +59,10 @@ async function main(): Promise<void> {
   let connection: Connection | undefined;
   try {
     await migrate(process.env.DATABASE_URL);
-    const cfg = temporalConfigFromEnv();
+    const cfg = temporalConfig(process.env);
     const native = await NativeConnection.connect(connectionOptions(cfg));
     // One worker on both queues is enough: histories do not depend on which worker ran a stage.
-    const activities = createActivities(defaultDeps({ noop: noopCompute }, queues.io));
+    const activities = createActivities(defaultDeps({ noop: noopCompute }, queues.io, { s3: s3Config(process.env), databaseUrl: databaseUrl(process.env), host: workerHost(process.env) }));
     worker = await Worker.create({ connection: native, namespace: cfg.namespace, taskQueue: queues.io, workflowBundle: await workflowBundle(), activities, maxConcurrentActivityTaskExecutions: 16 });
     const gpuWorker = await Worker.create({ connection: native, namespace: cfg.namespace, taskQueue: queues.gpu, activities, maxConcurrentActivityTaskExecutions: 8 });
     running = Promise.all([worker.run(), gpuWorker.run()]).then(() => undefined);
