@@ -12,7 +12,8 @@ import { ensureStack, stackEnv, describeStack } from '../infra/stack.js';
 import { loadSweep } from './sweep-file.js';
 import { connectClient, startSweep, watchSweep, progressTable } from './sweep.js';
 import { sweepTiming } from './stats.js';
-import { expandSweep } from '../sweep/plan.js';
+import { expandSweep, planCounts } from '../sweep/plan.js';
+import { CONFIRM_TRIALS, formatPlan, planReport } from './sweep-plan.js';
 import { demoConfig } from '../config/index.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -36,6 +37,14 @@ try {
 } catch (e) {
   console.error(`demo: ${(e as Error).message}`);
   process.exit(2);
+}
+// the plan's size before anything starts: counted from the grid (nothing expanded), no service needed
+{
+  const counts = planCounts(cfg);
+  if (counts.trials > CONFIRM_TRIALS && !args.includes('--yes')) {
+    console.error(`demo: ${sweepFile}: ${counts.trials.toLocaleString('en-US')} trials (more than ${CONFIRM_TRIALS.toLocaleString('en-US')}): check \`unlearn sweep plan ${path.relative(process.cwd(), sweepFile)}\` and add --yes`);
+    process.exit(2);
+  }
 }
 if (fresh) cfg = { ...cfg, cacheNamespace: `fresh-${randomBytes(3).toString('hex')}` };
 
@@ -85,6 +94,9 @@ try {
   const c = await connectClient();
   try {
     const id = fresh ? `${cfg.name}-${cfg.cacheNamespace}` : cfg.name;
+    // trials and stages by kind, what the database already holds, and the compute estimate from recorded timings
+    const report = await planReport(cfg, id);
+    console.log(formatPlan(cfg, id, report));
     const started = Date.now();
     const r = await startSweep(c.client, cfg, { id });
     const plan = expandSweep(cfg, id);

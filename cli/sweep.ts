@@ -9,6 +9,7 @@ import { connectionOptions } from '../infra/temporal.js';
 import { databaseUrl, queueNames, temporalConfig, type QueueNames, type TemporalConfig } from '../config/index.js';
 import type { SweepConfig } from '../sweep/schema.js';
 import { loadSweep } from './sweep-file.js';
+import { exitCodeOf, formatPlan, needsConfirmation, planReport } from './sweep-plan.js';
 import type { SweepInput, SweepWorkflow, SweepProgress, SweepResult } from '../workflows/sweep.js';
 import type { HeartbeatDetails } from '../activities/compute.js';
 
@@ -170,23 +171,47 @@ async function dbSummary(id: string): Promise<string> {
 
 function die(e: unknown): never {
   console.error((e as Error).message ?? String(e));
-  process.exit(1);
+  process.exit(exitCodeOf(e));
 }
 
 export function register(program: Command): void {
   const sweep = program.command('sweep').description('start, inspect and cancel sweeps');
   sweep
-    .command('start <file>')
-    .description('validate a sweep file and start it (same --id again resumes: finished stages are not run again)')
-    .option('--id <id>', 'workflow id (default: the sweep name)')
-    .option('--window <n>', 'sliding window: stages running at once', (v) => Number.parseInt(v, 10))
-    .option('--watch', 'watch progress until it ends')
-    .action(async (file: string, o: { id?: string; window?: number; watch?: boolean }) => {
+    .command('plan <file>')
+    .description('validate a sweep file and print its plan (trials by role, stages by kind; cached counts and an estimate when DATABASE_URL is set); starts nothing; exit 0 valid, 2 invalid')
+    .option('--id <id>', 'sweep id the cached counts are for (default: the sweep name)')
+    .option('--json', 'print JSON')
+    .action(async (file: string, o: { id?: string; json?: boolean }) => {
       let cfg: SweepConfig;
       try {
         cfg = loadSweep(file);
       } catch (e) {
         die(e);
+      }
+      const id = o.id ?? cfg.name;
+      const report = await planReport(cfg, id);
+      console.log(o.json ? JSON.stringify({ file, sweepId: id, ...report }, null, 2) : `${file}: valid\n${formatPlan(cfg, id, report)}`);
+    });
+  sweep
+    .command('start <file>')
+    .description('validate a sweep file, print its plan and start it (same --id again resumes: finished stages are not run again)')
+    .option('--id <id>', 'workflow id (default: the sweep name)')
+    .option('--window <n>', 'sliding window: stages running at once', (v) => Number.parseInt(v, 10))
+    .option('--watch', 'watch progress until it ends')
+    .option('--yes', `start even when more than 5,000 trials are new`)
+    .action(async (file: string, o: { id?: string; window?: number; watch?: boolean; yes?: boolean }) => {
+      let cfg: SweepConfig;
+      try {
+        cfg = loadSweep(file);
+      } catch (e) {
+        die(e);
+      }
+      const report = await planReport(cfg, o.id ?? cfg.name);
+      console.log(formatPlan(cfg, o.id ?? cfg.name, report));
+      const confirm = needsConfirmation(report, o.yes);
+      if (confirm) {
+        console.error(`${file}: ${confirm}`);
+        process.exit(2);
       }
       const c = await connectClient();
       try {

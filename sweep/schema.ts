@@ -230,7 +230,7 @@ export function checkSweep(raw: unknown, file: string, registries: NameRegistrie
   });
   problems.push(...labelProblems(cfg), ...duplicateProblems(cfg));
   if (cfg.evaluation.protocol && !cfg.oracle) problems.push('evaluation.protocol: needs the oracle (oracle: true): its retrained models are the reference distribution');
-  if (registries.grid && problems.length === 0) for (const [path, message] of registries.grid(cfg.grid)) problems.push(`${path}: ${message}`);
+  if (registries.grid) for (const [path, message] of registries.grid(cfg.grid)) problems.push(`${path}: ${message}`);
   if (problems.length > 0) throw new SweepFileError(file, problems);
   return cfg;
 }

@@ -1,0 +1,122 @@
+// What a sweep file will do before it does it: trials by role and stages by kind (counted arithmetically, never by
+// expanding a large grid), how many stages already have an artifact in the configured database, and an estimate of
+// the compute from recorded stage timings. Used by `unlearn sweep plan`, `unlearn sweep start` and the demo.
+import Table from 'cli-table3';
+import { SweepFileError, type SweepConfig } from '../sweep/schema.js';
+import { expandSweep, planCounts, type PlanCounts } from '../sweep/plan.js';
+import { STAGE_KINDS, type StageKind } from '../sweep/stages.js';
+import { openDb } from '../db/client.js';
+import { artifactRows, stageTimings } from '../db/stage-rows.js';
+
+/** Above this many trials to run, starting a sweep needs --yes. */
+export const CONFIRM_TRIALS = 5000;
+/** Plans up to this many stages are expanded to look up cached stages; larger ones are counted only. */
+const CACHE_CHECK_MAX_STAGES = 200_000;
+
+export interface PlanReport {
+  counts: PlanCounts;
+  settings: number;
+  methods: number;
+  /** stages with a recorded artifact, by kind; absent when no database is configured or the plan is too large */
+  cached?: Record<string, number>;
+  /** trials whose record stage already ran (their rows need no compute) */
+  cachedTrials?: number;
+  /** why cached counts are missing */
+  cacheNote?: string;
+  /** median recorded seconds per stage kind (same compute) and the resulting stage time of what is left to run */
+  estimate?: { seconds: number; perKind: Record<string, number>; missing: string[] };
+}
+
+/** Trials that would run (not already recorded by a cached record stage). */
+export const newTrials = (r: PlanReport): number => r.counts.trials - (r.cachedTrials ?? 0);
+
+/** Counts, and when a database is configured (DATABASE_URL), cached stages and a compute estimate. */
+export async function planReport(cfg: SweepConfig, sweepId: string, databaseUrl: string | undefined = process.env.DATABASE_URL): Promise<PlanReport> {
+  const counts = planCounts(cfg);
+  const settings = counts.roles.original / cfg.seeds.length;
+  const report: PlanReport = {
+    counts,
+    settings,
+    // the original, the oracle when planned, and every method of the grid (the same in every setting)
+    methods: 1 + (cfg.oracle ? 1 : 0) + (settings > 0 ? counts.roles.method / counts.roles.original : 0),
+  };
+  if (!databaseUrl) {
+    report.cacheNote = 'no database configured (DATABASE_URL): cached counts and the estimate need one';
+    return report;
+  }
+  const h = openDb(databaseUrl);
+  try {
+    if (counts.stages <= CACHE_CHECK_MAX_STAGES) {
+      const plan = expandSweep(cfg, sweepId);
+      const rows = await artifactRows(h.pool, plan.stages.map((s) => s.key));
+      const cached: Record<string, number> = {};
+      for (const s of plan.stages) if (rows.has(s.key)) cached[s.kind] = (cached[s.kind] ?? 0) + 1;
+      report.cached = cached;
+      report.cachedTrials = cached.record ?? 0;
+    } else {
+      report.cacheNote = `${counts.stages.toLocaleString('en-US')} stages: too many to look up one by one; counted as all new`;
+    }
+    const timings = await stageTimings(h.pool, cfg.compute);
+    const perKind: Record<string, number> = {};
+    const missing: string[] = [];
+    let seconds = 0;
+    for (const kind of STAGE_KINDS) {
+      const toRun = counts.byKind[kind] - (report.cached?.[kind] ?? 0);
+      if (toRun <= 0) continue;
+      const t = timings[kind];
+      if (!t) {
+        missing.push(kind);
+        continue;
+      }
+      perKind[kind] = t.median;
+      seconds += toRun * t.median;
+    }
+    report.estimate = { seconds, perKind, missing };
+  } catch (e) {
+    report.cacheNote = `database not reachable (${(e as Error).message.split('\n')[0]}): cached counts and the estimate are missing`;
+  } finally {
+    await h.close().catch(() => undefined);
+  }
+  return report;
+}
+
+const n = (v: number) => v.toLocaleString('en-US');
+const dur = (s: number) => (s < 90 ? `${s.toFixed(0)} s` : s < 5400 ? `${(s / 60).toFixed(1)} min` : `${(s / 3600).toFixed(1)} h`);
+
+/** The plan as text: trials by role, stages by kind (planned, cached, to run), the estimate. */
+export function formatPlan(cfg: SweepConfig, sweepId: string, r: PlanReport): string {
+  const c = r.counts;
+  const lines = [
+    `sweep ${sweepId}: ${n(c.trials)} trials (${n(c.roles.original)} original, ${n(c.roles.oracle)} oracle, ${n(c.roles.method)} method) ` +
+      `: ${n(r.settings)} comparable setting${r.settings === 1 ? '' : 's'} × ${n(r.methods)} methods (references included) × ${cfg.seeds.length} seed${cfg.seeds.length > 1 ? 's' : ''}`,
+  ];
+  const t = new Table({ head: ['stage kind', 'planned', 'cached', 'to run', 'median s (recorded)'], style: { head: [], border: [] } });
+  for (const kind of STAGE_KINDS as readonly StageKind[]) {
+    const planned = c.byKind[kind];
+    if (!planned) continue;
+    const cached = r.cached?.[kind];
+    const med = r.estimate?.perKind[kind];
+    t.push([kind, n(planned), cached === undefined ? '?' : n(cached), cached === undefined ? '?' : n(planned - cached), med === undefined ? '–' : med.toFixed(2)]);
+  }
+  t.push(['all', n(c.stages), r.cached ? n(Object.values(r.cached).reduce((a, b) => a + b, 0)) : '?', r.cached ? n(c.stages - Object.values(r.cached).reduce((a, b) => a + b, 0)) : '?', '']);
+  lines.push(t.toString());
+  if (r.cacheNote) lines.push(r.cacheNote);
+  else lines.push(`new trials: ${n(newTrials(r))} (${n(r.cachedTrials ?? 0)} already recorded from cache)`);
+  if (r.estimate) {
+    lines.push(`estimate: ${dur(r.estimate.seconds)} of stage time (what is left to run × the median recorded time of its kind on compute "${cfg.compute}"; divide by the workers)` +
+      (r.estimate.missing.length ? `; no recorded timing yet for ${r.estimate.missing.join(', ')}` : ''));
+  }
+  return lines.join('\n');
+}
+
+/** Why a start needs --yes, or undefined. */
+export function needsConfirmation(r: PlanReport, yes: boolean | undefined): string | undefined {
+  const fresh = newTrials(r);
+  if (yes || fresh <= CONFIRM_TRIALS) return undefined;
+  return `${n(fresh)} new trials (more than ${n(CONFIRM_TRIALS)}): check the plan above and start again with --yes`;
+}
+
+/** Exit code for a sweep file that does not validate: 2, as for every usage error. */
+export function exitCodeOf(e: unknown): number {
+  return e instanceof SweepFileError ? 2 : 1;
+}
