@@ -1,4 +1,4 @@
--- 0005 (owner: results): a trial write refreshes the leaderboard in a few milliseconds.
+-- 0006 (owner: results): a trial write refreshes the leaderboard in a few milliseconds.
 -- Measured after 0004 (`npm run bench -- results-db`, 1M metric rows): a new trial took ~200 ms to record. Two causes:
 --   * t975/ci95 were SQL functions with a sub-select, so PostgreSQL could not inline them and planned their body
 --     at every call site of every refresh (28 per aggregated row): they are PL/pgSQL now (plans cached per session).
