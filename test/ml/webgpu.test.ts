@@ -228,7 +228,10 @@ function backendInChild(forced: string | undefined): { name: string; adapter?: {
   const env = { ...process.env };
   delete env.UNLEARN_BACKEND;
   if (forced) env.UNLEARN_BACKEND = forced;
-  const code = "const { initBackend } = await import('./ml/backend.ts'); console.log('RESULT ' + JSON.stringify(await initBackend()));";
+  // as the entry points do: UNLEARN_BACKEND read by the config module, passed to initBackend
+  const code =
+    "const { initBackend } = await import('./ml/backend.ts'); const { mlConfig, backendOptions } = await import('./config/index.ts');" +
+    " console.log('RESULT ' + JSON.stringify(await initBackend(backendOptions(mlConfig(process.env)))));";
   const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], { env, encoding: 'utf8' });
   const line = r.stdout.split('\n').find((l) => l.startsWith('RESULT '));
   assert.ok(line, `child failed (status ${r.status}): ${r.stderr.slice(-2000)}`);
