@@ -102,8 +102,11 @@ export function formatPlan(cfg: SweepConfig, sweepId: string, r: PlanReport): st
   lines.push(t.toString());
   if (r.cacheNote) lines.push(r.cacheNote);
   else lines.push(`new trials: ${n(newTrials(r))} (${n(r.cachedTrials ?? 0)} already recorded from cache)`);
-  if (r.estimate) {
-    lines.push(`estimate: ${dur(r.estimate.seconds)} of stage time (what is left to run × the median recorded time of its kind on compute "${cfg.compute}"; divide by the workers)` +
+  if (r.estimate && r.estimate.missing.length > 0 && Object.keys(r.estimate.perKind).length === 0) {
+    // nothing of this compute was ever timed here: a number would be a guess
+    lines.push(`estimate: unknown (no recorded timing yet on compute "${cfg.compute}" for ${r.estimate.missing.join(', ')})`);
+  } else if (r.estimate) {
+    lines.push(`estimate: ${r.estimate.missing.length ? 'at least ' : ''}${dur(r.estimate.seconds)} of stage time (what is left to run × the median recorded time of its kind on compute "${cfg.compute}"; divide by the workers)` +
       (r.estimate.missing.length ? `; no recorded timing yet for ${r.estimate.missing.join(', ')}` : ''));
   }
   return lines.join('\n');
