@@ -191,7 +191,7 @@ void test('a malformed sweep file is rejected before anything starts, naming the
   writeFileSync(file, baseText.replace('{ lr: 0.02, epochs: 2, batchSize: 32, beta: 0.95 }', '{ lr: fast, epochs: 2, batchSize: 32, beta: 0.95 }'));
   const id = `${env.ns}-bad`;
   const r = spawnSync(process.execPath, ['--import', 'tsx', path.join(root, 'cli', 'main.ts'), 'sweep', 'start', file, '--id', id], { cwd: root, encoding: 'utf8', env: process.env });
-  assert.equal(r.status, 1);
+  assert.equal(r.status, 2, r.stderr); // 2: the file is invalid (sweep plan and start)
   assert.match(r.stderr, new RegExp(`${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: grid\\.algorithms\\[2\\]\\.hparams\\.lr: expected number, received string`));
   await assert.rejects(c.client.workflow.getHandle(id).describe(), (e: unknown) => e instanceof WorkflowNotFoundError);
   assert.equal((await q('SELECT 1 FROM sweeps WHERE id = $1', [id])).length, 0);
