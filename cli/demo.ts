@@ -5,6 +5,7 @@
 // `--fresh` uses a new cache namespace to recompute everything. `--file <sweep.yaml>` runs another sweep file the
 // same way (the local stack and workers, then its leaderboard): `npm run demo -- --file sweeps/mnist-del-tuning.yaml`.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream, mkdirSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -67,10 +68,18 @@ process.once('SIGINT', () => void cleanup().finally(() => process.exit(130)));
 
 try {
   // Workers: N gpu processes (the wasm backend is single-threaded: one process per core) + io in this process.
+  // Each gpu worker's whole output goes to a log file (its stage failures and retries are there, not on this screen).
+  const logDir = path.join(root, '.stack', 'demo', 'logs');
+  mkdirSync(logDir, { recursive: true, mode: 0o700 });
   const ready: Promise<void>[] = [];
   for (let i = 0; i < gpuWorkers; i++) {
     const c = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'cli', 'main.ts'), 'worker', '--queue', 'gpu'], { cwd: root, env: process.env, stdio: ['ignore', 'pipe', 'pipe'] });
     children.push(c);
+    const logFile = path.join(logDir, `gpu-worker-${i + 1}.log`);
+    const log = createWriteStream(logFile, { flags: 'a', mode: 0o600 });
+    c.stdout!.pipe(log, { end: false });
+    c.stderr!.pipe(log, { end: false });
+    c.once('exit', () => log.end());
     ready.push(new Promise<void>((resolve, reject) => {
       let out = '';
       let reported = false;
@@ -78,7 +87,7 @@ try {
         if (reported) return;
         out += d.toString();
         const m = /\[worker [^\n]*\n/.exec(out);
-        if (m && /state: 'RUNNING'/.test(out)) { reported = true; say(`gpu worker ${i + 1}: ${m[0].trim()}`); resolve(); }
+        if (m && /state: 'RUNNING'/.test(out)) { reported = true; say(`gpu worker ${i + 1}: ${m[0].trim()} (log: ${path.relative(process.cwd(), logFile)})`); resolve(); }
       };
       c.stdout!.on('data', onData);
       c.stderr!.on('data', onData);
