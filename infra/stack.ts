@@ -1030,7 +1030,9 @@ function nonRootPrefix(postgresBin: string, env: NodeJS.ProcessEnv): Promise<str
 /** Superuser SQL over the server's private Unix socket (trust there; the socket's folder is this user's only). */
 function socketSuperuser(socketDir: string, port: number): SuperuserSql {
   return async (sql, db = 'postgres') => {
-    const c = new pg.Client({ host: socketDir, port, user: EMBEDDED_SUPERUSER, database: db, connectionTimeoutMillis: 5000 });
+    // values as the server sends them (t/f, not true/false): the text psql prints
+    const types = { getTypeParser: () => (v: string) => v } as unknown as pg.CustomTypesConfig;
+    const c = new pg.Client({ host: socketDir, port, user: EMBEDDED_SUPERUSER, database: db, connectionTimeoutMillis: 5000, types });
     try {
       await c.connect();
       const res = (await c.query(sql)) as unknown as pg.QueryResult | pg.QueryResult[];
