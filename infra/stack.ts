@@ -779,13 +779,42 @@ async function ensurePostgres(
   }
   const mode = postgresMode(env);
   const server = mode === 'embedded' ? undefined : await ensureSystemCluster(env, state, log, mode);
-  const local = server ?? (await ensureEmbeddedPostgres(env, stateDir, state, log));
+  let local = server ?? (await ensureEmbeddedPostgres(env, stateDir, state, log));
   const role = pgRole ?? (profile === 'demo' ? 'unlearn' : 'unlearn_test');
   const database = role;
   const fromEnv = profile === 'demo' ? env.UNLEARN_PG_PASSWORD : env.UNLEARN_TEST_PG_PASSWORD;
   const password = fromEnv || (await machinePgPassword(role, env, stateDir, log));
-  const url = `postgres://${role}:${encodeURIComponent(password)}@127.0.0.1:${local.port}/${database}`;
-  const deadline = Date.now() + 30_000;
+  let url = `postgres://${role}:${encodeURIComponent(password)}@127.0.0.1:${local.port}/${database}`;
+  try {
+    await ensureOwnerLogin(local, url, role, database, password);
+  } catch (err) {
+    // auto, not root, a Debian cluster whose superuser this user cannot reach and no role of ours: our own server
+    if (!(err instanceof RoleSetupError) || mode !== 'auto' || local.kind !== 'system' || isRoot()) throw err;
+    log(`postgres: cannot create role ${role} on ${local.what} (${firstLine(err.cause)}): using the embedded server (UNLEARN_POSTGRES=auto)`);
+    local = await ensureEmbeddedPostgres(env, stateDir, state, log);
+    url = `postgres://${role}:${encodeURIComponent(password)}@127.0.0.1:${local.port}/${database}`;
+    await ensureOwnerLogin(local, url, role, database, password);
+  }
+  try {
+    await migrate(url, { log: (l) => log(`postgres: ${l}`) });
+  } catch (err) {
+    if (!(err instanceof MigrationChangedError) || profile !== 'test') throw err;
+    log(`postgres: ${err.message.split('.')[0]}; recreating the test database ${database}`);
+    await local.su(`DROP DATABASE IF EXISTS ${ident(database)} WITH (FORCE)`);
+    await local.su(`CREATE DATABASE ${ident(database)} OWNER ${ident(role)}`);
+    await migrate(url, { log: (l) => log(`postgres: ${l}`) });
+  }
+  const queryUrl = await ensureLocalReadRole(local.su, url, readRoleName(role), env, stateDir, log);
+  return { url, queryUrl, source: local.source, server: local.kind, superuser: local.su };
+}
+
+class RoleSetupError extends Error {}
+
+/** Logs in as the owner role; when that fails, creates it (and its database) through the superuser. */
+async function ensureOwnerLogin(local: LocalServer, url: string, role: string, database: string, password: string): Promise<void> {
+  // a server just started (or installed, when root) may still be coming up: retry for a while; otherwise a user
+  // who cannot reach the Debian cluster's superuser learns it at once (and auto mode falls back to the embedded one)
+  const deadline = Date.now() + (local.source === 'started' || (local.kind === 'system' && isRoot()) ? 30_000 : 0);
   let roleEnsured = false;
   while (!(await canConnect(url))) {
     if (roleEnsured) {
@@ -799,27 +828,17 @@ async function ensurePostgres(
       roleEnsured = true;
     } catch (err) {
       if (Date.now() > deadline) {
-        throw new Error(
+        throw new RoleSetupError(
           `PostgreSQL: cannot log in as ${role} to ${database} on 127.0.0.1:${local.port} (${local.what}) and creating the role failed: ${(err as Error).message}. ` +
             (local.kind === 'system'
               ? 'Fix: run the stack as root (it uses `runuser -u postgres psql`), set UNLEARN_POSTGRES=embedded for a server of your own, or create the role yourself and set DATABASE_URL.'
               : 'Fix: check the server log in the state folder, or set DATABASE_URL.'),
+          { cause: err },
         );
       }
       await sleep(500); // the server may still be starting
     }
   }
-  try {
-    await migrate(url, { log: (l) => log(`postgres: ${l}`) });
-  } catch (err) {
-    if (!(err instanceof MigrationChangedError) || profile !== 'test') throw err;
-    log(`postgres: ${err.message.split('.')[0]}; recreating the test database ${database}`);
-    await local.su(`DROP DATABASE IF EXISTS ${ident(database)} WITH (FORCE)`);
-    await local.su(`CREATE DATABASE ${ident(database)} OWNER ${ident(role)}`);
-    await migrate(url, { log: (l) => log(`postgres: ${l}`) });
-  }
-  const queryUrl = await ensureLocalReadRole(local.su, url, readRoleName(role), env, stateDir, log);
-  return { url, queryUrl, source: local.source, server: local.kind, superuser: local.su };
 }
 
 /**
