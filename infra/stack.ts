@@ -312,8 +312,11 @@ async function stopPid(pid: number, bin: string, name: string, log: (l: string) 
 }
 
 /** Stops a recorded process: PostgreSQL with SIGINT (fast shutdown: it ends its sessions), the others with SIGTERM. */
-function stopProc(name: ProcName, p: ProcState, log: (l: string) => void): Promise<void> {
-  return name === 'pgEmbedded' ? stopPid(p.pid, p.bin, 'postgres (embedded)', log, 'SIGINT', 30_000) : stopPid(p.pid, p.bin, name, log);
+async function stopProc(name: ProcName, p: ProcState & { socketDir?: string; dataDir?: string }, log: (l: string) => void): Promise<void> {
+  if (name !== 'pgEmbedded') return stopPid(p.pid, p.bin, name, log);
+  await stopPid(p.pid, p.bin, 'postgres (embedded)', log, 'SIGINT', 30_000);
+  // a socket folder of its own (the data folder's path was too long for a socket) goes with it
+  if (p.socketDir && p.socketDir !== p.dataDir && !pidAlive(p.pid)) rmSync(p.socketDir, { recursive: true, force: true });
 }
 
 /** Binds `port` (0: any) on 127.0.0.1 and releases it; resolves the port, or 0 when it is taken. */
