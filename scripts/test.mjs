@@ -63,7 +63,7 @@ try {
   let queryDatabaseUrl = stack.queryDatabaseUrl;
   if (stack.sources.postgres !== 'env') {
     await dropStaleRunDatabases(stack.databaseUrl);
-    scratch = await stackMod.createScratchDatabase(stack.databaseUrl, 'unlearn_test_run', { queryUrl: stack.queryDatabaseUrl, restrictPublic: true });
+    scratch = await stackMod.createScratchDatabase(stack.databaseUrl, 'unlearn_test_run', { queryUrl: stack.queryDatabaseUrl, restrictPublic: true, superuser: stack.superuser });
     databaseUrl = scratch.url;
     queryDatabaseUrl = scratch.queryUrl;
   }

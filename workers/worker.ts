@@ -65,9 +65,12 @@ export async function createWorkers(opts: WorkerOptions): Promise<RunningWorkers
   const namespace = config.temporal.namespace;
   const workers: Worker[] = [];
   const queues: string[] = [];
+  /** the workers' database pools, closed when they have stopped (a server stopped after them then ends no idle session) */
+  const dbs: { close(): Promise<void> }[] = [];
   let identity = '';
   if (opts.queue === 'io' || opts.queue === 'all') {
     const deps = defaultDeps(computes, names.io, config);
+    dbs.push(deps.db);
     identity = deps.identity;
     workers.push(
       await Worker.create({
@@ -80,6 +83,7 @@ export async function createWorkers(opts: WorkerOptions): Promise<RunningWorkers
   }
   if (opts.queue === 'gpu' || opts.queue === 'all') {
     const deps = defaultDeps(computes, names.gpu, config);
+    dbs.push(deps.db);
     identity = deps.identity;
     workers.push(
       await Worker.create({
@@ -105,6 +109,7 @@ export async function createWorkers(opts: WorkerOptions): Promise<RunningWorkers
         await Promise.all(workers.map((w) => w.run()));
       } finally {
         await connection.close();
+        await Promise.all(dbs.map((d) => d.close().catch(() => {})));
       }
     },
     shutdown() {
