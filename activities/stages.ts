@@ -100,6 +100,15 @@ function errorText(e: unknown): string {
   return e instanceof Error ? `${e.name === 'Error' ? '' : `${e.name}: `}${e.message}` : String(e);
 }
 
+/** Error texts stored in a stage row and sent to Temporal: no NUL (PostgreSQL text refuses it), at most 4,000
+ * characters. An unbounded text is lost twice: the row update fails, and Temporal replaces a failure over its
+ * size limit by "Failure exceeds size limit." (the full text goes to the worker's log instead). */
+export const STAGE_ERROR_CHARS = 4000;
+export function boundedErrorText(text: string): string {
+  const clean = text.replace(/\u0000/g, '');
+  return clean.length > STAGE_ERROR_CHARS ? `${clean.slice(0, STAGE_ERROR_CHARS)}… (${clean.length.toLocaleString('en-US')} characters; the whole text is in the worker's log)` : clean;
+}
+
 export function createActivities(deps: ActivityDeps): SweepActivities {
   const { store, db } = deps;
   const pool = db.pool;
@@ -281,10 +290,17 @@ export function createActivities(deps: ActivityDeps): SweepActivities {
       return { key: s.key, status: 'ran', seconds, attempt, resumedFromEpoch: out.resumedFromEpoch ?? 0 };
     } catch (e) {
       const cancelled = abort.signal.aborted || e instanceof CancelledFailure;
-      await markStageEnded(pool, s.key, cancelled ? 'cancelled' : 'failed', errorText(e)).catch(() => undefined);
+      const full = errorText(e);
+      const text = boundedErrorText(full);
+      if (!cancelled) ctx.log.warn(`stage ${s.kind} ${s.key} failed (attempt ${attempt}): ${full.slice(0, 1_000_000)}`, { stack: e instanceof Error ? e.stack?.slice(0, 20_000) : undefined });
+      await markStageEnded(pool, s.key, cancelled ? 'cancelled' : 'failed', text).catch((dbErr: unknown) =>
+        ctx.log.warn(`stage ${s.key}: could not mark it ${cancelled ? 'cancelled' : 'failed'}: ${errorText(dbErr)}`),
+      );
       if (cancelled) throw e instanceof CancelledFailure ? e : new CancelledFailure('stage cancelled');
       const type = nonRetryableType(e);
-      if (type) throw ApplicationFailure.nonRetryable((e as Error).message, type);
+      if (type) throw ApplicationFailure.nonRetryable(boundedErrorText((e as Error).message), type);
+      // a failure Temporal would refuse for its size is sent as its bounded text (same retry behaviour)
+      if (text !== full) throw ApplicationFailure.create({ message: text, type: e instanceof Error ? e.name : 'Error', nonRetryable: false });
       throw e;
     } finally {
       clearInterval(ticker);

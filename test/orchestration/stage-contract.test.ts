@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { parseSweepText } from '../../sweep/registries.js';
 import { expandSweep } from '../../sweep/plan.js';
 import { FailureType, NON_RETRYABLE_FAILURE_TYPES, STAGE_KINDS, type StageParamsByKind } from '../../sweep/stages.js';
-import { nonRetryableType } from '../../activities/stages.js';
+import { boundedErrorText, nonRetryableType, STAGE_ERROR_CHARS } from '../../activities/stages.js';
 import { InvalidConfigError } from '../../activities/compute.js';
 import { DivergenceError, InvalidHparamsError, InvalidInputError, UnknownAlgorithmError } from '../../ml/errors.js';
 import { getAlgorithm, parseHparams } from '../../ml/unlearn/registry.js';
@@ -65,4 +65,14 @@ void test('the library throws typed errors for bad input, and the activity class
   assert.equal(nonRetryableType(Object.assign(new Error('x'), { name: 'DivergenceError' })), undefined);
   // every type the activity can raise is one the workflow will not retry
   for (const t of Object.values(FailureType)) assert.ok(NON_RETRYABLE_FAILURE_TYPES.includes(t));
+});
+
+void test('a stage error text is bounded and storable: no NUL, cut at the limit with its full length named', () => {
+  assert.equal(boundedErrorText('short\u0000 text'), 'short text');
+  const long = 'x'.repeat(3_000_000);
+  const b = boundedErrorText(long);
+  assert.ok(b.length < STAGE_ERROR_CHARS + 100, `${b.length} characters`);
+  assert.ok(b.startsWith('x'.repeat(STAGE_ERROR_CHARS)));
+  assert.match(b, /3,000,000 characters; the whole text is in the worker's log/);
+  assert.equal(boundedErrorText('y'.repeat(STAGE_ERROR_CHARS)), 'y'.repeat(STAGE_ERROR_CHARS));
 });
