@@ -8,7 +8,10 @@
 //   pruneTrials(pool, sweepId, keepIds): deletes the sweep's trial rows not in keepIds.
 //   readPlanPage(pool, planId, from, count): compact rows of positions [from, from + count), in order.
 //   readPlanStages(pool, planId, idxs): full stage specs (params from `stages`) with each input's key and kind.
-//   planKeysInRanges(pool, planId, ranges): key and kind of the stages at the given positions.
+//   splitRanges(ranges, maxPositions): the same positions as batches of ranges covering at most maxPositions each.
+//   markPlanRanges(pool, planId, ranges, status, error): one set-based UPDATE of `stages` for the positions (a
+//       stage done or cached stays so); returns the positions' counts by kind.
+//   planRecordParams(pool, planId, ranges): the params of the record stages at the given positions, in order.
 import type pg from 'pg';
 import type { SweepPlan } from '../sweep/plan.js';
 
@@ -135,13 +138,57 @@ export async function readPlanStages(pool: Pool, planId: string, idxs: number[])
 /** Positions given as half-open ranges [from, to). */
 export type IdxRange = [number, number];
 
-export async function planKeysInRanges(pool: Pool, planId: string, ranges: IdxRange[]): Promise<{ idx: number; key: string; kind: string }[]> {
+/** The positions of `ranges` as batches of ranges covering at most maxPositions positions each (in order). */
+export function splitRanges(ranges: IdxRange[], maxPositions: number): IdxRange[][] {
+  if (!(Number.isInteger(maxPositions) && maxPositions > 0)) throw new Error(`splitRanges: maxPositions must be a positive integer, got ${maxPositions}`);
+  const out: IdxRange[][] = [];
+  let batch: IdxRange[] = [];
+  let size = 0;
+  for (const [from, to] of ranges) {
+    for (let lo = from; lo < to; ) {
+      const hi = Math.min(to, lo + (maxPositions - size));
+      batch.push([lo, hi]);
+      size += hi - lo;
+      lo = hi;
+      if (size === maxPositions) {
+        out.push(batch);
+        batch = [];
+        size = 0;
+      }
+    }
+  }
+  if (batch.length > 0) out.push(batch);
+  return out;
+}
+
+/**
+ * Sets `status` and `error` on the `stages` rows of the plan's positions in `ranges`, in one statement (callers
+ * bound its size with splitRanges); stages already done or cached keep their status (another sweep may share
+ * them). Returns how many positions of each kind the ranges hold.
+ */
+export async function markPlanRanges(pool: Pool, planId: string, ranges: IdxRange[], status: string, error: string | null): Promise<Record<string, number>> {
+  if (ranges.length === 0) return {};
+  const r = await pool.query(
+    `WITH p AS (
+       SELECT p.key, p.kind FROM plan_stages p
+         JOIN unnest($2::int[], $3::int[]) AS rg(lo, hi) ON p.idx >= rg.lo AND p.idx < rg.hi
+        WHERE p.plan_id = $1),
+     u AS (UPDATE stages s SET status = $4, error = $5 FROM p WHERE s.key = p.key AND s.status NOT IN ('done', 'cached') RETURNING 1)
+     SELECT kind, count(*)::int AS n FROM p GROUP BY kind`,
+    [planId, ranges.map((x) => x[0]), ranges.map((x) => x[1]), status, error],
+  );
+  return Object.fromEntries(r.rows.map((row) => [row.kind as string, Number(row.n)]));
+}
+
+/** The params (from `stages`) of the record stages at the plan's positions in `ranges`, in plan order. */
+export async function planRecordParams(pool: Pool, planId: string, ranges: IdxRange[]): Promise<{ idx: number; key: string; params: Record<string, unknown> }[]> {
   if (ranges.length === 0) return [];
   const r = await pool.query(
-    `SELECT p.idx, p.key, p.kind FROM plan_stages p
+    `SELECT p.idx, p.key, s.params FROM plan_stages p
        JOIN unnest($2::int[], $3::int[]) AS rg(lo, hi) ON p.idx >= rg.lo AND p.idx < rg.hi
-      WHERE p.plan_id = $1 ORDER BY p.idx`,
+       JOIN stages s ON s.key = p.key
+      WHERE p.plan_id = $1 AND p.kind = 'record' ORDER BY p.idx`,
     [planId, ranges.map((x) => x[0]), ranges.map((x) => x[1])],
   );
-  return r.rows.map((row) => ({ idx: row.idx, key: row.key, kind: row.kind }));
+  return r.rows.map((row) => ({ idx: row.idx, key: row.key, params: row.params }));
 }
