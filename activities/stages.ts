@@ -1,6 +1,5 @@
 // Stage activities (thin): memoization check, fetch inputs from S3, call the compute, write the artifact,
 // heartbeat {epoch, checkpointKey}, resume from the last epoch checkpoint, record rows idempotently.
-import { createHash } from 'node:crypto';
 import { Context, ApplicationFailure, CancelledFailure } from '@temporalio/activity';
 import { openDb, type DbHandle } from '../db/client.js';
 import { recordCurve, recordForgetOutputs, recordMetrics, recordSettings, recordSweep, recordTrial, recordTrials, trialRecord, trialRowId, type TrialRecord } from '../db/record.js';
@@ -12,10 +11,9 @@ import { codeVersion } from './provenance.js';
 import { findPlan, markPlanRanges, planRecordParams, pruneTrials, readPlanPage, readPlanStages, savePlan, splitRanges, type PlannedStage } from '../db/plan-store.js';
 import { expandSweep, planSettings, stageKey, STAGE_QUEUES, STAGE_VERSIONS } from '../sweep/plan.js';
 import { revalidateSweepConfig } from './sweep-input.js';
+import { nodeSha256Hex, planIdOf } from './plan-id.js';
 import { FailureType, inputKey, inputKeys, type StageKind, type StageSpec } from '../sweep/stages.js';
 import { DivergenceError, InvalidInputError } from '../ml/errors.js';
-import type { SweepConfig } from '../sweep/schema.js';
-import { canonicalJson } from '../sweep/hash.js';
 import type { MarkStagesInput, MarkStagesResult, PlanInfo, PlanPage, PlanPageInput, PlanSweepInput, RunStageInput, StageOutcome, SweepActivities } from './types.js';
 import { bytesJson, jsonBytes, InvalidConfigError, type Compute, type EvaluationOutput, type HeartbeatDetails, type ResumePoint, type StageContext } from './compute.js';
 import { s3Store, type ObjectStore } from './store.js';
@@ -25,19 +23,10 @@ export const artifactKey = (s: { kind: string; key: string }) => `stages/${s.kin
 export const checkpointPrefix = (stageKey: string) => `checkpoints/${stageKey}/`;
 const checkpointKey = (stageKey: string, epoch: number) => `${checkpointPrefix(stageKey)}epoch-${String(epoch).padStart(4, '0')}.ckpt`;
 
-export { trialRowId };
+export { trialRowId, planIdOf };
 
 /** Plan positions per set-based statement when a sweep's unfinished stages are marked (cancellation). */
 const MARK_BATCH = 5000;
-
-/**
- * A plan's id: the sweep id, the config without its execution settings (window, retries and timeouts do not
- * change the graph) and the stage versions. Equal ids mean equal stored plans.
- */
-export function planIdOf(sweepId: string, config: SweepConfig): string {
-  const { execution: _execution, ...graph } = config;
-  return createHash('sha256').update(canonicalJson({ sweepId, graph, versions: STAGE_VERSIONS })).digest('hex');
-}
 
 /** A stored stage as the spec the computes take. */
 function specOf(p: PlannedStage): StageSpec {
@@ -132,7 +121,7 @@ export async function storeSweepPlan(db: DbHandle, { sweepId, config }: PlanSwee
   const stored = await findPlan(db.pool, planId);
   lap('find');
   if (stored) return { planId, stages: stored.stages, trials: stored.trials, kinds: stored.kinds };
-  const plan = expandSweep(config, sweepId);
+  const plan = expandSweep(config, sweepId, { sha256: nodeSha256Hex });
   lap('expand');
   heartbeat();
   // A sweep's trial rows mirror its current config: rows of trials no longer in the plan (the file changed

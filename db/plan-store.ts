@@ -2,6 +2,7 @@
 // (through an activity) and stage by stage by the stage activities. Positions (`idx`) are the plan's topological
 // order, so the workflow can schedule from small integers instead of holding every stage's spec.
 // Exports:
+//   planCachedByKind(pool, planId): stages of a stored plan whose artifact row exists, by kind (null: no such plan).
 //   findPlan(pool, planId): the plan's summary when it is completely written, else null.
 //   savePlan(pool, planId, plan, {onChunk}): upserts `stages` rows (pending) and writes `plan_stages`; idempotent.
 //       Other plans of the same sweep are removed (a sweep's rows mirror the config it was last started with).
@@ -46,7 +47,18 @@ export interface PlannedStage {
 
 type Pool = Pick<pg.Pool, 'query'>;
 
-const CHUNK = 2000;
+/** Rows a statement when a plan is written. */
+const SAVE_CHUNK = 5000;
+
+/** Stages of a completely written plan that have an artifact row, by kind; null when no such plan is stored. */
+export async function planCachedByKind(pool: Pool, planId: string): Promise<Record<string, number> | null> {
+  if (!(await findPlan(pool, planId))) return null;
+  const r = await pool.query(
+    'SELECT p.kind, count(*)::int AS n FROM plan_stages p JOIN artifacts a ON a.key = p.key WHERE p.plan_id = $1 GROUP BY p.kind',
+    [planId],
+  );
+  return Object.fromEntries(r.rows.map((row) => [row.kind as string, Number(row.n)]));
+}
 
 export async function findPlan(pool: Pool, planId: string): Promise<PlanSummary | null> {
   const r = await pool.query('SELECT id, sweep_id, stages, trials, kinds FROM sweep_plans WHERE id = $1 AND complete', [planId]);
@@ -67,13 +79,18 @@ export async function savePlan(pool: Pool, planId: string, plan: SweepPlan, opts
   );
   const index = new Map<string, number>();
   plan.stages.forEach((s, i) => index.set(s.key, i));
-  for (let i = 0; i < plan.stages.length; i += CHUNK) {
-    const chunk = plan.stages.slice(i, i + CHUNK);
+  // Multi-row inserts from arrays (unnest), SAVE_CHUNK rows a statement, each committed on its own: a failed
+  // attempt leaves a plan that is not `complete`, which the retry completes (ON CONFLICT DO NOTHING).
+  for (let i = 0; i < plan.stages.length; i += SAVE_CHUNK) {
+    const chunk = plan.stages.slice(i, i + SAVE_CHUNK);
+    const keys = chunk.map((s) => s.key);
+    const kindsOf = chunk.map((s) => s.kind);
+    const inputs = chunk.map((s) => s.inputs as Record<string, string>);
     await pool.query(
       `INSERT INTO stages (key, kind, params, input_keys, status)
        SELECT k, kd, p::jsonb, string_to_array(ik, ','), 'pending' FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS t(k, kd, p, ik)
        ON CONFLICT (key) DO NOTHING`,
-      [chunk.map((s) => s.key), chunk.map((s) => s.kind), chunk.map((s) => JSON.stringify(s.params)), chunk.map((s) => Object.values(s.inputs as Record<string, string>).join(','))],
+      [keys, kindsOf, chunk.map((s) => JSON.stringify(s.params)), inputs.map((x) => Object.values(x).join(','))],
     );
     await pool.query(
       `INSERT INTO plan_stages (plan_id, idx, key, kind, label, input_roles, input_idx)
@@ -83,11 +100,11 @@ export async function savePlan(pool: Pool, planId: string, plan: SweepPlan, opts
       [
         planId,
         chunk.map((_, j) => i + j),
-        chunk.map((s) => s.key),
-        chunk.map((s) => s.kind),
+        keys,
+        kindsOf,
         chunk.map((s) => s.label),
-        chunk.map((s) => Object.keys(s.inputs as Record<string, string>).join(',')),
-        chunk.map((s) => Object.values(s.inputs as Record<string, string>).map((k) => {
+        inputs.map((x) => Object.keys(x).join(',')),
+        chunk.map((s, j) => Object.values(inputs[j]).map((k) => {
           const at = index.get(k);
           if (at === undefined) throw new Error(`plan ${planId}: stage ${s.key} names unknown input ${k}`);
           return at;
