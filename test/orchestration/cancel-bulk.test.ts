@@ -1,7 +1,8 @@
 // Cancellation in bulk (real PostgreSQL): the `markStages` activity marks a cancelled sweep's unfinished stages
 // and trials with set-based statements (db/plan-store.ts markPlanRanges, db/record.ts recordTrials). The trial
 // rows must be exactly those the one-row-at-a-time path wrote (trialRecord + a status check + recordTrial per
-// trial), finished trials and stages must keep their rows, and the counts by kind must match the plan.
+// trial), finished trials and stages must keep their rows, and the counts by kind must match the plan. Also: the
+// CLI's start counts cached stages from the stored plan (no expansion).
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -16,6 +17,8 @@ import { recordTrial, recordTrials, trialRecord, TRIALS_CHUNK, type TrialRecord 
 import { STAGE_VERSIONS, type StageSpec } from '../../sweep/plan.js';
 import type { StageKind } from '../../sweep/stages.js';
 import { freshDatabase, type FreshDb } from '../results/helpers.js';
+import { upsertArtifact } from '../../db/stage-rows.js';
+import { planReport } from '../../cli/sweep-plan.js';
 import { root } from './helpers.js';
 
 // noop-small with 40 finetune learning rates: 176 trials, a few hundred stages
@@ -71,6 +74,17 @@ void test('cancelling a sweep marks every unfinished stage and trial in bulk, wi
       await recordTrial(f.db, trialRecord(sweepId, p.trial, p.stageKeys, { status: 'completed', wallSeconds: 1.5, epochs: 1, paramsChangedFraction: 0.5 }));
     }
     await f.handle.pool.query(`UPDATE stages SET status = 'done' WHERE key = ANY($1::text[])`, [[...finished].map((i) => all.get(i)!.key)]);
+    for (const i of finished) await upsertArtifact(f.handle.pool, { key: all.get(i)!.key, kind: all.get(i)!.kind, uri: 'test://', sha256: 'x', bytes: 1, metadata: {} });
+
+    // `sweep start` counts cached stages from the stored plan of the same config, never by expanding the grid
+    const fromStored = await planReport(cfg, sweepId, f.url, { expandMaxStages: 0 });
+    const cachedKinds: Record<string, number> = {};
+    for (const i of finished) cachedKinds[all.get(i)!.kind] = (cachedKinds[all.get(i)!.kind] ?? 0) + 1;
+    assert.deepEqual(fromStored.cached, cachedKinds);
+    assert.equal(fromStored.cachedTrials, 10);
+    const noStored = await planReport(cfg, 'another-id', f.url, { expandMaxStages: 0 });
+    assert.equal(noStored.cached, undefined);
+    assert.match(noStored.cacheNote ?? '', /no stored plan of this config yet: counted as all new/);
     // A trial that failed earlier has a row already: the cancel replaces it (as the one-by-one path did).
     const failedEarlier = records[10].params as unknown as StageSpec<'record'>['params'];
     await recordTrial(f.db, trialRecord(sweepId, failedEarlier.trial, failedEarlier.stageKeys, { status: 'failed', error: 'failed: earlier' }));
