@@ -4,7 +4,10 @@
 // (activities/stages.ts: the body of the `planSweep` activity) into a scratch database next to DATABASE_URL
 // (created, migrated and dropped here), one run per size, each step timed: validate, sweep row, settings rows,
 // stored-plan lookup, expansion (keys and hashing), pruning of old trial rows, writing `stages` and `plan_stages`.
-// Then the same config again (the stored plan is found and reused), and the process's CPU time.
+// Then the same config again (the stored plan is found and reused), and the process's CPU time. Then the sweep is
+// cancelled as the workflow does it (the `markStages` activity, run in-process through @temporalio/testing's
+// MockActivityEnvironment, with every position of the plan as unfinished ranges): every stage marked `cancelled`
+// and every trial row written `failed: cancelled`, timed.
 // Needs DATABASE_URL (e.g. `eval "$(npm run -s stack -- env --profile test)"`). Prints JSON to stdout and writes
 // bench/results/plan-<timestamp>.json.
 import { randomBytes } from 'node:crypto';
@@ -12,7 +15,9 @@ import { loadavg } from 'node:os';
 import { createScratchDatabase } from '../infra/stack.js';
 import { openDb } from '../db/client.js';
 import { parseSweep } from '../sweep/schema.js';
-import { storeSweepPlan, type PlanPhases } from '../activities/stages.js';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { createActivities, storeSweepPlan, type ActivityDeps, type PlanPhases } from '../activities/stages.js';
+import type { MarkStagesInput } from '../activities/types.js';
 import { machineInfo, writeBenchResult } from './result-file.js';
 
 const sizes = (process.env.PLAN_BENCH_TRIALS ?? '10000,100000').split(',').map((v) => Number(v.trim()));
@@ -58,13 +63,22 @@ try {
     const t1 = performance.now();
     await storeSweepPlan(db, { sweepId, config: cfg }, { phases: again });
     const reuse = performance.now() - t1;
+    // cancellation of the whole plan, as the workflow sends it
+    const acts = createActivities({ store: undefined, db, computes: {}, identity: 'bench:plan:io' } as unknown as ActivityDeps);
+    const cancel: MarkStagesInput = { sweepId, planId: info.planId, marks: [], ranges: { ranges: [[0, info.stages]], status: 'cancelled', error: 'sweep cancelled' } };
+    const t2 = performance.now();
+    await new MockActivityEnvironment().run(acts.markStages, cancel);
+    const cancelMs = performance.now() - t2;
+    const rows = (await db.pool.query(`SELECT count(*)::int AS n FROM trials WHERE sweep_id = $1 AND status = 'failed' AND error = 'cancelled: sweep cancelled'`, [sweepId])).rows[0].n as number;
+    if (rows !== info.trials) throw new Error(`bench plan: cancellation wrote ${rows} trial rows, the plan has ${info.trials} trials`);
     const run = {
       trials: info.trials, stages: info.stages, kinds: info.kinds,
       planMs: ms(wall), cpuMs: ms((cpu.user + cpu.system) / 1000),
       phasesMs: Object.fromEntries(Object.entries(phases).map(([k, v]) => [k, ms(v)])),
       storedPlanReusedMs: ms(reuse),
+      cancelMs: ms(cancelMs),
     };
-    log(`${info.trials} trials, ${info.stages} stages: planned in ${run.planMs} ms (${run.cpuMs} ms CPU of this process) ${JSON.stringify(run.phasesMs)}; same config again ${run.storedPlanReusedMs} ms`);
+    log(`${info.trials} trials, ${info.stages} stages: planned in ${run.planMs} ms (${run.cpuMs} ms CPU of this process) ${JSON.stringify(run.phasesMs)}; same config again ${run.storedPlanReusedMs} ms; cancelling all ${info.trials} trials ${run.cancelMs} ms`);
     runs.push(run);
   }
   const result = { bench: 'plan', machine, loadavgAtEnd: loadavg().map((x) => Math.round(x * 100) / 100), runs };
