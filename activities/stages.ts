@@ -1,21 +1,19 @@
 // Stage activities (thin): memoization check, fetch inputs from S3, call the compute, write the artifact,
 // heartbeat {epoch, checkpointKey}, resume from the last epoch checkpoint, record rows idempotently.
-import { createHash } from 'node:crypto';
 import { Context, ApplicationFailure, CancelledFailure } from '@temporalio/activity';
 import { openDb, type DbHandle } from '../db/client.js';
-import { recordCurve, recordForgetOutputs, recordMetrics, recordSettings, recordSweep, recordTrial, trialRecord, trialRowId } from '../db/record.js';
+import { recordCurve, recordForgetOutputs, recordMetrics, recordSettings, recordSweep, recordTrial, recordTrials, trialRecord, trialRowId, type TrialRecord } from '../db/record.js';
 import {
   artifactRows as artifactRowsOf, markStageCached, markStageDone, markStageEnded, markStageRunning, markStageStatus,
-  markStagesStatus, setSweepStatus, trialStatus, upsertArtifact, type ArtifactRow,
+  setSweepStatus, upsertArtifact, type ArtifactRow,
 } from '../db/stage-rows.js';
 import { codeVersion } from './provenance.js';
-import { findPlan, planKeysInRanges, pruneTrials, readPlanPage, readPlanStages, savePlan, type PlannedStage } from '../db/plan-store.js';
+import { findPlan, markPlanRanges, planRecordParams, pruneTrials, readPlanPage, readPlanStages, savePlan, splitRanges, type PlannedStage } from '../db/plan-store.js';
 import { expandSweep, planSettings, stageKey, STAGE_QUEUES, STAGE_VERSIONS } from '../sweep/plan.js';
 import { revalidateSweepConfig } from './sweep-input.js';
+import { nodeSha256Hex, planIdOf } from './plan-id.js';
 import { FailureType, inputKey, inputKeys, type StageKind, type StageSpec } from '../sweep/stages.js';
 import { DivergenceError, InvalidInputError } from '../ml/errors.js';
-import type { SweepConfig } from '../sweep/schema.js';
-import { canonicalJson } from '../sweep/hash.js';
 import type { MarkStagesInput, MarkStagesResult, PlanInfo, PlanPage, PlanPageInput, PlanSweepInput, RunStageInput, StageOutcome, SweepActivities } from './types.js';
 import { bytesJson, jsonBytes, InvalidConfigError, type Compute, type EvaluationOutput, type HeartbeatDetails, type ResumePoint, type StageContext } from './compute.js';
 import { s3Store, type ObjectStore } from './store.js';
@@ -25,16 +23,10 @@ export const artifactKey = (s: { kind: string; key: string }) => `stages/${s.kin
 export const checkpointPrefix = (stageKey: string) => `checkpoints/${stageKey}/`;
 const checkpointKey = (stageKey: string, epoch: number) => `${checkpointPrefix(stageKey)}epoch-${String(epoch).padStart(4, '0')}.ckpt`;
 
-export { trialRowId };
+export { trialRowId, planIdOf };
 
-/**
- * A plan's id: the sweep id, the config without its execution settings (window, retries and timeouts do not
- * change the graph) and the stage versions. Equal ids mean equal stored plans.
- */
-export function planIdOf(sweepId: string, config: SweepConfig): string {
-  const { execution: _execution, ...graph } = config;
-  return createHash('sha256').update(canonicalJson({ sweepId, graph, versions: STAGE_VERSIONS })).digest('hex');
-}
+/** Plan positions per set-based statement when a sweep's unfinished stages are marked (cancellation). */
+const MARK_BATCH = 5000;
 
 /** A stored stage as the spec the computes take. */
 function specOf(p: PlannedStage): StageSpec {
@@ -65,6 +57,8 @@ export interface ActivityDeps {
   /** compute by name: `ml` and/or `noop` (a sweep's `compute` picks one) */
   computes: Record<string, Compute>;
   identity: string;
+  /** plan positions per set-based statement when unfinished stages are marked (default MARK_BATCH) */
+  markBatch?: number;
 }
 
 /** Host part of a worker identity (`<host>:<pid>:<queue>`; the host is config/index.ts workerHost). */
@@ -109,6 +103,45 @@ export function boundedErrorText(text: string): string {
   return clean.length > STAGE_ERROR_CHARS ? `${clean.slice(0, STAGE_ERROR_CHARS)}… (${clean.length.toLocaleString('en-US')} characters; the whole text is in the worker's log)` : clean;
 }
 
+/** Time of each step of storeSweepPlan, for benchmarks (bench/plan.bench.ts). */
+export type PlanPhases = Partial<Record<'validate' | 'sweepRow' | 'settings' | 'find' | 'expand' | 'prune' | 'save', number>>;
+
+/**
+ * The planning activity's work (planSweep), callable without Temporal: validates the config, upserts the sweep
+ * and settings rows, and returns the stored plan of this config, or expands and stores it.
+ */
+export async function storeSweepPlan(db: DbHandle, { sweepId, config }: PlanSweepInput, opts: { heartbeat?: () => void; phases?: PlanPhases } = {}): Promise<PlanInfo> {
+  const heartbeat = opts.heartbeat ?? (() => undefined);
+  let t = performance.now();
+  const lap = (name: keyof PlanPhases) => {
+    const now = performance.now();
+    if (opts.phases) opts.phases[name] = (opts.phases[name] ?? 0) + (now - t);
+    t = now;
+  };
+  revalidateSweepConfig(config, sweepId); // the same schema as the CLI: a workflow input is not trusted
+  const planId = planIdOf(sweepId, config);
+  lap('validate');
+  await recordSweep(db.db, { id: sweepId, name: config.name, config, status: 'running' });
+  lap('sweepRow');
+  // what the plan's setting and method keys stand for (the leaderboard shows their summaries)
+  const described = planSettings(config);
+  await recordSettings(db.db, described.settings, described.methods);
+  lap('settings');
+  const stored = await findPlan(db.pool, planId);
+  lap('find');
+  if (stored) return { planId, stages: stored.stages, trials: stored.trials, kinds: stored.kinds };
+  const plan = expandSweep(config, sweepId, { sha256: nodeSha256Hex });
+  lap('expand');
+  heartbeat();
+  // A sweep's trial rows mirror its current config: rows of trials no longer in the plan (the file changed
+  // under the same id) are removed; their artifacts stay, so putting them back re-records them from cache.
+  await pruneTrials(db.pool, sweepId, plan.trials.map((tr) => trialRowId(sweepId, tr.id)));
+  lap('prune');
+  const saved = await savePlan(db.pool, planId, plan, { onChunk: heartbeat });
+  lap('save');
+  return { planId, stages: saved.stages, trials: saved.trials, kinds: saved.kinds };
+}
+
 export function createActivities(deps: ActivityDeps): SweepActivities {
   const { store, db } = deps;
   const pool = db.pool;
@@ -122,23 +155,9 @@ export function createActivities(deps: ActivityDeps): SweepActivities {
   }
 
   /** Expands the plan once per (sweep id, config) and stores it; later starts of the same config reuse it. */
-  async function planSweep({ sweepId, config }: PlanSweepInput): Promise<PlanInfo> {
-    revalidateSweepConfig(config, sweepId); // the same schema as the CLI: a workflow input is not trusted
+  async function planSweep(input: PlanSweepInput): Promise<PlanInfo> {
     const ctx = Context.current();
-    const planId = planIdOf(sweepId, config);
-    await recordSweep(db.db, { id: sweepId, name: config.name, config, status: 'running' });
-    // what the plan's setting and method keys stand for (the leaderboard shows their summaries)
-    const described = planSettings(config);
-    await recordSettings(db.db, described.settings, described.methods);
-    const stored = await findPlan(db.pool, planId);
-    if (stored) return { planId, stages: stored.stages, trials: stored.trials, kinds: stored.kinds };
-    const plan = expandSweep(config, sweepId);
-    ctx.heartbeat();
-    // A sweep's trial rows mirror its current config: rows of trials no longer in the plan (the file changed
-    // under the same id) are removed; their artifacts stay, so putting them back re-records them from cache.
-    await pruneTrials(db.pool, sweepId, plan.trials.map((t) => trialRowId(sweepId, t.id)));
-    const saved = await savePlan(db.pool, planId, plan, { onChunk: () => ctx.heartbeat() });
-    return { planId, stages: saved.stages, trials: saved.trials, kinds: saved.kinds };
+    return storeSweepPlan(db, input, { heartbeat: () => ctx.heartbeat() });
   }
 
   /** A page of the plan for the workflow, with the stages whose output already exists and verifies. */
@@ -307,38 +326,34 @@ export function createActivities(deps: ActivityDeps): SweepActivities {
     }
   }
 
-  /** A record stage that will not run: its trial row says why (a finished trial keeps its row). */
-  async function recordUnfinishedTrial(sweepId: string, stage: StageSpec<'record'>, status: string, error: string | undefined): Promise<void> {
-    const p = stage.params;
-    const row = trialRecord(sweepId, p.trial, p.stageKeys, {
+  /** The trial row of a record stage that will not run: it says why (THE builder, db/record.ts trialRecord). */
+  function unfinishedTrialRow(sweepId: string, p: StageSpec<'record'>['params'], status: string, error: string | undefined): TrialRecord {
+    return trialRecord(sweepId, p.trial, p.stageKeys, {
       status: 'failed', error: `${status}: ${error ?? ''}`,
       provenance: { code: codeVersion(), stageVersions: stageVersionsOf(p.stageKeys) },
     });
-    if ((await trialStatus(pool, row.id)) === 'completed') return;
-    await recordTrial(db.db, row);
   }
 
   async function markStages({ sweepId, planId, marks, ranges }: MarkStagesInput): Promise<MarkStagesResult> {
     const ctx = Context.current();
     const specs = await readPlanStages(db.pool, planId, marks.map((m) => m.index));
+    const unfinished: TrialRecord[] = [];
     for (const m of marks) {
       const planned = specs.get(m.index);
       if (!planned) throw ApplicationFailure.nonRetryable(`plan ${planId} has no stage at position ${m.index}`, FailureType.InvalidConfig);
       await markStageStatus(pool, planned.key, m.status, m.error ?? null);
-      if (planned.kind === 'record') await recordUnfinishedTrial(sweepId, specOf(planned) as StageSpec<'record'>, m.status, m.error);
+      if (planned.kind === 'record') unfinished.push(unfinishedTrialRow(sweepId, specOf(planned).params as StageSpec<'record'>['params'], m.status, m.error));
     }
+    // a finished trial keeps its row
+    if (unfinished.length > 0) await recordTrials(db.db, unfinished, { keepCompleted: true });
     const rangesByKind: Record<string, number> = {};
     if (ranges && ranges.ranges.length > 0) {
-      const rows = await planKeysInRanges(db.pool, planId, ranges.ranges);
-      for (let i = 0; i < rows.length; i += 2000) {
-        await markStagesStatus(pool, rows.slice(i, i + 2000).map((r) => r.key), ranges.status, ranges.error);
-        ctx.heartbeat();
-      }
-      for (const r of rows) rangesByKind[r.kind] = (rangesByKind[r.kind] ?? 0) + 1;
-      const records = rows.filter((r) => r.kind === 'record').map((r) => r.idx);
-      for (let i = 0; i < records.length; i += 500) {
-        const recSpecs = await readPlanStages(db.pool, planId, records.slice(i, i + 500));
-        for (const planned of recSpecs.values()) await recordUnfinishedTrial(sweepId, specOf(planned) as StageSpec<'record'>, ranges.status, ranges.error);
+      // Set-based: per batch of positions one UPDATE of the stages and multi-row upserts of the trial rows.
+      for (const batch of splitRanges(ranges.ranges, deps.markBatch ?? MARK_BATCH)) {
+        const byKind = await markPlanRanges(db.pool, planId, batch, ranges.status, ranges.error);
+        for (const [kind, c] of Object.entries(byKind)) rangesByKind[kind] = (rangesByKind[kind] ?? 0) + c;
+        const records = await planRecordParams(db.pool, planId, batch);
+        await recordTrials(db.db, records.map((r) => unfinishedTrialRow(sweepId, r.params as unknown as StageSpec<'record'>['params'], ranges.status, ranges.error)), { keepCompleted: true });
         ctx.heartbeat();
       }
     }

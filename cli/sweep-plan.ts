@@ -1,17 +1,22 @@
 // What a sweep file will do before it does it: trials by role and stages by kind (counted arithmetically, never by
 // expanding a large grid), how many stages already have an artifact in the configured database, and an estimate of
 // the compute from recorded stage timings. Used by `unlearn sweep plan`, `unlearn sweep start` and the demo.
+// Cached counts come from the stored plan of the same config when there is one (one query, no expansion);
+// otherwise `plan` expands grids up to 200,000 stages to look their keys up, and `start` never expands (the
+// planning activity does that once, on a worker).
 import Table from 'cli-table3';
 import { SweepFileError, type SweepConfig } from '../sweep/schema.js';
 import { expandSweep, planCounts, type PlanCounts } from '../sweep/plan.js';
+import { nodeSha256Hex, planIdOf } from '../activities/plan-id.js';
+import { planCachedByKind } from '../db/plan-store.js';
 import { STAGE_KINDS, type StageKind } from '../sweep/stages.js';
 import { openDb } from '../db/client.js';
 import { artifactRows, stageTimings } from '../db/stage-rows.js';
 
 /** Above this many trials to run, starting a sweep needs --yes. */
 export const CONFIRM_TRIALS = 5000;
-/** Plans up to this many stages are expanded to look up cached stages; larger ones are counted only. */
-const CACHE_CHECK_MAX_STAGES = 200_000;
+/** Plans up to this many stages are expanded to look up cached stages (when no stored plan answers); larger ones are counted only. */
+export const CACHE_CHECK_MAX_STAGES = 200_000;
 
 export interface PlanReport {
   counts: PlanCounts;
@@ -31,7 +36,12 @@ export interface PlanReport {
 export const newTrials = (r: PlanReport): number => r.counts.trials - (r.cachedTrials ?? 0);
 
 /** Counts, and when a database is configured (DATABASE_URL), cached stages and a compute estimate. */
-export async function planReport(cfg: SweepConfig, sweepId: string, databaseUrl: string | undefined = process.env.DATABASE_URL): Promise<PlanReport> {
+export async function planReport(
+  cfg: SweepConfig,
+  sweepId: string,
+  databaseUrl: string | undefined = process.env.DATABASE_URL,
+  opts: { expandMaxStages?: number } = {},
+): Promise<PlanReport> {
   const counts = planCounts(cfg);
   const settings = counts.roles.original / cfg.seeds.length;
   const report: PlanReport = {
@@ -46,15 +56,22 @@ export async function planReport(cfg: SweepConfig, sweepId: string, databaseUrl:
   }
   const h = openDb(databaseUrl);
   try {
-    if (counts.stages <= CACHE_CHECK_MAX_STAGES) {
-      const plan = expandSweep(cfg, sweepId);
+    const expandMax = opts.expandMaxStages ?? CACHE_CHECK_MAX_STAGES;
+    const stored = await planCachedByKind(h.pool, planIdOf(sweepId, cfg));
+    if (stored) {
+      report.cached = stored;
+      report.cachedTrials = stored.record ?? 0;
+    } else if (counts.stages <= expandMax) {
+      const plan = expandSweep(cfg, sweepId, { sha256: nodeSha256Hex });
       const rows = await artifactRows(h.pool, plan.stages.map((s) => s.key));
       const cached: Record<string, number> = {};
       for (const s of plan.stages) if (rows.has(s.key)) cached[s.kind] = (cached[s.kind] ?? 0) + 1;
       report.cached = cached;
       report.cachedTrials = cached.record ?? 0;
     } else {
-      report.cacheNote = `${counts.stages.toLocaleString('en-US')} stages: too many to look up one by one; counted as all new`;
+      report.cacheNote = expandMax === 0
+        ? 'no stored plan of this config yet: counted as all new (`unlearn sweep plan` looks the stages up)'
+        : `${counts.stages.toLocaleString('en-US')} stages: too many to look up one by one; counted as all new`;
     }
     const timings = await stageTimings(h.pool, cfg.compute);
     const perKind: Record<string, number> = {};

@@ -1,11 +1,10 @@
 // `unlearn sweep start FILE [--id ID]`, `sweep status ID`, `sweep watch ID`, `sweep cancel ID`.
 // Programmatic API (used by the demo, tests and bench): connectClient, startSweep, sweepProgress, watchSweep.
 import { Command } from 'commander';
-import { Client, Connection, WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type WorkflowHandle } from '@temporalio/client';
+// The Temporal client and the progress bars load when a command needs them (`sweep plan` needs neither).
+import type { Client, WorkflowHandle } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
-import cliProgress from 'cli-progress';
 import Table from 'cli-table3';
-import { connectionOptions } from '../infra/temporal.js';
 import { databaseUrl, queueNames, temporalConfig, type QueueNames, type TemporalConfig } from '../config/index.js';
 import type { SweepConfig } from '../sweep/schema.js';
 import { loadSweep } from './sweep-file.js';
@@ -17,6 +16,8 @@ export interface SweepClient { client: Client; close(): Promise<void> }
 
 /** A Temporal client (settings: config/index.ts temporalConfig, read from this process's environment by default). */
 export async function connectClient(cfg: TemporalConfig = temporalConfig(process.env)): Promise<SweepClient> {
+  const { Client, Connection } = await import('@temporalio/client');
+  const { connectionOptions } = await import('../infra/temporal.js');
   const connection = await Connection.connect(connectionOptions(cfg));
   return { client: new Client({ connection, namespace: cfg.namespace }), close: () => connection.close() };
 }
@@ -39,6 +40,7 @@ export async function startSweep(client: Client, config: SweepConfig, opts: { id
     });
     return { id, handle: handle as WorkflowHandle<typeof SweepWorkflow>, started: true };
   } catch (e) {
+    const { WorkflowExecutionAlreadyStartedError } = await import('@temporalio/client');
     if (e instanceof WorkflowExecutionAlreadyStartedError) return { id, handle: client.workflow.getHandle<typeof SweepWorkflow>(id), started: false };
     throw e;
   }
@@ -117,13 +119,14 @@ export function progressTable(p: SweepProgress): string {
 
 /** Live progress bars (one per stage kind + trials) until the sweep ends; returns the result. */
 export async function watchSweep(client: Client, id: string, opts: { intervalMs?: number; stream?: NodeJS.WriteStream } = {}): Promise<SweepResult> {
+  const { default: cliProgress } = await import('cli-progress');
   const handle = client.workflow.getHandle<typeof SweepWorkflow>(id);
   const stream = opts.stream ?? process.stderr;
   const multi = new cliProgress.MultiBar(
     { stream, format: ' {name} |{bar}| {value}/{total} {extra}', hideCursor: true, clearOnComplete: false, forceRedraw: true, noTTYOutput: !stream.isTTY, notTTYSchedule: 10000 },
     cliProgress.Presets.shades_classic,
   );
-  const bars = new Map<string, cliProgress.SingleBar>();
+  const bars = new Map<string, InstanceType<typeof cliProgress.SingleBar>>();
   const result = handle.result();
   let done = false;
   void result.finally(() => (done = true)).catch(() => undefined);
@@ -206,7 +209,8 @@ export function register(program: Command): void {
       } catch (e) {
         die(e);
       }
-      const report = await planReport(cfg, o.id ?? cfg.name);
+      // start never expands the grid: cached counts come from a stored plan of this config, when there is one
+      const report = await planReport(cfg, o.id ?? cfg.name, undefined, { expandMaxStages: 0 });
       console.log(formatPlan(cfg, o.id ?? cfg.name, report));
       const confirm = needsConfirmation(report, o.yes);
       if (confirm) {
@@ -234,6 +238,7 @@ export function register(program: Command): void {
         else if (s.progress) console.log([`workflow ${id}: ${s.status}`, progressTable(s.progress), ...(s.stages.length ? ['stages at work:', ...stageLines(s.stages)] : [])].join('\n'));
         else console.log(`workflow ${id}: ${s.status} (no worker answered the progress query: is an io worker running?)\n${await dbSummary(id)}`);
       } catch (e) {
+        const { WorkflowNotFoundError } = await import('@temporalio/client');
         if (e instanceof WorkflowNotFoundError) die(`no sweep with id ${id}`);
         throw e;
       } finally {

@@ -2,13 +2,17 @@
 // (through an activity) and stage by stage by the stage activities. Positions (`idx`) are the plan's topological
 // order, so the workflow can schedule from small integers instead of holding every stage's spec.
 // Exports:
+//   planCachedByKind(pool, planId): stages of a stored plan whose artifact row exists, by kind (null: no such plan).
 //   findPlan(pool, planId): the plan's summary when it is completely written, else null.
 //   savePlan(pool, planId, plan, {onChunk}): upserts `stages` rows (pending) and writes `plan_stages`; idempotent.
 //       Other plans of the same sweep are removed (a sweep's rows mirror the config it was last started with).
 //   pruneTrials(pool, sweepId, keepIds): deletes the sweep's trial rows not in keepIds.
 //   readPlanPage(pool, planId, from, count): compact rows of positions [from, from + count), in order.
 //   readPlanStages(pool, planId, idxs): full stage specs (params from `stages`) with each input's key and kind.
-//   planKeysInRanges(pool, planId, ranges): key and kind of the stages at the given positions.
+//   splitRanges(ranges, maxPositions): the same positions as batches of ranges covering at most maxPositions each.
+//   markPlanRanges(pool, planId, ranges, status, error): one set-based UPDATE of `stages` for the positions (a
+//       stage done or cached stays so); returns the positions' counts by kind.
+//   planRecordParams(pool, planId, ranges): the params of the record stages at the given positions, in order.
 import type pg from 'pg';
 import type { SweepPlan } from '../sweep/plan.js';
 
@@ -43,7 +47,18 @@ export interface PlannedStage {
 
 type Pool = Pick<pg.Pool, 'query'>;
 
-const CHUNK = 2000;
+/** Rows a statement when a plan is written. */
+const SAVE_CHUNK = 5000;
+
+/** Stages of a completely written plan that have an artifact row, by kind; null when no such plan is stored. */
+export async function planCachedByKind(pool: Pool, planId: string): Promise<Record<string, number> | null> {
+  if (!(await findPlan(pool, planId))) return null;
+  const r = await pool.query(
+    'SELECT p.kind, count(*)::int AS n FROM plan_stages p JOIN artifacts a ON a.key = p.key WHERE p.plan_id = $1 GROUP BY p.kind',
+    [planId],
+  );
+  return Object.fromEntries(r.rows.map((row) => [row.kind as string, Number(row.n)]));
+}
 
 export async function findPlan(pool: Pool, planId: string): Promise<PlanSummary | null> {
   const r = await pool.query('SELECT id, sweep_id, stages, trials, kinds FROM sweep_plans WHERE id = $1 AND complete', [planId]);
@@ -64,13 +79,18 @@ export async function savePlan(pool: Pool, planId: string, plan: SweepPlan, opts
   );
   const index = new Map<string, number>();
   plan.stages.forEach((s, i) => index.set(s.key, i));
-  for (let i = 0; i < plan.stages.length; i += CHUNK) {
-    const chunk = plan.stages.slice(i, i + CHUNK);
+  // Multi-row inserts from arrays (unnest), SAVE_CHUNK rows a statement, each committed on its own: a failed
+  // attempt leaves a plan that is not `complete`, which the retry completes (ON CONFLICT DO NOTHING).
+  for (let i = 0; i < plan.stages.length; i += SAVE_CHUNK) {
+    const chunk = plan.stages.slice(i, i + SAVE_CHUNK);
+    const keys = chunk.map((s) => s.key);
+    const kindsOf = chunk.map((s) => s.kind);
+    const inputs = chunk.map((s) => s.inputs as Record<string, string>);
     await pool.query(
       `INSERT INTO stages (key, kind, params, input_keys, status)
        SELECT k, kd, p::jsonb, string_to_array(ik, ','), 'pending' FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS t(k, kd, p, ik)
        ON CONFLICT (key) DO NOTHING`,
-      [chunk.map((s) => s.key), chunk.map((s) => s.kind), chunk.map((s) => JSON.stringify(s.params)), chunk.map((s) => Object.values(s.inputs as Record<string, string>).join(','))],
+      [keys, kindsOf, chunk.map((s) => JSON.stringify(s.params)), inputs.map((x) => Object.values(x).join(','))],
     );
     await pool.query(
       `INSERT INTO plan_stages (plan_id, idx, key, kind, label, input_roles, input_idx)
@@ -80,11 +100,11 @@ export async function savePlan(pool: Pool, planId: string, plan: SweepPlan, opts
       [
         planId,
         chunk.map((_, j) => i + j),
-        chunk.map((s) => s.key),
-        chunk.map((s) => s.kind),
+        keys,
+        kindsOf,
         chunk.map((s) => s.label),
-        chunk.map((s) => Object.keys(s.inputs as Record<string, string>).join(',')),
-        chunk.map((s) => Object.values(s.inputs as Record<string, string>).map((k) => {
+        inputs.map((x) => Object.keys(x).join(',')),
+        chunk.map((s, j) => Object.values(inputs[j]).map((k) => {
           const at = index.get(k);
           if (at === undefined) throw new Error(`plan ${planId}: stage ${s.key} names unknown input ${k}`);
           return at;
@@ -135,13 +155,57 @@ export async function readPlanStages(pool: Pool, planId: string, idxs: number[])
 /** Positions given as half-open ranges [from, to). */
 export type IdxRange = [number, number];
 
-export async function planKeysInRanges(pool: Pool, planId: string, ranges: IdxRange[]): Promise<{ idx: number; key: string; kind: string }[]> {
+/** The positions of `ranges` as batches of ranges covering at most maxPositions positions each (in order). */
+export function splitRanges(ranges: IdxRange[], maxPositions: number): IdxRange[][] {
+  if (!(Number.isInteger(maxPositions) && maxPositions > 0)) throw new Error(`splitRanges: maxPositions must be a positive integer, got ${maxPositions}`);
+  const out: IdxRange[][] = [];
+  let batch: IdxRange[] = [];
+  let size = 0;
+  for (const [from, to] of ranges) {
+    for (let lo = from; lo < to; ) {
+      const hi = Math.min(to, lo + (maxPositions - size));
+      batch.push([lo, hi]);
+      size += hi - lo;
+      lo = hi;
+      if (size === maxPositions) {
+        out.push(batch);
+        batch = [];
+        size = 0;
+      }
+    }
+  }
+  if (batch.length > 0) out.push(batch);
+  return out;
+}
+
+/**
+ * Sets `status` and `error` on the `stages` rows of the plan's positions in `ranges`, in one statement (callers
+ * bound its size with splitRanges); stages already done or cached keep their status (another sweep may share
+ * them). Returns how many positions of each kind the ranges hold.
+ */
+export async function markPlanRanges(pool: Pool, planId: string, ranges: IdxRange[], status: string, error: string | null): Promise<Record<string, number>> {
+  if (ranges.length === 0) return {};
+  const r = await pool.query(
+    `WITH p AS (
+       SELECT p.key, p.kind FROM plan_stages p
+         JOIN unnest($2::int[], $3::int[]) AS rg(lo, hi) ON p.idx >= rg.lo AND p.idx < rg.hi
+        WHERE p.plan_id = $1),
+     u AS (UPDATE stages s SET status = $4, error = $5 FROM p WHERE s.key = p.key AND s.status NOT IN ('done', 'cached') RETURNING 1)
+     SELECT kind, count(*)::int AS n FROM p GROUP BY kind`,
+    [planId, ranges.map((x) => x[0]), ranges.map((x) => x[1]), status, error],
+  );
+  return Object.fromEntries(r.rows.map((row) => [row.kind as string, Number(row.n)]));
+}
+
+/** The params (from `stages`) of the record stages at the plan's positions in `ranges`, in plan order. */
+export async function planRecordParams(pool: Pool, planId: string, ranges: IdxRange[]): Promise<{ idx: number; key: string; params: Record<string, unknown> }[]> {
   if (ranges.length === 0) return [];
   const r = await pool.query(
-    `SELECT p.idx, p.key, p.kind FROM plan_stages p
+    `SELECT p.idx, p.key, s.params FROM plan_stages p
        JOIN unnest($2::int[], $3::int[]) AS rg(lo, hi) ON p.idx >= rg.lo AND p.idx < rg.hi
-      WHERE p.plan_id = $1 ORDER BY p.idx`,
+       JOIN stages s ON s.key = p.key
+      WHERE p.plan_id = $1 AND p.kind = 'record' ORDER BY p.idx`,
     [planId, ranges.map((x) => x[0]), ranges.map((x) => x[1])],
   );
-  return r.rows.map((row) => ({ idx: row.idx, key: row.key, kind: row.kind }));
+  return r.rows.map((row) => ({ idx: row.idx, key: row.key, params: row.params }));
 }

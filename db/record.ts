@@ -32,6 +32,9 @@
 //         cost relative to the oracle = wallSeconds / oracle wallSeconds. paramsChangedFraction in [0,1].
 //   recordSettings(db, settings, methods)
 //       upsert the specs and summaries of setting and method keys (a plan's plan.settings / plan.methods).
+//   recordTrials(db, [trial, ...], { keepCompleted? })
+//       the same rows as recordTrial for many trials, in multi-row upserts of 1,000 rows; keepCompleted leaves
+//       rows already 'completed' as they are. Returns the rows written.
 //   trialRecord(sweepId, plannedTrial, stageKeys, outcome)
 //       THE row builder: a planned trial (sweep/plan.ts) + what happened → the recordTrial input.
 //   recordMetrics(db, trialId, [{ split, name, value }])
@@ -45,7 +48,7 @@
 //       upsert into `forget_outputs` keyed by trialId: per-example outputs on the forget set, stored IN THE
 //       DATABASE as parallel arrays (ids = training-set indices; trueProb = softmax probability of the true
 //       label; loss = per-example cross-entropy; correct = argmax == label). All four the same length.
-import { sql } from 'drizzle-orm';
+import { getTableColumns, sql, type SQL } from 'drizzle-orm';
 import type { PgDatabase } from 'drizzle-orm/pg-core';
 import { z } from 'zod';
 import { curves, forgetOutputs, metrics, trialRoles, trialStatuses, trials } from './schema-results.js';
@@ -195,13 +198,12 @@ export function trialRecord(sweepId: string, t: PlannedTrial, stageKeys: Record<
   };
 }
 
-/** Upsert a trial row keyed by id (replaces every field). */
-export async function recordTrial(db: ResultsDb, trial: TrialRecord): Promise<void> {
-  const t = parse(trialInput, trial, `recordTrial(${JSON.stringify((trial as { id?: unknown })?.id)})`);
+/** The `trials` columns of a validated trial record: what recordTrial and recordTrials write. */
+function trialColumns(t: z.output<typeof trialInput>) {
   const p = t.provenance ?? {};
   const code = (p.code ?? {}) as { package?: unknown; commit?: unknown };
   const str = (v: unknown) => (typeof v === 'string' && v !== '' ? v : null);
-  const row = {
+  return {
     id: t.id, sweepId: t.sweepId, role: t.role, algorithm: t.algorithm, label: t.label,
     settingKey: t.settingKey, methodKey: t.methodKey, dataset: t.dataset, model: t.model, recipeKey: t.recipeKey,
     forgetSetKey: t.forgetSetKey, forgetKind: t.forgetKind, forgetFraction: t.forgetFraction,
@@ -213,6 +215,12 @@ export async function recordTrial(db: ResultsDb, trial: TrialRecord): Promise<vo
     backend: str(p.backend) ? `${str(p.backend)}${str(p.device) ? `/${str(p.device)}` : ''}` : null,
     workerHost: str(p.workerHost),
   };
+}
+
+/** Upsert a trial row keyed by id (replaces every field). */
+export async function recordTrial(db: ResultsDb, trial: TrialRecord): Promise<void> {
+  const t = parse(trialInput, trial, `recordTrial(${JSON.stringify((trial as { id?: unknown })?.id)})`);
+  const row = trialColumns(t);
   const { id: _id, ...update } = row;
   if (t.setting || t.method) {
     await recordSettings(db, t.setting ? { [t.settingKey]: t.setting } : {}, t.method ? { [t.methodKey]: t.method } : {});
@@ -225,6 +233,51 @@ export async function recordTrial(db: ResultsDb, trial: TrialRecord): Promise<vo
   } catch (e) {
     throw explain(e, `recordTrial(${t.id})`, 'constraint violated');
   }
+}
+
+/** Rows per statement of recordTrials: 27 parameters a row stays under PostgreSQL's 65,535 per statement. */
+export const TRIALS_CHUNK = 1000;
+
+/**
+ * Upsert many trial rows at once (a cancelled sweep's unfinished trials): the same rows recordTrial writes, in
+ * multi-row statements of TRIALS_CHUNK rows (each its own statement, so no transaction grows with the plan).
+ * keepCompleted: a row whose trial is already 'completed' is left as it is (a finished result is never
+ * overwritten by a later verdict on the sweep). Returns the number of rows written.
+ */
+export async function recordTrials(db: ResultsDb, list: TrialRecord[], opts: { keepCompleted?: boolean } = {}): Promise<number> {
+  const parsed = list.map((trial, i) => parse(trialInput, trial, `recordTrials[${i}](${JSON.stringify((trial as { id?: unknown })?.id)})`));
+  const seen = new Set<string>();
+  for (const t of parsed) {
+    if (seen.has(t.id)) throw new Error(`recordTrials: trial ${t.id} given twice in one call`);
+    seen.add(t.id);
+  }
+  const settingsByKey: Record<string, Described> = {};
+  const methodsByKey: Record<string, Described> = {};
+  for (const t of parsed) {
+    if (t.setting) settingsByKey[t.settingKey] = t.setting;
+    if (t.method) methodsByKey[t.methodKey] = t.method;
+  }
+  if (Object.keys(settingsByKey).length + Object.keys(methodsByKey).length > 0) await recordSettings(db, settingsByKey, methodsByKey);
+  // every written column takes the proposed row's value on conflict, as recordTrial's update does
+  const cols = getTableColumns(trials);
+  const { id: _id, ...sample } = trialColumns(parsed[0] ?? ({ provenance: {} } as z.output<typeof trialInput>));
+  const set: Record<string, SQL> = { updatedAt: sql`now()` };
+  for (const k of Object.keys(sample)) set[k] = sql.raw(`excluded.${(cols as Record<string, { name: string }>)[k].name}`);
+  let written = 0;
+  for (let i = 0; i < parsed.length; i += TRIALS_CHUNK) {
+    const rows = parsed.slice(i, i + TRIALS_CHUNK).map(trialColumns);
+    try {
+      const r = await db.insert(trials).values(rows).onConflictDoUpdate({
+        target: trials.id,
+        set,
+        ...(opts.keepCompleted ? { setWhere: sql`${trials.status} <> 'completed'` } : {}),
+      }).returning({ id: trials.id });
+      written += r.length;
+    } catch (e) {
+      throw explain(e, `recordTrials(${rows.length} rows from ${rows[0].id})`, 'constraint violated');
+    }
+  }
+  return written;
 }
 
 /** Upsert long-form metrics of a trial keyed by (trialId, split, name). */

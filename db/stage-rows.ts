@@ -50,11 +50,6 @@ export async function markStageDone(db: Queryable, key: string, seconds: number)
   await db.query(`UPDATE stages SET status = 'done', wall_seconds = $2, finished_at = now(), error = NULL WHERE key = $1`, [key, seconds]);
 }
 
-/** The same for many stages at once (a range of the plan the workflow will not run). */
-export async function markStagesStatus(db: Queryable, keys: string[], status: string, error: string | null): Promise<void> {
-  await db.query(`UPDATE stages SET status = $2, error = $3 WHERE key = ANY($1::text[]) AND status NOT IN ('done', 'cached')`, [keys, status, error]);
-}
-
 /** A run of the stage ended without an artifact ('failed' or 'cancelled'); a stage already done stays done. */
 export async function markStageEnded(db: Queryable, key: string, status: 'failed' | 'cancelled', error: string): Promise<void> {
   await db.query(`UPDATE stages SET status = $2, error = $3, finished_at = now() WHERE key = $1 AND status <> 'done'`, [key, status, error]);
@@ -63,10 +58,6 @@ export async function markStageEnded(db: Queryable, key: string, status: 'failed
 /** The workflow's verdict on a stage it did not run to the end (skipped, failed, cancelled). */
 export async function markStageStatus(db: Queryable, key: string, status: string, error: string | null): Promise<void> {
   await db.query(`UPDATE stages SET status = $2, error = $3 WHERE key = $1 AND status NOT IN ('done', 'cached')`, [key, status, error]);
-}
-
-export async function trialStatus(db: Queryable, id: string): Promise<string | undefined> {
-  return (await db.query(`SELECT status FROM trials WHERE id = $1`, [id])).rows[0]?.status as string | undefined;
 }
 
 export async function setSweepStatus(db: Queryable, sweepId: string, status: string): Promise<void> {

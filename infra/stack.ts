@@ -1515,7 +1515,19 @@ export async function createScratchDatabase(
       const c = new pg.Client({ connectionString: baseUrl, connectionTimeoutMillis: 5000 });
       await c.connect();
       try {
-        await c.query(`DROP DATABASE IF EXISTS ${ident(name)} WITH (FORCE)`);
+        // A plain DROP stops autovacuum workers itself but fails while a session is connected; WITH (FORCE) ends
+        // sessions but needs the right to signal every backend (not autovacuum, for a non-superuser): try both.
+        let last: unknown;
+        for (let i = 0; i < 20; i++) {
+          try {
+            await c.query(i % 2 === 0 ? `DROP DATABASE IF EXISTS ${ident(name)} WITH (FORCE)` : `DROP DATABASE IF EXISTS ${ident(name)}`);
+            return;
+          } catch (e) {
+            last = e;
+            await sleep(250);
+          }
+        }
+        throw new Error(`could not drop scratch database ${name}: ${(last as Error).message}`);
       } finally {
         await c.end();
       }

@@ -63,7 +63,7 @@ export function settingSpec(cfg: SweepConfig, ds: Dataset, m: Model, r: Recipe, 
 }
 
 /** 32 hex digits (128 bits) of the spec's SHA-256: short enough for every row, collisions out of reach. */
-export const specKey = (spec: unknown): string => sha256Hex(canonicalJson(spec)).slice(0, 32);
+export const specKey = (spec: unknown, sha256: (text: string) => string = sha256Hex): string => sha256(canonicalJson(spec)).slice(0, 32);
 
 const compact = (v: unknown): string => (typeof v === 'object' && v !== null ? canonicalJson(v).replace(/"/g, '') : String(v));
 const kv = (o: Record<string, unknown>): string => Object.keys(o).sort().map((k) => `${k}=${compact(o[k])}`).join(' ');

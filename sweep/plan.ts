@@ -63,8 +63,8 @@ export interface SweepPlan {
   methods: Record<string, { spec: MethodSpec; summary: string }>;
 }
 
-export function stageKey(kind: StageKind, params: StageParams | Record<string, unknown>, inputs: StageInputs | Record<string, string>, version = STAGE_VERSIONS[kind]): string {
-  return sha256Hex(canonicalJson({ kind, params, inputs, version }));
+export function stageKey(kind: StageKind, params: StageParams | Record<string, unknown>, inputs: StageInputs | Record<string, string>, version = STAGE_VERSIONS[kind], sha256: (text: string) => string = sha256Hex): string {
+  return sha256(canonicalJson({ kind, params, inputs, version }));
 }
 
 /** 'top', 'bottom' or 'band<lo>-<hi>' for a memorization forget set, else undefined. */
@@ -85,7 +85,16 @@ function forgetLabel(f: SweepConfig['grid']['forgetSets'][number]): string {
   return parts.join(':');
 }
 
-export function expandSweep(cfg: SweepConfig, sweepId: string): SweepPlan {
+export interface ExpandOptions {
+  /**
+   * SHA-256 of a UTF-8 string as 64 hex digits. Default: the pure one (sweep/hash.ts, usable anywhere); Node
+   * processes pass node:crypto's (activities/plan-id.ts nodeSha256Hex), the same digests several times faster.
+   */
+  sha256?: (text: string) => string;
+}
+
+export function expandSweep(cfg: SweepConfig, sweepId: string, opts: ExpandOptions = {}): SweepPlan {
+  const sha256 = opts.sha256 ?? sha256Hex;
   const stages: StageSpec[] = [];
   const byKey = new Map<string, StageSpec>();
   const trials: TrialSpec[] = [];
@@ -95,7 +104,7 @@ export function expandSweep(cfg: SweepConfig, sweepId: string): SweepPlan {
   const add = <K extends StageKind>(kind: K, params: Omit<StageParams<K>, 'compute' | 'cacheNamespace'>, inputs: StageInputs<K>, label: string): string => {
     const full = { ...params, compute } as StageParams<K>;
     if (cfg.cacheNamespace) full.cacheNamespace = cfg.cacheNamespace;
-    const key = stageKey(kind, full, inputs);
+    const key = stageKey(kind, full, inputs, STAGE_VERSIONS[kind], sha256);
     if (!byKey.has(key)) {
       const s = { key, kind, queue: STAGE_QUEUES[kind], version: STAGE_VERSIONS[kind], params: full, inputs, label } as StageSpec;
       byKey.set(key, s);
@@ -111,13 +120,13 @@ export function expandSweep(cfg: SweepConfig, sweepId: string): SweepPlan {
   const settings: SweepPlan['settings'] = {};
   const methods: SweepPlan['methods'] = {};
   const methodOf = (spec: MethodSpec): string => {
-    const key = specKey(spec);
+    const key = specKey(spec, sha256);
     if (!methods[key]) methods[key] = { spec, summary: methodSummary(spec) };
     return key;
   };
   const addTrial = (t: Omit<TrialSpec, 'id' | 'stages'>, model: string, base: Record<string, string>, datasetParams: DatasetRef, modelParams: ModelRef) => {
     const descriptor = { ...t, model: t.model };
-    const id = sha256Hex(canonicalJson({ descriptor, model }));
+    const id = sha256(canonicalJson({ descriptor, model }));
     if (trialIds.has(id)) return;
     trialIds.add(id);
     const evaluate = add('evaluate', { dataset: datasetParams, model: modelParams, evaluation }, { model, forgetSet: base.forgetSet }, `evaluate ${t.label} ${t.forgetSet} s${t.seed}`);
@@ -158,9 +167,9 @@ export function expandSweep(cfg: SweepConfig, sweepId: string): SweepPlan {
           for (const recipe of cfg.grid.recipes) {
             const original = add('train.original', { dataset, model, recipe, seed }, {}, `original ${ds.id} ${m.id} ${recipe.name} s${seed}`);
             const forgetSet = shared ?? selectForget(original, ` ${m.id} ${recipe.name}`);
-            const recipeKey = sha256Hex(canonicalJson({ dataset, model, recipe, compute, ns: cfg.cacheNamespace ?? null })).slice(0, 16);
+            const recipeKey = sha256(canonicalJson({ dataset, model, recipe, compute, ns: cfg.cacheNamespace ?? null })).slice(0, 16);
             const setting = settingSpec(cfg, ds, m, recipe, fsCfg, SETTING_STAGE_VERSIONS);
-            const settingKey = specKey(setting);
+            const settingKey = specKey(setting, sha256);
             if (!settings[settingKey]) settings[settingKey] = { spec: setting, summary: settingSummary(setting, recipe.name) };
             const common = { dataset: ds.id, model: m.id, recipe: recipe.name, recipeKey, settingKey, forgetSet: fsLabel, forgetKind, forgetFraction: fsCfg.fraction ?? null, seed };
             const reference = (role: TrialRole, algorithm: string | null) => ({

@@ -8,6 +8,7 @@ import { expandSweep, expandGrid, TRAINING_KINDS, countByKind, planCounts } from
 import { parseSweep, SweepFileError, type SweepConfig } from '../../sweep/schema.js';
 import { loadSweepFile } from '../../cli/sweep-file.js';
 import { mlRegistries } from '../../sweep/registries.js';
+import { nodeSha256Hex } from '../../activities/plan-id.js';
 
 void test('pure sha256 equals node:crypto on ASCII, unicode and block boundaries', () => {
   for (const s of ['', 'abc', 'α→β 🚀', 'x'.repeat(55), 'y'.repeat(56), 'z'.repeat(64), 'w'.repeat(1000)]) {
@@ -19,6 +20,9 @@ void test('canonicalJson ignores key order and undefined, keeps array order', ()
   assert.equal(canonicalJson({ b: 1, a: { d: [2, 1], c: undefined } }), canonicalJson({ a: { d: [2, 1] }, b: 1 }));
   assert.notEqual(canonicalJson({ a: [1, 2] }), canonicalJson({ a: [2, 1] }));
   assert.throws(() => canonicalJson({ a: NaN }), /non-finite/);
+  // the same text as the definition: keys sorted at every level, undefined members left out, in arrays null
+  const v = { z: [3, { y: 'q"', x: undefined }, undefined, null], a: { c: true, b: 'é' }, m: [] as unknown[], e: {} };
+  assert.equal(canonicalJson(v), '{"a":{"b":"é","c":true},"e":{},"m":[],"z":[3,{"y":"q\\""},null,null]}');
 });
 
 const base = `
@@ -92,6 +96,8 @@ void test('expansion shares originals, forget sets, oracles and masks; one unlea
   assert.equal(unlearnOriginals.size, 2);
   // deterministic
   assert.deepEqual(expandSweep(cfgOf(base), 's1').stages.map((s) => s.key), plan.stages.map((s) => s.key));
+  // node:crypto's digests (the planning activity and the CLI) give the same plan: keys, trial ids, setting and method keys
+  assert.deepEqual(expandSweep(cfgOf(base), 's1', { sha256: nodeSha256Hex }), plan);
 });
 
 void test('a second localized algorithm with the same strategy and α shares the mask', () => {
