@@ -51,6 +51,33 @@ function channelReduce(kind: 'Sum' | 'Mean') {
   };
 }
 
+/**
+ * op(a)·op(b) on our SIMD kernel into a new [...outBatch, m, n] tensor (float32; a and b batched as outBatch, or
+ * broadcast when aOne / bOne: one matrix).
+ */
+export function asmMatMul(backend: WasmBackend, a: TensorInfo, b: TensorInfo, transA: boolean, transB: boolean, outBatch: number[], aOne = false, bOne = false): TensorInfo {
+  const ra = a.shape.length;
+  const rb = b.shape.length;
+  const m = transA ? a.shape[ra - 1] : a.shape[ra - 2];
+  const k = transA ? a.shape[ra - 2] : a.shape[ra - 1];
+  const n = transB ? b.shape[rb - 2] : b.shape[rb - 1];
+  let batch = 1;
+  for (const d of outBatch) batch *= d;
+  const out = backend.makeOutput([...outBatch, m, n], 'float32');
+  if (m > 0 && n > 0 && batch > 0) {
+    if (k === 0) backend.typedArrayFromHeap(out).fill(0);
+    else {
+      const scratch = backend.makeOutput([Math.ceil(n / 8) * 8 * k + 8], 'float32');
+      asmKernels(backend).batchMatMul(
+        heapOffset(backend, a), heapOffset(backend, b), heapOffset(backend, out), batch, m, n, k,
+        aOne && batch > 1 ? 0 : m * k, bOne && batch > 1 ? 0 : k * n, m * n, transA ? 1 : 0, transB ? 1 : 0, heapOffset(backend, scratch),
+      );
+      backend.disposeData(scratch.dataId);
+    }
+  }
+  return out;
+}
+
 let originalBatchMatMul: KernelFn | undefined;
 let transposeKernel: KernelFn | undefined;
 
@@ -71,28 +98,10 @@ function batchMatMulWasm(args: { inputs: Record<string, TensorInfo>; backend: un
   const sameBatch = ba.length === bb.length && ba.every((d, i) => d === bb[i]);
   const asmOk = asmEnabled() && a.dtype === 'float32' && b.dtype === 'float32' && (sameBatch || prod(ba) === 1 || prod(bb) === 1);
   if (asmOk) {
-    // our kernel: B packed per batch entry (read transposed in place when transposeB), A transposed first if asked
+    // our kernel: B packed per batch entry (read transposed in place when transposeB), A read transposed in place
     miscKernelStats.batchMatMulAsm++;
-    const at = transposeA ? swapLast(a) : a;
-    const m = at.shape[at.shape.length - 2];
-    const k = at.shape[at.shape.length - 1];
-    const n = transposeB ? b.shape[b.shape.length - 2] : b.shape[b.shape.length - 1];
     const outBatch = prod(ba) >= prod(bb) ? ba : bb;
-    const batch = prod(outBatch);
-    const out = backend.makeOutput([...outBatch, m, n], 'float32');
-    if (m > 0 && n > 0 && batch > 0) {
-      if (k === 0) backend.typedArrayFromHeap(out).fill(0);
-      else {
-        const scratch = backend.makeOutput([Math.ceil(n / 8) * 8 * k + 8], 'float32');
-        asmKernels(backend).batchMatMul(
-          heapOffset(backend, at), heapOffset(backend, b), heapOffset(backend, out), batch, m, n, k,
-          prod(ba) === 1 && batch > 1 ? 0 : m * k, prod(bb) === 1 && batch > 1 ? 0 : k * n, m * n, transposeB ? 1 : 0, heapOffset(backend, scratch),
-        );
-        backend.disposeData(scratch.dataId);
-      }
-    }
-    if (at !== a) backend.disposeData(at.dataId);
-    return out;
+    return asmMatMul(backend, a, b, !!transposeA, !!transposeB, outBatch, prod(ba) === 1, prod(bb) === 1);
   }
   if (!transposeA && !transposeB) return originalBatchMatMul!(args);
   miscKernelStats.batchMatMulTransposed++;
