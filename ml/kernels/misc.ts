@@ -52,10 +52,28 @@ function channelReduce(kind: 'Sum' | 'Mean') {
 }
 
 /**
+ * A transposed operand up to this size is read in place (tiles take 4 adjacent floats of a row per step: fine while
+ * A stays in L2, e.g. a dense layer's activations for its weight gradient). Larger ones (the convolution filter
+ * gradients' xᵀ·dy over every pixel of the batch) are transposed first: read in place, each 4-row tile pass would
+ * stream all of A again with a quarter of each cache line used.
+ */
+const TRANS_A_IN_PLACE_MAX_BYTES = 1 << 20;
+
+/**
  * op(a)·op(b) on our SIMD kernel into a new [...outBatch, m, n] tensor (float32; a and b batched as outBatch, or
  * broadcast when aOne / bOne: one matrix).
  */
 export function asmMatMul(backend: WasmBackend, a: TensorInfo, b: TensorInfo, transA: boolean, transB: boolean, outBatch: number[], aOne = false, bOne = false): TensorInfo {
+  if (transA && a.shape.reduce((p, q) => p * q, 1) * 4 > TRANS_A_IN_PLACE_MAX_BYTES) {
+    const r = a.shape.length;
+    const perm = Array.from({ length: r }, (_, i) => i);
+    perm[r - 2] = r - 1;
+    perm[r - 1] = r - 2;
+    const at = transposeWasm({ inputs: { x: a }, backend, attrs: { perm } });
+    const out = asmMatMul(backend, at, b, false, transB, outBatch, aOne, bOne);
+    backend.disposeData(at.dataId);
+    return out;
+  }
   const ra = a.shape.length;
   const rb = b.shape.length;
   const m = transA ? a.shape[ra - 1] : a.shape[ra - 2];
@@ -99,6 +117,7 @@ function batchMatMulWasm(args: { inputs: Record<string, TensorInfo>; backend: un
   const asmOk = asmEnabled() && a.dtype === 'float32' && b.dtype === 'float32' && (sameBatch || prod(ba) === 1 || prod(bb) === 1);
   if (asmOk) {
     // our kernel: B packed per batch entry (read transposed in place when transposeB), A read transposed in place
+    // when small (else transposed first)
     miscKernelStats.batchMatMulAsm++;
     const outBatch = prod(ba) >= prod(bb) ? ba : bb;
     return asmMatMul(backend, a, b, !!transposeA, !!transposeB, outBatch, prod(ba) === 1, prod(bb) === 1);

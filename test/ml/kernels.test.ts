@@ -159,6 +159,8 @@ void test('wasm MaxPoolGrad, transposed BatchMatMul and Identity match the CPU b
     { a: [64, 784], b: [784, 256], ta: false, tb: false },
     { a: [64, 784], b: [64, 256], ta: true, tb: false },
     { a: [64, 256], b: [784, 256], ta: false, tb: true },
+    // a transposed A over 1 MiB is transposed first (a convolution filter gradient's xᵀ·dy)
+    { a: [2100, 130], b: [2100, 9], ta: true, tb: false },
   ];
   const poolData = poolCases.map((c, i) => (i === poolCases.length - 1 ? rand(rng, c.x).map((v) => Math.round(v)) : rand(rng, c.x)));
   const mmData = mmCases.map((c) => ({ a: rand(rng, c.a), b: rand(rng, c.b) }));
@@ -193,6 +195,7 @@ void test('wasm MaxPoolGrad, transposed BatchMatMul and Identity match the CPU b
   assert.equal(ran('maxPoolGrad'), poolCases.length);
   assert.equal(ran('maxPoolGradAsm'), 3);
   assert.equal(ran('batchMatMulAsm'), mmCases.length);
+  assert.ok(ran('transpose') >= 1, 'the large transposed A was transposed first');
   assert.ok(ran('channelReduce') >= 2);
 });
 
