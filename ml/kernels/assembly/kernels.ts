@@ -263,7 +263,7 @@ export function conv2d(
  * and B advances 32 bytes per float of A. Row i is stored at out + i·outStride (its first w ≤ 8 columns).
  */
 // @ts-ignore: decorator
-@inline function tile4x8(a: usize, rowStride: usize, runs: i32, runStride: usize, runBytes: usize, b: usize, out: usize, outStride: usize, w: i32, tmp: usize, kStep: usize = 4, bStep: usize = 32): void {
+@inline function tile4x8(a: usize, rowStride: usize, runs: i32, runStride: usize, runBytes: usize, b: usize, out: usize, outStride: usize, w: i32, tmp: usize, kStep: usize = 4): void {
   let c00 = f32x4.splat(0), c01 = f32x4.splat(0), c10 = f32x4.splat(0), c11 = f32x4.splat(0);
   let c20 = f32x4.splat(0), c21 = f32x4.splat(0), c30 = f32x4.splat(0), c31 = f32x4.splat(0);
   for (let r = 0; r < runs; r++) {
@@ -280,7 +280,7 @@ export function conv2d(
       const x3 = v128.load32_splat(pa + 3 * rowStride);
       c30 = madd(x3, b0, c30); c31 = madd(x3, b1, c31);
       pa += kStep;
-      b += bStep;
+      b += 32;
     }
   }
   storeRow(out, c00, c01, w, tmp);
@@ -291,7 +291,7 @@ export function conv2d(
 
 /** tile4x8 for a single row (the remainder rows). */
 // @ts-ignore: decorator
-@inline function tile1x8(a: usize, runs: i32, runStride: usize, runBytes: usize, b: usize, out: usize, w: i32, tmp: usize, kStep: usize = 4, bStep: usize = 32): void {
+@inline function tile1x8(a: usize, runs: i32, runStride: usize, runBytes: usize, b: usize, out: usize, w: i32, tmp: usize, kStep: usize = 4): void {
   let c00 = f32x4.splat(0), c01 = f32x4.splat(0);
   for (let r = 0; r < runs; r++) {
     let pa = a + <usize>r * runStride;
@@ -300,7 +300,7 @@ export function conv2d(
       const x0 = v128.load32_splat(pa);
       c00 = madd(x0, v128.load(b), c00); c01 = madd(x0, v128.load(b, 16), c01);
       pa += kStep;
-      b += bStep;
+      b += 32;
     }
   }
   storeRow(out, c00, c01, w, tmp);
@@ -551,35 +551,8 @@ export function batchMatMul(a: usize, b: usize, c: usize, batch: i32, M: i32, N:
   const runA = <usize>K * kStep;
   const rowC = <usize>N << 2;
   let packedFrom: usize = <usize>-1;
-  // B row-major with whole 8-column panels: tiles read it in place (row step N floats), no packing pass
-  const direct = !transB && (N & 7) == 0;
   for (let i = 0; i < batch; i++) {
     const Bi = b + ((<usize>i * <usize>strideB) << 2);
-    if (direct) {
-      const Ai = a + ((<usize>i * <usize>strideA) << 2);
-      const Ci = c + ((<usize>i * <usize>strideC) << 2);
-      let m = 0;
-      if (transA) {
-        for (; m + 4 <= M; m += 4) {
-          const a0 = Ai + <usize>m * rowA;
-          for (let p = 0; p < panels; p++) tile4x8(a0, rowA, 1, 0, runA, Bi + (<usize>p << 5), Ci + <usize>m * rowC + (<usize>p << 5), rowC, 8, tail, kStep, rowC);
-        }
-        for (; m < M; m++) {
-          const a0 = Ai + <usize>m * rowA;
-          for (let p = 0; p < panels; p++) tile1x8(a0, 1, 0, runA, Bi + (<usize>p << 5), Ci + <usize>m * rowC + (<usize>p << 5), 8, tail, kStep, rowC);
-        }
-      } else {
-        for (; m + 4 <= M; m += 4) {
-          const a0 = Ai + <usize>m * rowA;
-          for (let p = 0; p < panels; p++) tile4x8(a0, rowA, 1, 0, runA, Bi + (<usize>p << 5), Ci + <usize>m * rowC + (<usize>p << 5), rowC, 8, tail, 4, rowC);
-        }
-        for (; m < M; m++) {
-          const a0 = Ai + <usize>m * rowA;
-          for (let p = 0; p < panels; p++) tile1x8(a0, 1, 0, runA, Bi + (<usize>p << 5), Ci + <usize>m * rowC + (<usize>p << 5), 8, tail, 4, rowC);
-        }
-      }
-      continue;
-    }
     if (Bi != packedFrom) {
       // pack B[i]: panel p, row k: B[k, 8p .. 8p+7] (zeros past N)
       for (let p = 0; p < panels; p++) {
