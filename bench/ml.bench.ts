@@ -11,7 +11,9 @@
 // Linux x86_64 wheel pulls its CUDA libraries too: ~5.3 GiB, minutes once). Debian's python3-torch (1.13) is a
 // second column when installed. BENCH_TORCH_INSTALL=0: use the environment only if it is already there.
 // Prints JSON to stdout and writes bench/results/ml-<timestamp>.json (machine, CPU model, load averages).
-// Env: BENCH_ML_STEPS (timed steps per model, default 30; 4 on cpu and on a software GPU adapter), BENCH_ML_MODELS,
+// Env: BENCH_ML_STEPS (timed steps per model, default 30; 4 on cpu and on a software GPU adapter), BENCH_ML_WARMUP
+// (untimed steps before them, default 3; 1 on cpu and a software adapter; PyTorch gets the same count: with 3, our
+// first timed steps still include V8's optimizing compiles, which process CPU time counts), BENCH_ML_MODELS,
 // BENCH_ML_BACKENDS (comma lists; default every backend: node-gpu, webgpu, node, wasm, cpu).
 // webgpu rows on a software adapter (Mesa's lavapipe on a CPU-only machine) measure correctness and the backend's
 // overhead, never GPU speed; the row names its adapter.
@@ -64,7 +66,7 @@ async function child(modelId: string): Promise<void> {
   // pure-JS cpu and a software GPU adapter (lavapipe: correctness and overhead only) are slow: few steps
   const slow = info.name === 'cpu' || info.adapter?.software === true;
   const steps = intVar(process.env, 'BENCH_ML_STEPS', slow ? 4 : 30);
-  const warm = slow ? 1 : 3;
+  const warm = intVar(process.env, 'BENCH_ML_WARMUP', slow ? 1 : 3);
   const model = buildModel(m.spec as never, m.inputShape, 10, 0);
   const cfg = { epochs: 1, batchSize: m.batch, lr: 0.01, momentum: 0.9, weightDecay: 5e-4, seed: 0 };
   let peakRss = process.memoryUsage().rss;
@@ -109,6 +111,7 @@ async function child(modelId: string): Promise<void> {
     // webgpu: the adapter; on a software one (lavapipe) these figures are CPU rasteriser speed, never GPU speed
     adapter: info.adapter,
     steps,
+    warmup: warm,
     params: model.numParams(),
     samplesPerSec: r1(split.count / wall),
     samplesPerCpuSec: r1(split.count / cpuS),

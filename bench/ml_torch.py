@@ -1,6 +1,7 @@
 """PyTorch-CPU reference for `npm run bench -- ml`: the same models, batch 64, SGD momentum 0.9, weight decay
 5e-4, random data. Prints one JSON object per model (samples/s wall and per CPU-second).
-Env: BENCH_TORCH_THREADS (intra-op threads, default 1), BENCH_ML_STEPS (timed steps, default 30),
+Env: BENCH_TORCH_THREADS (intra-op threads, default 1), BENCH_ML_STEPS (timed steps, default 30), BENCH_ML_WARMUP
+(untimed steps before them, default 3),
 BENCH_ML_MODELS (comma list of model ids), BENCH_TORCH_MODE=memory (instead: peak RSS of ResNet-18 width 64,
 CIFAR-10 shape, batch 128, over BENCH_ML_MEMORY_STEPS steps).
 The bench runs it with the PyTorch from PyPI it installs into a cached virtual environment, and with Debian's
@@ -101,11 +102,11 @@ else:
         if want and name not in want:
             continue
         step = trainer(make(), torch.randn(64, *shape), torch.randint(0, 10, (64,)))
-        for _ in range(3):
+        for _ in range(int(os.environ.get("BENCH_ML_WARMUP", "3"))):
             step()
         c0, t0 = time.process_time(), time.perf_counter()
         for _ in range(steps):
             step()
         wall, cpu = time.perf_counter() - t0, time.process_time() - c0
-        print(json.dumps({**header, "model": name, "steps": steps,
+        print(json.dumps({**header, "model": name, "steps": steps, "warmup": int(os.environ.get("BENCH_ML_WARMUP", "3")),
                           "samplesPerSec": round(64 * steps / wall, 1), "samplesPerCpuSec": round(64 * steps / cpu, 1)}))

@@ -2,7 +2,7 @@
 // running statistics, deterministic JS-side initialization (identical on every backend), fast gradients.
 import { tf } from './tf.js';
 import { Rng } from './rng.js';
-import { batchNormTrain, batchNormInfer, biasAct, layerNorm, gelu, relu } from './ops.js';
+import { batchNormTrain, batchNormInfer, biasAct, dense as denseOp, layerNorm, gelu, relu } from './ops.js';
 import { denseKernelsAvailable } from './kernels/dense.js';
 import { InvalidInputError } from './errors.js';
 
@@ -133,8 +133,8 @@ function dense(ps: ParamStore, name: string, inDim: number, outDim: number, kind
   };
 }
 function applyDense(d: Dense, x: tf.Tensor2D, activation?: 'relu'): tf.Tensor2D {
-  // wasm: our matmul and one bias+activation kernel each way (tfjs unfuses its fused op under gradient recording)
-  if (d.bias && denseKernelsAvailable()) return biasAct(tf.matMul(x, d.kernel as tf.Tensor2D), d.bias, activation ?? 'linear');
+  // wasm: one kernel (our GEMM + bias/activation) and one tape node (tfjs unfuses its fused op under gradient recording)
+  if (d.bias && denseKernelsAvailable()) return denseOp(x, d.kernel as tf.Tensor2D, d.bias as tf.Tensor1D, activation ?? 'linear');
   return tf.fused.matMul({ a: x, b: d.kernel as tf.Tensor2D, bias: d.bias, activation: activation ?? 'linear' }) as tf.Tensor2D;
 }
 

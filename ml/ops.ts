@@ -3,7 +3,7 @@
 // those dominated a ResNet step.
 import { tf } from './tf.js';
 import { BN_BACKWARD, BN_FORWARD, RELU_BACKWARD, fusedNormAvailable } from './kernels/norm.js';
-import { BIAS_ACT, BIAS_ACT_BACKWARD, denseKernelsAvailable } from './kernels/dense.js';
+import { BIAS_ACT, BIAS_ACT_BACKWARD, DENSE, SOFTMAX_XENT, denseKernelsAvailable } from './kernels/dense.js';
 
 function reductionAxes(rank: number): number[] {
   return Array.from({ length: rank - 1 }, (_, i) => i);
@@ -169,8 +169,27 @@ export function perExampleCrossEntropy(logits: tf.Tensor2D, labels: tf.Tensor1D)
   });
 }
 
+/**
+ * A dense layer x·kernel + bias (then ReLU). On wasm one kernel forward (our GEMM with the bias/activation pass)
+ * and, backward, one pass for dz and the bias gradient plus one GEMM per gradient asked for; elsewhere tfjs's fused
+ * matMul.
+ */
+export function dense(x: tf.Tensor2D, kernel: tf.Tensor2D, bias: tf.Tensor1D, activation: 'relu' | 'linear'): tf.Tensor2D {
+  if (denseKernelsAvailable() && x.dtype === 'float32') {
+    return tf.engine().runKernel(DENSE, { x, w: kernel, bias } as unknown as tf.NamedTensorMap, { relu: activation === 'relu' }) as tf.Tensor2D;
+  }
+  return tf.fused.matMul({ a: x, b: kernel, bias, activation }) as tf.Tensor2D;
+}
+
 /** Mean cross-entropy with a fused gradient (softmax − onehot)/n. */
 export function crossEntropy(logits: tf.Tensor2D, labels: tf.Tensor1D): tf.Scalar {
+  if (denseKernelsAvailable() && logits.dtype === 'float32' && logits.rank === 2) {
+    // wasm: one kernel each way (the tfjs ops below are ~20 small kernels)
+    const y = labels.dtype === 'int32' ? labels : tf.cast(labels, 'int32');
+    const out = tf.engine().runKernel(SOFTMAX_XENT, { logits, labels: y } as unknown as tf.NamedTensorMap) as tf.Scalar;
+    if (y !== labels) y.dispose();
+    return out;
+  }
   const n = logits.shape[0];
   const k = logits.shape[1];
   const oh = tf.oneHot(tf.cast(labels, 'int32'), k);

@@ -21,8 +21,8 @@ export interface AsmKernels {
   reluBackward(dy: number, y: number, n: number, dx: number): void;
   /** Transpose of 4-byte elements; desc: i32[12] heap offset (output dims, input strides per output axis). */
   transpose(src: number, dst: number, desc: number): void;
-  /** C[i] = A[i]·op(B[i]) (row-major; element strides per batch entry, 0 broadcasts; bp: packing scratch). */
-  batchMatMul(a: number, b: number, c: number, batch: number, m: number, n: number, k: number, strideA: number, strideB: number, strideC: number, transB: number, bp: number): void;
+  /** C[i] = op(A[i])·op(B[i]) (row-major; element strides per batch entry, 0 broadcasts; bp: packing scratch). */
+  batchMatMul(a: number, b: number, c: number, batch: number, m: number, n: number, k: number, strideA: number, strideB: number, strideC: number, transA: number, transB: number, bp: number): void;
   /** 2×2/2 max-pool backward (first maximum in row-major order gets dy). */
   maxPool2x2Grad(x: number, dy: number, dx: number, n: number, h: number, w: number, c: number, oh: number, ow: number): void;
   /** y = z + b per row of an [m, n] view, max(0, ·) when relu. */

@@ -4,19 +4,26 @@
 // update ran six elementwise kernels. Registered under names of their own; ml/ops.ts and ml/train.ts call them.
 import { tf } from '../tf.js';
 import { asmEnabled, asmKernels, heapOffset } from './asm.js';
+import { asmMatMul } from './misc.js';
 
 type TensorInfo = tf.TensorInfo;
 interface Backend {
   makeOutput(shape: number[], dtype: string): TensorInfo;
   disposeData(dataId: object, force?: boolean): boolean;
+  typedArrayFromHeap(t: TensorInfo): Float32Array | Int32Array;
+  incRef(dataId: object): void;
 }
 type Args = { inputs: Record<string, TensorInfo>; backend: unknown; attrs?: Record<string, unknown> };
 
 export const BIAS_ACT = 'UnlearnBiasAct';
 export const BIAS_ACT_BACKWARD = 'UnlearnBiasActBackward';
 export const SGD_STEP = 'UnlearnSgdStep';
+export const DENSE = 'UnlearnDense';
+export const MATMUL = 'UnlearnMatMul';
+export const SOFTMAX_XENT = 'UnlearnSoftmaxCrossEntropy';
+export const SOFTMAX_XENT_BACKWARD = 'UnlearnSoftmaxCrossEntropyBackward';
 
-export const denseKernelStats = { biasAct: 0, biasActBackward: 0, sgdStep: 0 };
+export const denseKernelStats = { biasAct: 0, biasActBackward: 0, sgdStep: 0, dense: 0, matMul: 0, softmaxXent: 0, softmaxXentBackward: 0 };
 
 function rows(x: TensorInfo): { m: number; n: number } {
   const n = x.shape[x.shape.length - 1];
@@ -25,7 +32,8 @@ function rows(x: TensorInfo): { m: number; n: number } {
 }
 
 function checkFloat(kernel: string, ts: Record<string, TensorInfo | undefined>): void {
-  for (const [name, t] of Object.entries(ts)) {
+  for (const name in ts) {
+    const t = ts[name];
     if (t && t.dtype !== 'float32') throw new Error(`${kernel}: input ${name} is ${t.dtype}, expected float32`);
   }
 }
@@ -81,15 +89,165 @@ function sgdStep({ inputs, backend, attrs }: Args): TensorInfo[] {
   return vel ? [out, vel] : [out];
 }
 
+/**
+ * inputs x [M, K], w [K, N], bias [N]; attrs relu → y = x·w + bias (then ReLU): our GEMM and the bias/activation
+ * pass in one kernel, one tape node (its gradient is registered below: no customGrad scope, no saved clones).
+ */
+function dense({ inputs, backend, attrs }: Args): TensorInfo {
+  const b = backend as Backend;
+  const { x, w, bias } = inputs;
+  checkFloat(DENSE, { x, w, bias });
+  if (x.shape.length !== 2 || w.shape.length !== 2 || x.shape[1] !== w.shape[0]) throw new Error(`${DENSE}: x [${x.shape}] and w [${w.shape}] are not [M, K] and [K, N]`);
+  const n = w.shape[1];
+  if (bias.shape.length !== 1 || bias.shape[0] !== n) throw new Error(`${DENSE}: bias shape [${bias.shape}] is not [${n}]`);
+  denseKernelStats.dense++;
+  const y = asmMatMul(b as never, x, w, false, false, []);
+  asmKernels(b).biasAct(heapOffset(b, y), heapOffset(b, bias), x.shape[0], n, (attrs as { relu: boolean }).relu ? 1 : 0, heapOffset(b, y));
+  return y;
+}
+
+/** inputs a, b (2-D); attrs transA, transB → op(a)·op(b) on our GEMM (transposed operands read in place). */
+function matMul({ inputs, backend, attrs }: Args): TensorInfo {
+  const { a, b } = inputs;
+  checkFloat(MATMUL, { a, b });
+  const { transA, transB } = attrs as { transA: boolean; transB: boolean };
+  const k1 = transA ? a.shape[0] : a.shape[1];
+  const k2 = transB ? b.shape[1] : b.shape[0];
+  if (a.shape.length !== 2 || b.shape.length !== 2 || k1 !== k2) throw new Error(`${MATMUL}: inner dimensions of a [${a.shape}] (transA ${transA}) and b [${b.shape}] (transB ${transB}) differ`);
+  denseKernelStats.matMul++;
+  return asmMatMul(backend as never, a, b, transA, transB, []);
+}
+
+/**
+ * Rows of logits z [n, k] (float32) against int32 labels [n]: mean over rows of −log softmax(z)[label], as
+ * z − logSumExp(z) then the one-hot sum (a label outside 0..k−1 contributes 0, as a one-hot row of zeros).
+ * Scalar output. Arithmetic in float64, rounded to float32 once per stored value.
+ */
+function softmaxXent({ inputs, backend }: Args): TensorInfo {
+  const b = backend as Backend;
+  const { logits, labels } = inputs;
+  checkFloat(SOFTMAX_XENT, { logits });
+  const [n, k] = logits.shape;
+  if (logits.shape.length !== 2 || labels.dtype !== 'int32' || labels.shape.length !== 1 || labels.shape[0] !== n) {
+    throw new Error(`${SOFTMAX_XENT}: logits [${logits.shape}] ${logits.dtype} and labels [${labels.shape}] ${labels.dtype} are not [n, k] float32 and [n] int32`);
+  }
+  denseKernelStats.softmaxXent++;
+  const z = b.typedArrayFromHeap(logits);
+  const y = b.typedArrayFromHeap(labels);
+  let sum = 0;
+  for (let i = 0; i < n; i++) {
+    const c = y[i];
+    if (c < 0 || c >= k || !Number.isInteger(c)) continue;
+    const row = i * k;
+    let max = -Infinity;
+    for (let j = 0; j < k; j++) max = Math.max(max, z[row + j]);
+    let s = 0;
+    for (let j = 0; j < k; j++) s += Math.exp(z[row + j] - max);
+    sum += z[row + c] - max - Math.log(s);
+  }
+  const out = b.makeOutput([], 'float32');
+  b.typedArrayFromHeap(out)[0] = n === 0 ? NaN : -sum / n;
+  return out;
+}
+
+/** inputs dy (scalar), logits, labels → dz = (softmax(z) − onehot(labels))·dy/n. */
+function softmaxXentBackward({ inputs, backend }: Args): TensorInfo {
+  const b = backend as Backend;
+  const { dy, logits, labels } = inputs;
+  checkFloat(SOFTMAX_XENT_BACKWARD, { dy, logits });
+  const [n, k] = logits.shape;
+  denseKernelStats.softmaxXentBackward++;
+  const z = b.typedArrayFromHeap(logits);
+  const y = b.typedArrayFromHeap(labels);
+  const scale = b.typedArrayFromHeap(dy)[0] / n;
+  const out = b.makeOutput([n, k], 'float32');
+  const dz = b.typedArrayFromHeap(out);
+  for (let i = 0; i < n; i++) {
+    const row = i * k;
+    let max = -Infinity;
+    for (let j = 0; j < k; j++) max = Math.max(max, z[row + j]);
+    let s = 0;
+    for (let j = 0; j < k; j++) s += Math.exp(z[row + j] - max);
+    const c = y[i];
+    for (let j = 0; j < k; j++) dz[row + j] = (Math.exp(z[row + j] - max) / s - (j === c ? 1 : 0)) * scale;
+  }
+  return out;
+}
+
+const run = (name: string, inputs: Record<string, tf.Tensor>, attrs?: Record<string, unknown>): tf.Tensor | tf.Tensor[] =>
+  tf.engine().runKernel(name, inputs as unknown as tf.NamedTensorMap, attrs as tf.NamedAttrMap) as tf.Tensor | tf.Tensor[];
+
+/**
+ * Gradients of the fused kernels, called by the engine's backprop inside its tidy: the shared part (dz and the bias
+ * gradient, one pass) is computed once, eagerly; each weight or input gradient only when the tape asks for it (the
+ * first layer's input gradient never runs).
+ */
+function registerGradients(): void {
+  if (!tf.getGradient(DENSE)) {
+    tf.registerGradient({
+      kernelName: DENSE,
+      inputsToSave: ['x', 'w'],
+      outputsToSave: [true],
+      gradFunc: (dy, saved, attrs) => {
+        const [x, w, y] = saved;
+        const relu = (attrs as unknown as { relu: boolean }).relu;
+        const g = dy as tf.Tensor;
+        const out = run(BIAS_ACT_BACKWARD, { dy: g, y: relu ? y : g }, { relu }) as tf.Tensor[];
+        const dz = relu ? out[0] : g;
+        const db = relu ? out[1] : out[0];
+        return {
+          x: () => run(MATMUL, { a: dz, b: w }, { transA: false, transB: true }) as tf.Tensor,
+          w: () => run(MATMUL, { a: x, b: dz }, { transA: true, transB: false }) as tf.Tensor,
+          bias: () => db,
+        };
+      },
+    });
+  }
+  if (!tf.getGradient(SOFTMAX_XENT)) {
+    tf.registerGradient({
+      kernelName: SOFTMAX_XENT,
+      inputsToSave: ['logits', 'labels'],
+      gradFunc: (dy, saved) => {
+        const [logits, labels] = saved;
+        return {
+          logits: () => run(SOFTMAX_XENT_BACKWARD, { dy: dy as tf.Tensor, logits, labels }) as tf.Tensor,
+          labels: () => tf.zerosLike(labels).toFloat(),
+        };
+      },
+    });
+  }
+  if (!tf.getGradient(MATMUL)) {
+    tf.registerGradient({
+      kernelName: MATMUL,
+      inputsToSave: ['a', 'b'],
+      gradFunc: (dy, saved, attrs) => {
+        const [a, b] = saved;
+        const { transA, transB } = attrs as unknown as { transA: boolean; transB: boolean };
+        const g = dy as tf.Tensor;
+        // C = op(A)·op(B): dA = dC·op(B)ᵀ (transposed back when transA), dB likewise
+        return {
+          a: () => (transA ? run(MATMUL, { a: b, b: g }, { transA: transB, transB: true }) : run(MATMUL, { a: g, b }, { transA: false, transB: !transB })) as tf.Tensor,
+          b: () => (transB ? run(MATMUL, { a: g, b: a }, { transA: true, transB: transA }) : run(MATMUL, { a, b: g }, { transA: !transA, transB: false })) as tf.Tensor,
+        };
+      },
+    });
+  }
+}
+
 export function registerDenseKernels(disabled: ReadonlySet<string>): void {
   if (!asmEnabled() || disabled.has('dense')) return;
   for (const [kernelName, fn] of [
     [BIAS_ACT, biasAct],
     [BIAS_ACT_BACKWARD, biasActBackward],
     [SGD_STEP, sgdStep],
+    [DENSE, dense],
+    [MATMUL, matMul],
+    [SOFTMAX_XENT, softmaxXent],
+    [SOFTMAX_XENT_BACKWARD, softmaxXentBackward],
   ] as const) {
     if (!tf.getKernel(kernelName, 'wasm')) tf.registerKernel({ kernelName, backendName: 'wasm', kernelFunc: fn as unknown as tf.KernelFunc });
   }
+  registerGradients();
 }
 
 /** Whether the bias/activation and SGD kernels serve the current backend. */

@@ -51,6 +51,51 @@ function channelReduce(kind: 'Sum' | 'Mean') {
   };
 }
 
+/**
+ * A transposed operand up to this size is read in place (tiles take 4 adjacent floats of a row per step: fine while
+ * A stays in L2, e.g. a dense layer's activations for its weight gradient). Larger ones (the convolution filter
+ * gradients' xᵀ·dy over every pixel of the batch) are transposed first: read in place, each 4-row tile pass would
+ * stream all of A again with a quarter of each cache line used.
+ */
+const TRANS_A_IN_PLACE_MAX_BYTES = 1 << 20;
+
+/**
+ * op(a)·op(b) on our SIMD kernel into a new [...outBatch, m, n] tensor (float32; a and b batched as outBatch, or
+ * broadcast when aOne / bOne: one matrix).
+ */
+export function asmMatMul(backend: WasmBackend, a: TensorInfo, b: TensorInfo, transA: boolean, transB: boolean, outBatch: number[], aOne = false, bOne = false): TensorInfo {
+  if (transA && a.shape.reduce((p, q) => p * q, 1) * 4 > TRANS_A_IN_PLACE_MAX_BYTES) {
+    const r = a.shape.length;
+    const perm = Array.from({ length: r }, (_, i) => i);
+    perm[r - 2] = r - 1;
+    perm[r - 1] = r - 2;
+    const at = transposeWasm({ inputs: { x: a }, backend, attrs: { perm } });
+    const out = asmMatMul(backend, at, b, false, transB, outBatch, aOne, bOne);
+    backend.disposeData(at.dataId);
+    return out;
+  }
+  const ra = a.shape.length;
+  const rb = b.shape.length;
+  const m = transA ? a.shape[ra - 1] : a.shape[ra - 2];
+  const k = transA ? a.shape[ra - 2] : a.shape[ra - 1];
+  const n = transB ? b.shape[rb - 2] : b.shape[rb - 1];
+  let batch = 1;
+  for (const d of outBatch) batch *= d;
+  const out = backend.makeOutput([...outBatch, m, n], 'float32');
+  if (m > 0 && n > 0 && batch > 0) {
+    if (k === 0) backend.typedArrayFromHeap(out).fill(0);
+    else {
+      const scratch = backend.makeOutput([Math.ceil(n / 8) * 8 * k + 8], 'float32');
+      asmKernels(backend).batchMatMul(
+        heapOffset(backend, a), heapOffset(backend, b), heapOffset(backend, out), batch, m, n, k,
+        aOne && batch > 1 ? 0 : m * k, bOne && batch > 1 ? 0 : k * n, m * n, transA ? 1 : 0, transB ? 1 : 0, heapOffset(backend, scratch),
+      );
+      backend.disposeData(scratch.dataId);
+    }
+  }
+  return out;
+}
+
 let originalBatchMatMul: KernelFn | undefined;
 let transposeKernel: KernelFn | undefined;
 
@@ -71,28 +116,11 @@ function batchMatMulWasm(args: { inputs: Record<string, TensorInfo>; backend: un
   const sameBatch = ba.length === bb.length && ba.every((d, i) => d === bb[i]);
   const asmOk = asmEnabled() && a.dtype === 'float32' && b.dtype === 'float32' && (sameBatch || prod(ba) === 1 || prod(bb) === 1);
   if (asmOk) {
-    // our kernel: B packed per batch entry (read transposed in place when transposeB), A transposed first if asked
+    // our kernel: B packed per batch entry (read transposed in place when transposeB), A read transposed in place
+    // when small (else transposed first)
     miscKernelStats.batchMatMulAsm++;
-    const at = transposeA ? swapLast(a) : a;
-    const m = at.shape[at.shape.length - 2];
-    const k = at.shape[at.shape.length - 1];
-    const n = transposeB ? b.shape[b.shape.length - 2] : b.shape[b.shape.length - 1];
     const outBatch = prod(ba) >= prod(bb) ? ba : bb;
-    const batch = prod(outBatch);
-    const out = backend.makeOutput([...outBatch, m, n], 'float32');
-    if (m > 0 && n > 0 && batch > 0) {
-      if (k === 0) backend.typedArrayFromHeap(out).fill(0);
-      else {
-        const scratch = backend.makeOutput([Math.ceil(n / 8) * 8 * k + 8], 'float32');
-        asmKernels(backend).batchMatMul(
-          heapOffset(backend, at), heapOffset(backend, b), heapOffset(backend, out), batch, m, n, k,
-          prod(ba) === 1 && batch > 1 ? 0 : m * k, prod(bb) === 1 && batch > 1 ? 0 : k * n, m * n, transposeB ? 1 : 0, heapOffset(backend, scratch),
-        );
-        backend.disposeData(scratch.dataId);
-      }
-    }
-    if (at !== a) backend.disposeData(at.dataId);
-    return out;
+    return asmMatMul(backend, a, b, !!transposeA, !!transposeB, outBatch, prod(ba) === 1, prod(bb) === 1);
   }
   if (!transposeA && !transposeB) return originalBatchMatMul!(args);
   miscKernelStats.batchMatMulTransposed++;

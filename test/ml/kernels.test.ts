@@ -6,8 +6,8 @@ import { initBackend } from '../../ml/backend.js';
 import { Rng } from '../../ml/rng.js';
 import { convKernelStats } from '../../ml/kernels/conv.js';
 import { miscKernelStats } from '../../ml/kernels/misc.js';
-import { batchNormTrain, biasAct, relu } from '../../ml/ops.js';
-import { SGD_STEP, denseKernelStats } from '../../ml/kernels/dense.js';
+import { batchNormTrain, biasAct, crossEntropy, dense, relu } from '../../ml/ops.js';
+import { MATMUL, SGD_STEP, denseKernelStats } from '../../ml/kernels/dense.js';
 import { normKernelStats } from '../../ml/kernels/norm.js';
 import { asmKernels } from '../../ml/kernels/asm.js';
 import { mlConfig } from '../../config/index.js';
@@ -150,6 +150,17 @@ void test('wasm MaxPoolGrad, transposed BatchMatMul and Identity match the CPU b
     { a: [8, 65, 16], b: [8, 65, 16], ta: false, tb: true },
     { a: [8, 65, 65], b: [8, 65, 16], ta: false, tb: false },
     { a: [33, 20], b: [20, 24], ta: false, tb: false },
+    // A read transposed in place (odd and even M, K), B transposed in 4x4 register blocks (K % 4 != 0 tail, N % 8 != 0)
+    { a: [9, 37], b: [9, 24], ta: true, tb: false },
+    { a: [3, 30, 13], b: [3, 30, 19], ta: true, tb: false },
+    { a: [13, 30], b: [19, 30], ta: false, tb: true },
+    { a: [2, 12, 7], b: [2, 16, 12], ta: true, tb: true },
+    // the MLP's dense layer at batch 64: forward, weight gradient (A transposed), input gradient (B transposed)
+    { a: [64, 784], b: [784, 256], ta: false, tb: false },
+    { a: [64, 784], b: [64, 256], ta: true, tb: false },
+    { a: [64, 256], b: [784, 256], ta: false, tb: true },
+    // a transposed A over 1 MiB is transposed first (a convolution filter gradient's xᵀ·dy)
+    { a: [2100, 130], b: [2100, 9], ta: true, tb: false },
   ];
   const poolData = poolCases.map((c, i) => (i === poolCases.length - 1 ? rand(rng, c.x).map((v) => Math.round(v)) : rand(rng, c.x)));
   const mmData = mmCases.map((c) => ({ a: rand(rng, c.a), b: rand(rng, c.b) }));
@@ -184,6 +195,7 @@ void test('wasm MaxPoolGrad, transposed BatchMatMul and Identity match the CPU b
   assert.equal(ran('maxPoolGrad'), poolCases.length);
   assert.equal(ran('maxPoolGradAsm'), 3);
   assert.equal(ran('batchMatMulAsm'), mmCases.length);
+  assert.ok(ran('transpose') >= 1, 'the large transposed A was transposed first');
   assert.ok(ran('channelReduce') >= 2);
 });
 
@@ -297,6 +309,77 @@ void test('dense and convolution bias+activation (matMul/conv2d + biasAct) match
   // once for the value, once inside the gradient's forward pass
   assert.equal(ran('biasAct'), 2 * n);
   assert.equal(ran('biasActBackward'), n);
+});
+
+void test('fused dense layer, 2-D matmul with transposes and softmax cross-entropy (wasm: one kernel each way) match the CPU backend: values and gradients', async () => {
+  const rng = new Rng(19);
+  // the MLP's layers at batch 64 (784-256 with ReLU, 256-10), the CNN's 1568-64, odd and tiny shapes
+  const denseCases: Array<{ m: number; k: number; n: number; act: 'relu' | 'linear' }> = [
+    { m: 64, k: 784, n: 256, act: 'relu' },
+    { m: 64, k: 256, n: 10, act: 'linear' },
+    { m: 64, k: 1568, n: 64, act: 'relu' },
+    { m: 7, k: 13, n: 9, act: 'relu' },
+    { m: 5, k: 3, n: 3, act: 'linear' },
+    { m: 1, k: 1, n: 1, act: 'relu' },
+    { m: 33, k: 30, n: 17, act: 'linear' },
+  ];
+  const mmCases: Array<{ a: [number, number]; b: [number, number]; ta: boolean; tb: boolean }> = [
+    { a: [9, 13], b: [13, 17], ta: false, tb: false },
+    { a: [13, 9], b: [13, 17], ta: true, tb: false },
+    { a: [9, 13], b: [17, 13], ta: false, tb: true },
+    { a: [13, 9], b: [16, 13], ta: true, tb: true },
+  ];
+  const xentCases: Array<{ n: number; k: number; labels?: number[] }> = [
+    { n: 64, k: 10 },
+    { n: 7, k: 3, labels: [0, 1, 2, 3, -1, 2, 1] }, // labels outside 0..k-1 count as all-zero one-hot rows
+    { n: 1, k: 2 },
+  ];
+  const dd = denseCases.map((c) => ({ x: rand(rng, [c.m, c.k]), w: rand(rng, [c.k, c.n]), b: rand(rng, [c.n]), dy: rand(rng, [c.m, c.n]) }));
+  const md = mmCases.map((c) => ({ a: rand(rng, c.a), b: rand(rng, c.b) }));
+  const xd = xentCases.map((c) => ({ z: rand(rng, [c.n, c.k]).map((v) => 4 * v), y: Int32Array.from(c.labels ?? Array.from({ length: c.n }, () => rng.int(c.k))) }));
+  const mm = (a: tf.Tensor, b: tf.Tensor, ta: boolean, tb: boolean): tf.Tensor =>
+    tf.getBackend() === 'wasm' ? (tf.engine().runKernel(MATMUL, { a, b }, { transA: ta, transB: tb }) as tf.Tensor) : tf.matMul(a as tf.Tensor2D, b as tf.Tensor2D, ta, tb);
+  const run = (): Float32Array[] =>
+    tf.tidy(() => {
+      const out: Float32Array[] = [];
+      denseCases.forEach((c, i) => {
+        const x = tf.tensor2d(dd[i].x, [c.m, c.k]);
+        const w = tf.tensor2d(dd[i].w, [c.k, c.n]);
+        const b = tf.tensor1d(dd[i].b);
+        const dy = tf.tensor2d(dd[i].dy, [c.m, c.n]);
+        const f = (xx: tf.Tensor, ww: tf.Tensor, bb: tf.Tensor): tf.Tensor => dense(xx as tf.Tensor2D, ww as tf.Tensor2D, bb as tf.Tensor1D, c.act);
+        out.push(f(x, w, b).dataSync() as Float32Array);
+        for (const g of tf.grads((xx: tf.Tensor, ww: tf.Tensor, bb: tf.Tensor) => tf.sum(tf.mul(f(xx, ww, bb), dy)))([x, w, b])) out.push(g.dataSync() as Float32Array);
+        // only the weight gradient asked for (the first layer of a model: its input is data)
+        out.push(tf.grad((ww: tf.Tensor) => tf.sum(tf.mul(f(x, ww, b), dy)))(w).dataSync() as Float32Array);
+      });
+      mmCases.forEach((c, i) => {
+        const a = tf.tensor2d(md[i].a, c.a);
+        const b = tf.tensor2d(md[i].b, c.b);
+        const y = mm(a, b, c.ta, c.tb);
+        const dy = tf.tensor(rand(new Rng(i), y.shape), y.shape);
+        out.push(y.dataSync() as Float32Array);
+        for (const g of tf.grads((aa: tf.Tensor, bb: tf.Tensor) => tf.sum(tf.mul(mm(aa, bb, c.ta, c.tb), dy)))([a, b])) out.push(g.dataSync() as Float32Array);
+      });
+      xentCases.forEach((c, i) => {
+        const z = tf.tensor2d(xd[i].z, [c.n, c.k]);
+        const y = tf.tensor1d(xd[i].y, 'int32');
+        out.push(crossEntropy(z, y).dataSync() as Float32Array);
+        out.push(tf.grad((zz: tf.Tensor) => tf.mul(crossEntropy(zz as tf.Tensor2D, y), 3))(z).dataSync() as Float32Array);
+        // float labels are cast
+        out.push(crossEntropy(z, tf.cast(y, 'float32') as tf.Tensor1D).dataSync() as Float32Array);
+      });
+      return out;
+    });
+  const { ref, got, ran } = await onCpuThenWasm(run, denseKernelStats);
+  assert.equal(got.length, ref.length);
+  got.forEach((g, i) => assert.ok(maxRelDiff(g, ref[i]) < 1e-4, `output ${i}: ${maxRelDiff(g, ref[i])}`));
+  // dense: the value and two gradients' forward passes; backward GEMMs: the input gradient only where asked (the
+  // full grads), the weight gradient in both; matmul cases: value, forward pass, two gradients
+  assert.equal(ran('dense'), 3 * denseCases.length);
+  assert.equal(ran('matMul'), denseCases.length * 3 + mmCases.length * 4);
+  assert.equal(ran('softmaxXent'), 3 * xentCases.length);
+  assert.equal(ran('softmaxXentBackward'), xentCases.length);
 });
 
 void test('SGD step kernel equals the tfjs ops it replaces bit for bit (weight decay, momentum, mask; odd sizes)', async () => {

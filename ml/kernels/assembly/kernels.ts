@@ -263,7 +263,7 @@ export function conv2d(
  * and B advances 32 bytes per float of A. Row i is stored at out + i·outStride (its first w ≤ 8 columns).
  */
 // @ts-ignore: decorator
-@inline function tile4x8(a: usize, rowStride: usize, runs: i32, runStride: usize, runBytes: usize, b: usize, out: usize, outStride: usize, w: i32, tmp: usize): void {
+@inline function tile4x8(a: usize, rowStride: usize, runs: i32, runStride: usize, runBytes: usize, b: usize, out: usize, outStride: usize, w: i32, tmp: usize, kStep: usize = 4): void {
   let c00 = f32x4.splat(0), c01 = f32x4.splat(0), c10 = f32x4.splat(0), c11 = f32x4.splat(0);
   let c20 = f32x4.splat(0), c21 = f32x4.splat(0), c30 = f32x4.splat(0), c31 = f32x4.splat(0);
   for (let r = 0; r < runs; r++) {
@@ -279,7 +279,7 @@ export function conv2d(
       c20 = madd(x2, b0, c20); c21 = madd(x2, b1, c21);
       const x3 = v128.load32_splat(pa + 3 * rowStride);
       c30 = madd(x3, b0, c30); c31 = madd(x3, b1, c31);
-      pa += 4;
+      pa += kStep;
       b += 32;
     }
   }
@@ -291,7 +291,7 @@ export function conv2d(
 
 /** tile4x8 for a single row (the remainder rows). */
 // @ts-ignore: decorator
-@inline function tile1x8(a: usize, runs: i32, runStride: usize, runBytes: usize, b: usize, out: usize, w: i32, tmp: usize): void {
+@inline function tile1x8(a: usize, runs: i32, runStride: usize, runBytes: usize, b: usize, out: usize, w: i32, tmp: usize, kStep: usize = 4): void {
   let c00 = f32x4.splat(0), c01 = f32x4.splat(0);
   for (let r = 0; r < runs; r++) {
     let pa = a + <usize>r * runStride;
@@ -299,7 +299,7 @@ export function conv2d(
     while (pa < end) {
       const x0 = v128.load32_splat(pa);
       c00 = madd(x0, v128.load(b), c00); c01 = madd(x0, v128.load(b, 16), c01);
-      pa += 4;
+      pa += kStep;
       b += 32;
     }
   }
@@ -523,17 +523,32 @@ export function transpose(src: usize, dst: usize, desc: usize): void {
   }
 }
 
+/** Rows src, src + stride, +2·stride, +3·stride (4 floats each) stored as 4 columns: dst + 32·j gets column j. */
+// @ts-ignore: decorator
+@inline function transpose4x4Store(src: usize, stride: usize, dst: usize): void {
+  const r0 = v128.load(src), r1 = v128.load(src + stride), r2 = v128.load(src + 2 * stride), r3 = v128.load(src + 3 * stride);
+  const t0 = v128.shuffle<f32>(r0, r1, 0, 4, 1, 5), t1 = v128.shuffle<f32>(r0, r1, 2, 6, 3, 7);
+  const t2 = v128.shuffle<f32>(r2, r3, 0, 4, 1, 5), t3 = v128.shuffle<f32>(r2, r3, 2, 6, 3, 7);
+  v128.store(dst, v128.shuffle<f32>(t0, t2, 0, 1, 4, 5));
+  v128.store(dst, v128.shuffle<f32>(t0, t2, 2, 3, 6, 7), 32);
+  v128.store(dst, v128.shuffle<f32>(t1, t3, 0, 1, 4, 5), 64);
+  v128.store(dst, v128.shuffle<f32>(t1, t3, 2, 3, 6, 7), 96);
+}
+
 /**
- * Batched matrix product C[i] = A[i] · op(B[i]) for i < batch, float32, row-major:
- * A[i]: M×K at a + i·strideA (elements); B[i]: K×N, or N×K when transB != 0, at b + i·strideB; C[i]: M×N at
- * c + i·strideC. A stride of 0 broadcasts that operand. bp: scratch of ⌈N/8⌉·8·K + 8 floats, where each B[i] is
+ * Batched matrix product C[i] = op(A[i]) · op(B[i]) for i < batch, float32, row-major:
+ * A[i]: M×K, or K×M when transA != 0 (read transposed in place: no copy), at a + i·strideA (elements);
+ * B[i]: K×N, or N×K when transB != 0, at b + i·strideB; C[i]: M×N at c + i·strideC. A stride of 0 broadcasts that operand. bp: scratch of ⌈N/8⌉·8·K + 8 floats, where each B[i] is
  * packed into zero-padded panels of 8 columns; tiles of 4 rows × 8 columns keep 8 vector accumulators.
  */
-export function batchMatMul(a: usize, b: usize, c: usize, batch: i32, M: i32, N: i32, K: i32, strideA: i32, strideB: i32, strideC: i32, transB: i32, bp: usize): void {
+export function batchMatMul(a: usize, b: usize, c: usize, batch: i32, M: i32, N: i32, K: i32, strideA: i32, strideB: i32, strideC: i32, transA: i32, transB: i32, bp: usize): void {
   const panels = (N + 7) >> 3;
   const panelBytes = <usize>K << 5;
   const tail = bp + <usize>panels * panelBytes; // 8 floats for partial-panel stores
-  const rowA = <usize>K << 2;
+  // A's row m, element k at Ai + m·rowA + k·kStep: row-major [M, K], or [K, M] read transposed
+  const rowA: usize = transA ? 4 : <usize>K << 2;
+  const kStep: usize = transA ? <usize>M << 2 : 4;
+  const runA = <usize>K * kStep;
   const rowC = <usize>N << 2;
   let packedFrom: usize = <usize>-1;
   for (let i = 0; i < batch; i++) {
@@ -544,7 +559,19 @@ export function batchMatMul(a: usize, b: usize, c: usize, batch: i32, M: i32, N:
         const n0 = p << 3;
         const w = min(8, N - n0);
         let d = bp + <usize>p * panelBytes;
-        for (let k = 0; k < K; k++) {
+        let k = 0;
+        if (transB && w == 8) {
+          // B[i] is N×K: 4×4 blocks of rows n0..n0+7, columns k..k+3 transposed in registers
+          const rowB = <usize>K << 2;
+          const r = Bi + (<usize>n0 * rowB);
+          for (; k + 4 <= K; k += 4) {
+            const src = r + (<usize>k << 2);
+            transpose4x4Store(src, rowB, d);
+            transpose4x4Store(src + 4 * rowB, rowB, d + 16);
+            d += 128;
+          }
+        }
+        for (; k < K; k++) {
           if (transB) {
             for (let j = 0; j < 8; j++) store<f32>(d + (<usize>j << 2), j < w ? load<f32>(Bi + ((<usize>((n0 + j) * K + k)) << 2)) : 0);
           } else if (w == 8) {
@@ -562,13 +589,24 @@ export function batchMatMul(a: usize, b: usize, c: usize, batch: i32, M: i32, N:
     const Ai = a + ((<usize>i * <usize>strideA) << 2);
     const Ci = c + ((<usize>i * <usize>strideC) << 2);
     let m = 0;
-    for (; m + 4 <= M; m += 4) {
-      const a0 = Ai + <usize>m * rowA;
-      for (let p = 0; p < panels; p++) tile4x8(a0, rowA, 1, 0, rowA, bp + <usize>p * panelBytes, Ci + <usize>m * rowC + (<usize>p << 5), rowC, min(8, N - (p << 3)), tail);
-    }
-    for (; m < M; m++) {
-      const a0 = Ai + <usize>m * rowA;
-      for (let p = 0; p < panels; p++) tile1x8(a0, 1, 0, rowA, bp + <usize>p * panelBytes, Ci + <usize>m * rowC + (<usize>p << 5), min(8, N - (p << 3)), tail);
+    if (transA) {
+      for (; m + 4 <= M; m += 4) {
+        const a0 = Ai + <usize>m * rowA;
+        for (let p = 0; p < panels; p++) tile4x8(a0, rowA, 1, 0, runA, bp + <usize>p * panelBytes, Ci + <usize>m * rowC + (<usize>p << 5), rowC, min(8, N - (p << 3)), tail, kStep);
+      }
+      for (; m < M; m++) {
+        const a0 = Ai + <usize>m * rowA;
+        for (let p = 0; p < panels; p++) tile1x8(a0, 1, 0, runA, bp + <usize>p * panelBytes, Ci + <usize>m * rowC + (<usize>p << 5), min(8, N - (p << 3)), tail, kStep);
+      }
+    } else {
+      for (; m + 4 <= M; m += 4) {
+        const a0 = Ai + <usize>m * rowA;
+        for (let p = 0; p < panels; p++) tile4x8(a0, rowA, 1, 0, runA, bp + <usize>p * panelBytes, Ci + <usize>m * rowC + (<usize>p << 5), rowC, min(8, N - (p << 3)), tail);
+      }
+      for (; m < M; m++) {
+        const a0 = Ai + <usize>m * rowA;
+        for (let p = 0; p < panels; p++) tile1x8(a0, 1, 0, runA, bp + <usize>p * panelBytes, Ci + <usize>m * rowC + (<usize>p << 5), min(8, N - (p << 3)), tail);
+      }
     }
   }
 }
