@@ -62,6 +62,7 @@ export const VARS: readonly VarDoc[] = [
   { names: ['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'], group: 'tools', meaning: 'set to `true` by the project (the AWS SDK\'s notice about future Node versions is noise in every command)' },
   // ---- bench
   { names: ['BENCH_ML_STEPS', 'BENCH_ML_MODELS', 'BENCH_ML_BACKENDS', 'BENCH_ML_PARTS'], group: 'bench', meaning: '`ml` bench: training steps per model (default 30, 4 on the cpu backend or a software GPU), which models, which backends, which parts (`throughput,workers,memory,leak`)' },
+  { names: ['BENCH_ML_WARMUP'], group: 'bench', meaning: '`ml` bench: untimed warm-up steps per model before timing, ours and PyTorch\'s alike (3)' },
   { names: ['BENCH_ML_MEMORY_STEPS', 'BENCH_ML_LEAK_STEPS'], group: 'bench', meaning: '`ml` bench: steps of the memory part (3) and of the leak check (1000)' },
   { names: ['BENCH_TORCH_VERSION', 'BENCH_TORCH_INSTALL', 'BENCH_PYTHON'], group: 'bench', meaning: '`ml` bench\'s PyTorch reference: torch version from PyPI (default 2.15.0), `BENCH_TORCH_INSTALL=0` to use only an installed one, the Python to use (`python3`)' },
   { names: ['BENCH_STEP_MODELS', 'BENCH_STEP_N', 'BENCH_STEP_CLOCK'], group: 'bench', meaning: '`ml-step` bench: models (default `resnet-w16-1111,vit-tiny`), steps (default 10), `BENCH_STEP_CLOCK=wall` for wall-clock self times (default CPU time)' },
