@@ -3,7 +3,7 @@
 import { createHash } from 'node:crypto';
 import { Context, ApplicationFailure, CancelledFailure } from '@temporalio/activity';
 import { openDb, type DbHandle } from '../db/client.js';
-import { recordCurve, recordForgetOutputs, recordMetrics, recordSettings, recordSweep, recordTrial, trialRecord, trialRowId } from '../db/record.js';
+import { recordCurve, recordForgetOutputs, recordSettings, recordSweep, recordTrial, recordTrialWithMetrics, trialRecord, trialRowId } from '../db/record.js';
 import {
   artifactRows as artifactRowsOf, markStageCached, markStageDone, markStageEnded, markStageRunning, markStageStatus,
   markStagesStatus, setSweepStatus, trialStatus, upsertArtifact, type ArtifactRow,
@@ -166,10 +166,10 @@ export function createActivities(deps: ActivityDeps): SweepActivities {
       provenance: provenanceOf(p.stageKeys, modelMeta, metas.get(p.stageKeys.evaluate)?.metadata ?? {}),
     });
     const id = row.id;
-    await recordTrial(db.db, row);
     // a method's first-seed trial also carries its evaluation protocol's scores (split 'protocol')
     const protocol = stage.inputs.protocol ? bytesJson<{ metrics?: EvaluationOutput['metrics'] }>(await read('protocol')) : undefined;
-    await recordMetrics(db.db, id, protocol?.metrics ? [...ev.metrics, ...protocol.metrics] : ev.metrics);
+    // the trial row and its metrics in one statement: one leaderboard refresh (db/record.ts)
+    await recordTrialWithMetrics(db.db, row, protocol?.metrics ? [...ev.metrics, ...protocol.metrics] : ev.metrics);
     if (ev.forget) await recordForgetOutputs(db.db, id, ev.forget);
     return { bytes: jsonBytes({ trialRowId: id, metrics: ev.metrics.length }), meta: { trialRowId: id } };
   }

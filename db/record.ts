@@ -39,13 +39,16 @@
 //       The leaderboard reads: ('forget','accuracy'), ('retain','accuracy'), ('test','accuracy') as
 //       fractions in [0,1], and ('forget','mia_efficacy') in [0,1]. Any other (split, name) is stored and
 //       shown in metrics_wide (e.g. 'loss' per split).
+//   recordTrialWithMetrics(db, trial, [{ split, name, value }])
+//       recordTrial + recordMetrics in ONE statement (the trial row is written with the headline columns its
+//       metrics set): one leaderboard refresh instead of two. The record stage writes trials this way.
 //   recordCurve(db, stageKey, [{ epoch, name, value }])
 //       upsert into `curves` keyed by (stageKey, epoch, name): per-epoch training curves of a stage.
 //   recordForgetOutputs(db, trialId, { ids, trueProb, loss, correct })
 //       upsert into `forget_outputs` keyed by trialId: per-example outputs on the forget set, stored IN THE
 //       DATABASE as parallel arrays (ids = training-set indices; trueProb = softmax probability of the true
 //       label; loss = per-example cross-entropy; correct = argmax == label). All four the same length.
-import { sql } from 'drizzle-orm';
+import { sql, type SQL } from 'drizzle-orm';
 import type { PgDatabase } from 'drizzle-orm/pg-core';
 import { z } from 'zod';
 import { curves, forgetOutputs, metrics, trialRoles, trialStatuses, trials } from './schema-results.js';
@@ -195,13 +198,18 @@ export function trialRecord(sweepId: string, t: PlannedTrial, stageKeys: Record<
   };
 }
 
-/** Upsert a trial row keyed by id (replaces every field). */
-export async function recordTrial(db: ResultsDb, trial: TrialRecord): Promise<void> {
-  const t = parse(trialInput, trial, `recordTrial(${JSON.stringify((trial as { id?: unknown })?.id)})`);
+type TrialInput = z.output<typeof trialInput>;
+
+function parseTrial(trial: TrialRecord, where: string): TrialInput {
+  return parse(trialInput, trial, `${where}(${JSON.stringify((trial as { id?: unknown })?.id)})`);
+}
+
+/** The trials row of a validated trial (every column but the headline metrics). */
+function trialRow(t: TrialInput) {
   const p = t.provenance ?? {};
   const code = (p.code ?? {}) as { package?: unknown; commit?: unknown };
   const str = (v: unknown) => (typeof v === 'string' && v !== '' ? v : null);
-  const row = {
+  return {
     id: t.id, sweepId: t.sweepId, role: t.role, algorithm: t.algorithm, label: t.label,
     settingKey: t.settingKey, methodKey: t.methodKey, dataset: t.dataset, model: t.model, recipeKey: t.recipeKey,
     forgetSetKey: t.forgetSetKey, forgetKind: t.forgetKind, forgetFraction: t.forgetFraction,
@@ -213,10 +221,20 @@ export async function recordTrial(db: ResultsDb, trial: TrialRecord): Promise<vo
     backend: str(p.backend) ? `${str(p.backend)}${str(p.device) ? `/${str(p.device)}` : ''}` : null,
     workerHost: str(p.workerHost),
   };
-  const { id: _id, ...update } = row;
+}
+
+async function recordDescriptions(db: ResultsDb, t: TrialInput): Promise<void> {
   if (t.setting || t.method) {
     await recordSettings(db, t.setting ? { [t.settingKey]: t.setting } : {}, t.method ? { [t.methodKey]: t.method } : {});
   }
+}
+
+/** Upsert a trial row keyed by id (replaces every field). */
+export async function recordTrial(db: ResultsDb, trial: TrialRecord): Promise<void> {
+  const t = parseTrial(trial, 'recordTrial');
+  const row = trialRow(t);
+  const { id: _id, ...update } = row;
+  await recordDescriptions(db, t);
   try {
     await db.insert(trials).values(row).onConflictDoUpdate({
       target: trials.id,
@@ -227,9 +245,7 @@ export async function recordTrial(db: ResultsDb, trial: TrialRecord): Promise<vo
   }
 }
 
-/** Upsert long-form metrics of a trial keyed by (trialId, split, name). */
-export async function recordMetrics(db: ResultsDb, trialId: string, rows: MetricRecord[]): Promise<void> {
-  const where = `recordMetrics(${JSON.stringify(trialId)})`;
+function parseMetrics(where: string, trialId: string, rows: MetricRecord[]): z.output<typeof metricInput>[] {
   parse(key, trialId, where);
   const list = parse(z.array(metricInput), rows, where);
   const seen = new Set<string>();
@@ -238,6 +254,59 @@ export async function recordMetrics(db: ResultsDb, trialId: string, rows: Metric
     if (seen.has(k)) throw new Error(`${where}: metric (${m.split}, ${m.name}) given twice in one call`);
     seen.add(k);
   }
+  return list;
+}
+
+/** The metrics copied into trials' headline columns (by the metrics triggers; db/migrations/0002, 0007). */
+const HEADLINE = [
+  ['forget', 'accuracy', 'forgetAcc'], ['retain', 'accuracy', 'retainAcc'], ['test', 'accuracy', 'testAcc'], ['forget', 'mia_efficacy', 'miaEfficacy'],
+] as const;
+
+/**
+ * A trial and its metrics in ONE statement: the trial row is upserted with the headline columns its metrics set,
+ * then the metrics are upserted; the leaderboard is refreshed once (the metrics triggers find the headline columns
+ * already equal). Same contract as recordTrial followed by recordMetrics; what the record stage uses.
+ */
+export async function recordTrialWithMetrics(db: ResultsDb, trial: TrialRecord, rows: MetricRecord[]): Promise<void> {
+  const t = parseTrial(trial, 'recordTrialWithMetrics');
+  const where = `recordTrialWithMetrics(${JSON.stringify(t.id)})`;
+  const list = parseMetrics(where, t.id, rows);
+  const row = trialRow(t);
+  const { id: _id, ...update } = row;
+  const headline: Partial<Record<(typeof HEADLINE)[number][2], number>> = {};
+  const headlineSet: Partial<Record<(typeof HEADLINE)[number][2], SQL>> = {};
+  for (const [split, name, col] of HEADLINE) {
+    const m = list.find((r) => r.split === split && r.name === name);
+    if (m) {
+      headline[col] = m.value;
+      headlineSet[col] = sql.raw(`excluded.${({ forgetAcc: 'forget_acc', retainAcc: 'retain_acc', testAcc: 'test_acc', miaEfficacy: 'mia_efficacy' } as const)[col]}`);
+    }
+  }
+  await recordDescriptions(db, t);
+  const upsertTrial = db.insert(trials).values({ ...row, ...headline }).onConflictDoUpdate({
+    target: trials.id,
+    set: { ...update, ...headlineSet, updatedAt: sql`now()` },
+  }).returning({ id: trials.id });
+  try {
+    if (list.length === 0) {
+      await upsertTrial;
+      return;
+    }
+    await db.execute(sql`WITH t AS (${upsertTrial.getSQL()})
+      INSERT INTO metrics (trial_id, split, name, value)
+      SELECT t.id, u.split, u.name, u.value
+        FROM t, unnest(${sql.param(list.map((m) => m.split))}::text[], ${sql.param(list.map((m) => m.name))}::text[],
+                       ${sql.param(list.map((m) => m.value))}::double precision[]) AS u(split, name, value)
+      ON CONFLICT (trial_id, split, name) DO UPDATE SET value = excluded.value, recorded_at = now()`);
+  } catch (e) {
+    throw explain(e, where, 'constraint violated');
+  }
+}
+
+/** Upsert long-form metrics of a trial keyed by (trialId, split, name). */
+export async function recordMetrics(db: ResultsDb, trialId: string, rows: MetricRecord[]): Promise<void> {
+  const where = `recordMetrics(${JSON.stringify(trialId)})`;
+  const list = parseMetrics(where, trialId, rows);
   if (list.length === 0) return;
   const write = async (d: ResultsDb) => {
     for (let i = 0; i < list.length; i += CHUNK) {
