@@ -210,6 +210,9 @@ for (const size of sizes) {
     };
     // the floor under every client time on this machine: a trivial statement through the same pool
     await timeIt('floor: SELECT 1 (no write)', RUNS_WRITE, async () => { await h.db.execute(sql`SELECT 1`); });
+    // ... and under every durable write: one row into a table without triggers or indexes, committed (WAL flush)
+    await client.query('CREATE TABLE bench_floor (i integer)');
+    await timeIt('floor: one-row insert + commit (no trigger)', RUNS_WRITE, async (i) => { await h.db.execute(sql`INSERT INTO bench_floor VALUES (${i})`); });
     const tmpl = (await client.query(`SELECT * FROM trials WHERE id = 'bench-5'`)).rows[0];
     const newTrial = (id: string, seed: number): TrialRecord => ({
       id, sweepId: tmpl.sweep_id, role: tmpl.role, algorithm: tmpl.algorithm, label: tmpl.label, settingKey: tmpl.setting_key,

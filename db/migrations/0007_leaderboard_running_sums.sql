@@ -12,14 +12,16 @@
 --     exactly those rows to the sums: its cost no longer depends on the number of sweeps. The '*' row is written
 --     from the sums: mean = s1/n, M2 = (s2·n − s1²)/n, interval from M2 as before.
 --   * Numerics: the sums are `numeric`, which adds, subtracts and multiplies exactly. results_num() converts a
---     double to numeric to ~30 significant digits (the 15-digit cast plus the cast of its remainder), the same way
---     every time, so a per-sweep row's contribution is removed exactly as it was added: the sums never drift, in
---     any order of writes, and equal the sums computed afresh from the current per-sweep rows. The only rounding is
---     that conversion (relative 1e-30) and the last division (16+ significant digits); the subtraction
---     s2·n − s1² that loses digits in floating point (mean² ≫ variance) is exact here. (Plain float8 running sums
---     would drift with every update and lose up to mean²/variance of their relative precision in that subtraction;
---     Welford removals have the same problem.) A non-finite value (cannot be recorded through db/record.ts)
---     makes a sum NaN; such a group's sums are recomputed from its per-sweep rows at every refresh until it is gone.
+--     double to numeric within half an ulp of the double (the 15-digit cast, corrected by the cast of what it left
+--     out), the same way every time, so a per-sweep row's contribution is removed exactly as it was added: the sums
+--     never drift, in any order of writes, and equal the sums computed afresh from the current per-sweep rows. The
+--     subtraction s2·n − s1², which loses up to mean²/variance of the precision in floating point, is exact here;
+--     what remains is the conversion (relative ≤ ~1.1e-16 per value: the precision the per-sweep doubles have
+--     anyway, so the float8 re-combination that this replaces had the same sensitivity) and the last divisions
+--     (16+ significant digits). (Plain float8 running sums would drift with every update and lose the digits in
+--     that subtraction; Welford removals lose them too.) A non-finite value (cannot be recorded through
+--     db/record.ts) makes a sum NaN; such a group's sums are recomputed from its per-sweep rows at every refresh
+--     until it is gone.
 --   * the least label / forget fraction (the only columns that may differ between the rows of one group) are kept
 --     as running minima, recomputed from the group's per-sweep rows only when the row holding the minimum changed.
 --   * results_refresh_trial_summary writes the headline columns of a trial only when they change, so a trial
@@ -46,8 +48,8 @@ CREATE OR REPLACE FUNCTION results_refresh_trial_summary(trial_ids text[]) RETUR
      AND (t.forget_acc, t.retain_acc, t.test_acc, t.mia_efficacy) IS DISTINCT FROM (s.forget_acc, s.retain_acc, s.test_acc, s.mia_efficacy)
 $$;
 
--- A double as numeric to ~30 significant digits, deterministically: the 15-digit cast plus the cast of what it
--- left out (x − hi is exact in float8: both are within a factor of 2). Non-finite x gives NaN.
+-- A double as numeric within half an ulp, deterministically: the 15-digit cast hi, plus the cast of x − double(hi)
+-- (exact in float8: both are within a factor of 2) when hi does not read back as x. Non-finite x gives NaN.
 CREATE OR REPLACE FUNCTION results_num(x double precision) RETURNS numeric LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
   SELECT x::numeric + (x - x::numeric::double precision)::numeric
 $$;
