@@ -4,7 +4,14 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { sql } from 'drizzle-orm';
-import { freshDatabase, rng, type FreshDb } from './helpers.js';
+import { copyFileSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { dropDatabase, freshDatabase, rng, seedSweep, type FreshDb } from './helpers.js';
+import { listMigrations, MIGRATIONS_DIR, migrate } from '../../db/migrate.js';
+import { openDb } from '../../db/client.js';
 import { recordMetrics, recordSweep, recordTrial, recordTrialWithMetrics, type MetricRecord, type ResultsDb, type TrialRecord } from '../../db/record.js';
 
 let f: FreshDb;
@@ -19,10 +26,10 @@ function close(actual: unknown, expected: unknown, what: string): void {
 }
 
 /** leaderboard_for (maintained) equals leaderboard_live_for (computed from the trials) for several filters. */
-async function compareWithLive(what: string, sweeps: string[]): Promise<number> {
+async function compareWithLive(what: string, sweeps: string[], pool: pg.Pool = f.handle.pool): Promise<number> {
   let rows = 0;
   for (const [sw, ds, fk] of [[null, null, null], [sweeps[0], null, null], [sweeps[2], null, null], [null, 'synth', 'iid']] as const) {
-    const q = (fn: string) => f.handle.pool.query(`SELECT * FROM ${fn}($1, $2, $3) ORDER BY setting_key, method_key`, [sw, ds, fk]);
+    const q = (fn: string) => pool.query(`SELECT * FROM ${fn}($1, $2, $3) ORDER BY setting_key, method_key`, [sw, ds, fk]);
     const [agg, live] = [(await q('leaderboard_for')).rows, (await q('leaderboard_live_for')).rows];
     assert.equal(agg.length, live.length, `${what}: row count (${sw}, ${ds}, ${fk})`);
     agg.forEach((a, i) => {
@@ -31,16 +38,16 @@ async function compareWithLive(what: string, sweeps: string[]): Promise<number> 
     rows += agg.length;
   }
   // every column of the all-sweeps rows, seeds included, against the float8 re-combination of the per-sweep rows
-  const star = (await f.handle.pool.query(`SELECT * FROM leaderboard_agg WHERE sweep_id = '*' ORDER BY group_key`)).rows;
-  const comb = (await f.handle.pool.query(`SELECT * FROM leaderboard_combine(ARRAY(SELECT DISTINCT group_key FROM leaderboard_agg WHERE sweep_id <> '*')) ORDER BY group_key`)).rows;
+  const star = (await pool.query(`SELECT * FROM leaderboard_agg WHERE sweep_id = '*' ORDER BY group_key`)).rows;
+  const comb = (await pool.query(`SELECT * FROM leaderboard_combine(ARRAY(SELECT DISTINCT group_key FROM leaderboard_agg WHERE sweep_id <> '*')) ORDER BY group_key`)).rows;
   assert.equal(star.length, comb.length, `${what}: all-sweeps rows`);
   star.forEach((s, i) => { for (const [k, v] of Object.entries(comb[i])) close(s[k], v, `${what}: '*' ${String(s.group_key)} ${k}`); });
   return rows;
 }
 
 /** The maintained sums and seed counts equal, exactly (numeric), the ones computed afresh from the per-sweep rows. */
-async function sumsExact(what: string): Promise<void> {
-  const c = await f.handle.pool.connect();
+async function sumsExact(what: string, pool: pg.Pool = f.handle.pool): Promise<void> {
+  const c = await pool.connect();
   try {
     await c.query('BEGIN');
     await c.query('CREATE TEMP TABLE sums_before ON COMMIT DROP AS SELECT * FROM leaderboard_sums');
@@ -192,5 +199,43 @@ void describe('running sums', () => {
     assert.equal((await f.handle.pool.query(`SELECT count(*)::int AS n FROM trials WHERE id = 'one/d'`)).rows[0].n, 0);
     // the leaderboard rows of the sweep equal the direct computation
     await compareWithLive('after recordTrialWithMetrics', ['one', 'one', 'one']);
+  });
+  void test('a database at 0006 migrates to 0007 with every row kept and its leaderboard equal to the direct computation', async () => {
+    const base = process.env.DATABASE_URL!;
+    const name = `unlearn_results_sums_migrate_${randomBytes(4).toString('hex')}`;
+    const admin = new pg.Client({ connectionString: base });
+    await admin.connect();
+    await admin.query(`CREATE DATABASE "${name}"`);
+    const u = new URL(base);
+    u.pathname = `/${name}`;
+    const url = u.toString();
+    const h = openDb(url);
+    try {
+      const dir = mkdtempSync(path.join(tmpdir(), 'unlearn-migrations-'));
+      for (const m of listMigrations().filter((x) => x.name < '0007')) copyFileSync(path.join(MIGRATIONS_DIR, m.name), path.join(dir, m.name));
+      const first = await migrate(url, { dir });
+      assert.ok(first.applied.includes('0006_leaderboard_refresh_plans.sql') && !first.applied.some((x) => x.startsWith('0007')));
+      // three sweeps of the same settings and methods: every all-sweeps row combines three per-sweep rows
+      for (const [i, sw] of ['mg-a', 'mg-b', 'mg-c'].entries()) await seedSweep(h.db, sw, { seed: 31 + i });
+      const count = async () => (await h.pool.query(`SELECT (SELECT count(*) FROM trials)::int AS trials, (SELECT count(*) FROM metrics)::int AS metrics,
+          (SELECT count(*) FROM leaderboard_agg WHERE sweep_id <> '*')::int AS per_sweep, (SELECT count(*) FROM leaderboard_agg WHERE sweep_id = '*')::int AS star`)).rows[0];
+      const before = await count();
+      const second = await migrate(url);
+      assert.deepEqual(second.applied, listMigrations().filter((x) => x.name >= '0007').map((x) => x.name));
+      assert.deepEqual(await count(), before, 'no row lost or added');
+      assert.ok(before.star > 0 && before.per_sweep === 3 * before.star, JSON.stringify(before));
+      await compareWithLive('after migrating', ['mg-a', 'mg-b', 'mg-c'], h.pool);
+      await sumsExact('after migrating', h.pool);
+      // and it stays equal through writes on the new path
+      const t = (await h.pool.query(`SELECT id FROM trials WHERE sweep_id = 'mg-b' AND role = 'oracle' ORDER BY id LIMIT 1`)).rows[0].id as string;
+      await recordMetrics(h.db, t, [{ split: 'forget', name: 'accuracy', value: 0.01 }]);
+      await h.pool.query(`DELETE FROM trials WHERE sweep_id = 'mg-c' AND seed = 3`);
+      await compareWithLive('after writes', ['mg-a', 'mg-b', 'mg-c'], h.pool);
+      await sumsExact('after writes', h.pool);
+    } finally {
+      await h.close();
+      await dropDatabase(admin, name);
+      await admin.end();
+    }
   });
 });
