@@ -126,7 +126,7 @@ END $$;
 -- Write the all-sweeps rows of the given groups from their sums; a group without sums has no all-sweeps row.
 -- The descriptive columns are equal in every row of a group (parts of its keys) and are taken from one of them.
 CREATE OR REPLACE FUNCTION results_star_write(p_keys text[]) RETURNS void LANGUAGE plpgsql
-  SET plan_cache_mode = force_generic_plan AS $$
+  SET plan_cache_mode = force_generic_plan SET jit = off AS $$
 BEGIN
   DELETE FROM leaderboard_agg a
    WHERE a.sweep_id = '*' AND a.group_key = ANY(p_keys)
@@ -232,7 +232,7 @@ END $$;
 -- Apply the replacement of per-sweep rows (p_old → p_new) to the sums and seed counts of their groups, then write
 -- those groups' all-sweeps rows. The caller holds the groups' advisory locks.
 CREATE OR REPLACE FUNCTION results_star_apply(p_old leaderboard_agg[], p_new leaderboard_agg[]) RETURNS void LANGUAGE plpgsql
-  SET plan_cache_mode = force_generic_plan AS $$
+  SET plan_cache_mode = force_generic_plan SET jit = off AS $$
 DECLARE
   keys text[];
   bad text[];
@@ -321,9 +321,11 @@ END $$;
 -- Recompute the rows of the given groups in the given sweeps (a few trials each), then apply the change to the
 -- all-sweeps rows. Locks as in 0004. The refresh functions run generic plans: their statements take arrays whose
 -- contents the planner cannot use, and re-planning them at every call (the plan cache's custom plans) cost 4-5x
--- the execution (11 ms instead of 2.6 ms for a one-group refresh, measured at 10k metric rows).
+-- the execution (11 ms instead of 2.6 ms for a one-group refresh, measured at 10k metric rows). And without JIT:
+-- at 10M metric rows the estimated cost of the sums update (its never-run fallback sub-selects over ~1,000 rows
+-- per group) passes jit_above_cost, and compiling its expressions took ~400 ms of a 540 ms refresh (5.8 ms without).
 CREATE OR REPLACE FUNCTION results_refresh_groups(p_sweeps text[], p_keys text[]) RETURNS void LANGUAGE plpgsql
-  SET plan_cache_mode = force_generic_plan AS $$
+  SET plan_cache_mode = force_generic_plan SET jit = off AS $$
 DECLARE
   old_rows leaderboard_agg[];
   new_rows leaderboard_agg[];
@@ -357,3 +359,6 @@ END $$;
 -- all-sweeps rows rewritten from the sums.
 SELECT results_sums_rebuild(NULL);
 SELECT results_star_write(ARRAY(SELECT group_key FROM leaderboard_agg UNION SELECT group_key FROM leaderboard_sums));
+
+-- the oracle's paired groups are looked up by results_refresh_changed (0006): no JIT there either
+ALTER FUNCTION results_refresh_changed(results_changed[]) SET jit = off;
