@@ -2,7 +2,7 @@
 // heartbeat {epoch, checkpointKey}, resume from the last epoch checkpoint, record rows idempotently.
 import { Context, ApplicationFailure, CancelledFailure } from '@temporalio/activity';
 import { openDb, type DbHandle } from '../db/client.js';
-import { recordCurve, recordForgetOutputs, recordMetrics, recordSettings, recordSweep, recordTrial, recordTrials, trialRecord, trialRowId, type TrialRecord } from '../db/record.js';
+import { recordCurve, recordForgetOutputs, recordSettings, recordSweep, recordTrials, recordTrialWithMetrics, trialRecord, trialRowId, type TrialRecord } from '../db/record.js';
 import {
   artifactRows as artifactRowsOf, markStageCached, markStageDone, markStageEnded, markStageRunning, markStageStatus,
   setSweepStatus, upsertArtifact, type ArtifactRow,
@@ -194,10 +194,10 @@ export function createActivities(deps: ActivityDeps): SweepActivities {
       provenance: provenanceOf(p.stageKeys, modelMeta, metas.get(p.stageKeys.evaluate)?.metadata ?? {}),
     });
     const id = row.id;
-    await recordTrial(db.db, row);
     // a method's first-seed trial also carries its evaluation protocol's scores (split 'protocol')
     const protocol = stage.inputs.protocol ? bytesJson<{ metrics?: EvaluationOutput['metrics'] }>(await read('protocol')) : undefined;
-    await recordMetrics(db.db, id, protocol?.metrics ? [...ev.metrics, ...protocol.metrics] : ev.metrics);
+    // the trial row and its metrics in one statement: one leaderboard refresh (db/record.ts)
+    await recordTrialWithMetrics(db.db, row, protocol?.metrics ? [...ev.metrics, ...protocol.metrics] : ev.metrics);
     if (ev.forget) await recordForgetOutputs(db.db, id, ev.forget);
     return { bytes: jsonBytes({ trialRowId: id, metrics: ev.metrics.length }), meta: { trialRowId: id } };
   }

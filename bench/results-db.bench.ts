@@ -1,7 +1,9 @@
 // `npm run bench -- results-db`: leaderboard query latency (median, p95) at 10k, 100k and 1M metric rows on
 // PostgreSQL (DATABASE_URL; a scratch database is created on its server and dropped afterwards), with the
-// EXPLAIN ANALYZE plan of each query. Target: p95 < 100 ms at 1M rows.
-// Env: RESULTS_BENCH_SIZES (default "10000,100000,1000000"), RESULTS_BENCH_RUNS (default 30).
+// EXPLAIN ANALYZE plan of each query, and the cost of writes (client and server time). Goals: leaderboard p95 < 20 ms
+// at 10M metric rows, a new trial's write < 10 ms median at 1M.
+// Env: RESULTS_BENCH_SIZES (default "10000,100000,1000000"), RESULTS_BENCH_RUNS (default 30), RESULTS_BENCH_WRITE_RUNS
+// (default 40; the oracle change at most 20).
 // Prints JSON to stdout and writes bench/results/results-db-<timestamp>.json.
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -9,10 +11,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
+import { sql } from 'drizzle-orm';
 import { migrate } from '../db/migrate.js';
 import { openDb, redactDatabaseUrl } from '../db/client.js';
 import { leaderboard, type LeaderboardFilter } from '../db/leaderboard.js';
-import { recordMetrics, recordTrial } from '../db/record.js';
+import * as record from '../db/record.js';
+import { recordMetrics, recordTrial, type MetricRecord, type TrialRecord } from '../db/record.js';
 import { dropDatabase } from '../test/results/helpers.js';
 import { intVar, listVar } from '../config/index.js';
 
@@ -24,6 +28,7 @@ if (!base) {
 }
 const sizes = listVar(process.env, 'RESULTS_BENCH_SIZES', ['10000', '100000', '1000000']).map(Number);
 const RUNS = intVar(process.env, 'RESULTS_BENCH_RUNS', 30);
+const RUNS_WRITE = intVar(process.env, 'RESULTS_BENCH_WRITE_RUNS', 40);
 const loadAtStart = os.loadavg();
 const METRICS_PER_TRIAL = 7; // accuracy ×3 splits, loss ×3 splits, forget MIA efficacy
 const CONFIGS = 48; // per (dataset, forget kind): 1 oracle + 47 method configurations (algorithm × localization × α × lr)
@@ -96,7 +101,7 @@ const RANKED_SQL = `SELECT CASE WHEN l.role <> 'method' THEN NULL ELSE rank() OV
   FROM leaderboard_for($1, $2, $3) l
  ORDER BY l.dataset, l.model, l.forget_kind, l.forget_fraction, l.setting_summary, l.setting_key, l.role = 'oracle', l.role = 'original', rank NULLS LAST, l.label, l.method_key`;
 
-interface WriteResult { name: string; runs: number; median_ms: number; p95_ms: number }
+interface WriteResult { name: string; runs: number; median_ms: number; p95_ms: number; server_median_ms: number | null; server_p95_ms: number | null }
 interface QueryResult { name: string; filter: LeaderboardFilter; rows: number; runs: number; median_ms: number; p95_ms: number; min_ms: number; max_ms: number; server_median_ms: number; server_p95_ms: number; plan: string }
 
 const started = new Date();
@@ -173,29 +178,68 @@ for (const size of sizes) {
     // Write cost with the triggers that keep the aggregate fresh: a new trial (recordTrial + 7 metrics), and a
     // changed oracle metric (re-aggregates every configuration paired with that oracle, in its sweep and overall).
     const writes: WriteResult[] = [];
+    // Server time of a write: planning + execution of its statements, triggers included, from pg_stat_statements
+    // (reset before each write, read after it); null when the server does not load the extension.
+    const pgss = await client.query('CREATE EXTENSION IF NOT EXISTS pg_stat_statements').then(() => client.query('SELECT 1 FROM pg_stat_statements LIMIT 1')).then(() => true, () => false);
+    const serverMs = async (): Promise<number | null> => {
+      if (!pgss) return null;
+      const r = await client.query(`SELECT coalesce(sum(total_exec_time + total_plan_time), 0)::float8 AS ms FROM pg_stat_statements
+                                     WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) AND userid = (SELECT oid FROM pg_roles WHERE rolname = current_user)
+                                       AND query NOT ILIKE '%pg_stat_statements%'`);
+      return Number(r.rows[0].ms);
+    };
     const timeIt = async (label: string, n: number, fn: (i: number) => Promise<void>) => {
       const times: number[] = [];
-      for (let i = 0; i < n; i++) { const s0 = performance.now(); await fn(i); times.push(performance.now() - s0); }
+      const server: number[] = [];
+      for (let i = 0; i < n; i++) {
+        if (pgss) await client.query('SELECT pg_stat_statements_reset()');
+        const s0 = performance.now();
+        await fn(i);
+        times.push(performance.now() - s0);
+        const ms = await serverMs();
+        if (ms !== null) server.push(ms);
+      }
       times.sort((a, b) => a - b);
-      const w = { name: label, runs: n, median_ms: +quantile(times, 0.5).toFixed(2), p95_ms: +quantile(times, 0.95).toFixed(2) };
+      server.sort((a, b) => a - b);
+      const w: WriteResult = {
+        name: label, runs: n, median_ms: +quantile(times, 0.5).toFixed(2), p95_ms: +quantile(times, 0.95).toFixed(2),
+        server_median_ms: server.length ? +quantile(server, 0.5).toFixed(3) : null, server_p95_ms: server.length ? +quantile(server, 0.95).toFixed(3) : null,
+      };
       writes.push(w);
-      console.error(`[results-db] ${metricRows} rows, write ${label}: median ${w.median_ms} ms, p95 ${w.p95_ms} ms`);
+      console.error(`[results-db] ${metricRows} rows, write ${label}: median ${w.median_ms} ms, p95 ${w.p95_ms} ms (server: median ${w.server_median_ms} ms, p95 ${w.server_p95_ms} ms)`);
     };
+    // the floor under every client time on this machine: a trivial statement through the same pool
+    await timeIt('floor: SELECT 1 (no write)', RUNS_WRITE, async () => { await h.db.execute(sql`SELECT 1`); });
+    // ... and under every durable write: one row into a table without triggers or indexes, committed (WAL flush)
+    await client.query('CREATE TABLE bench_floor (i integer)');
+    await timeIt('floor: one-row insert + commit (no trigger)', RUNS_WRITE, async (i) => { await h.db.execute(sql`INSERT INTO bench_floor VALUES (${i})`); });
     const tmpl = (await client.query(`SELECT * FROM trials WHERE id = 'bench-5'`)).rows[0];
-    await timeIt('new trial: recordTrial + recordMetrics(7)', 20, async (i) => {
-      const id = `bench-new-${i}`;
-      await recordTrial(h.db, {
-        id, sweepId: tmpl.sweep_id, role: tmpl.role, algorithm: tmpl.algorithm, label: tmpl.label, settingKey: tmpl.setting_key,
-        methodKey: tmpl.method_key, dataset: tmpl.dataset, model: tmpl.model, recipeKey: tmpl.recipe_key, forgetSetKey: tmpl.forget_set_key,
-        forgetKind: tmpl.forget_kind, forgetFraction: tmpl.forget_fraction, localization: tmpl.localization,
-        alpha: tmpl.alpha, hparams: tmpl.hparams, seed: 100 + i, stageKeys: {}, status: 'completed',
-        wallSeconds: 10, epochs: 5, paramsChangedFraction: 0.3,
-        provenance: { code: { package: '0.1.0', commit: null }, backend: 'wasm', device: 'cpu', workerHost: os.hostname() },
-      });
-      await recordMetrics(h.db, id, [['forget', 'accuracy'], ['retain', 'accuracy'], ['test', 'accuracy'], ['forget', 'mia_efficacy'], ['forget', 'loss'], ['retain', 'loss'], ['test', 'loss']]
-        .map(([split, name]) => ({ split, name, value: Math.random() })));
+    const newTrial = (id: string, seed: number): TrialRecord => ({
+      id, sweepId: tmpl.sweep_id, role: tmpl.role, algorithm: tmpl.algorithm, label: tmpl.label, settingKey: tmpl.setting_key,
+      methodKey: tmpl.method_key, dataset: tmpl.dataset, model: tmpl.model, recipeKey: tmpl.recipe_key, forgetSetKey: tmpl.forget_set_key,
+      forgetKind: tmpl.forget_kind, forgetFraction: tmpl.forget_fraction, localization: tmpl.localization,
+      alpha: tmpl.alpha, hparams: tmpl.hparams, seed, stageKeys: {}, status: 'completed',
+      wallSeconds: 10, epochs: 5, paramsChangedFraction: 0.3,
+      provenance: { code: { package: '0.1.0', commit: null }, backend: 'wasm', device: 'cpu', workerHost: os.hostname() },
     });
-    await timeIt('oracle metric changed: recordMetrics(1) on an oracle', 10, async () => {
+    const newMetrics = (): MetricRecord[] => [['forget', 'accuracy'], ['retain', 'accuracy'], ['test', 'accuracy'], ['forget', 'mia_efficacy'], ['forget', 'loss'], ['retain', 'loss'], ['test', 'loss']]
+      .map(([split, name]) => ({ split, name, value: Math.random() }));
+    // what the record stage does (activities/stages.ts): one call, one statement, one leaderboard refresh
+    const oneCall = (record as Record<string, unknown>).recordTrialWithMetrics as ((db: unknown, t: TrialRecord, m: MetricRecord[]) => Promise<void>) | undefined;
+    if (oneCall) {
+      await timeIt('new trial: recordTrialWithMetrics(7)', RUNS_WRITE, async (i) => {
+        await oneCall(h.db, newTrial(`bench-one-${i}`, 1000 + i), newMetrics());
+      });
+    }
+    await timeIt('new trial: recordTrial + recordMetrics(7)', RUNS_WRITE, async (i) => {
+      const id = `bench-new-${i}`;
+      await recordTrial(h.db, newTrial(id, 100 + i));
+      await recordMetrics(h.db, id, newMetrics());
+    });
+    await timeIt('method metric changed: recordMetrics(1)', RUNS_WRITE, async () => {
+      await recordMetrics(h.db, 'bench-5', [{ split: 'test', name: 'accuracy', value: Math.random() }]);
+    });
+    await timeIt('oracle metric changed: recordMetrics(1) on an oracle', Math.min(RUNS_WRITE, 20), async () => {
       await recordMetrics(h.db, 'bench-0', [{ split: 'forget', name: 'accuracy', value: Math.random() }]);
     });
     await h.close();

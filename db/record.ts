@@ -32,9 +32,6 @@
 //         cost relative to the oracle = wallSeconds / oracle wallSeconds. paramsChangedFraction in [0,1].
 //   recordSettings(db, settings, methods)
 //       upsert the specs and summaries of setting and method keys (a plan's plan.settings / plan.methods).
-//   recordTrials(db, [trial, ...], { keepCompleted? })
-//       the same rows as recordTrial for many trials, in multi-row upserts of 1,000 rows; keepCompleted leaves
-//       rows already 'completed' as they are. Returns the rows written.
 //   trialRecord(sweepId, plannedTrial, stageKeys, outcome)
 //       THE row builder: a planned trial (sweep/plan.ts) + what happened → the recordTrial input.
 //   recordMetrics(db, trialId, [{ split, name, value }])
@@ -42,6 +39,12 @@
 //       The leaderboard reads: ('forget','accuracy'), ('retain','accuracy'), ('test','accuracy') as
 //       fractions in [0,1], and ('forget','mia_efficacy') in [0,1]. Any other (split, name) is stored and
 //       shown in metrics_wide (e.g. 'loss' per split).
+//   recordTrials(db, [trial, ...], { keepCompleted? })
+//       the same rows as recordTrial for many trials, in multi-row upserts of 1,000 rows; keepCompleted leaves
+//       rows already 'completed' as they are. Returns the rows written.
+//   recordTrialWithMetrics(db, trial, [{ split, name, value }])
+//       recordTrial + recordMetrics in ONE statement (the trial row is written with the headline columns its
+//       metrics set): one leaderboard refresh instead of two. The record stage writes trials this way.
 //   recordCurve(db, stageKey, [{ epoch, name, value }])
 //       upsert into `curves` keyed by (stageKey, epoch, name): per-epoch training curves of a stage.
 //   recordForgetOutputs(db, trialId, { ids, trueProb, loss, correct })
@@ -198,8 +201,14 @@ export function trialRecord(sweepId: string, t: PlannedTrial, stageKeys: Record<
   };
 }
 
-/** The `trials` columns of a validated trial record: what recordTrial and recordTrials write. */
-function trialColumns(t: z.output<typeof trialInput>) {
+type TrialInput = z.output<typeof trialInput>;
+
+function parseTrial(trial: TrialRecord, where: string): TrialInput {
+  return parse(trialInput, trial, `${where}(${JSON.stringify((trial as { id?: unknown })?.id)})`);
+}
+
+/** The trials row of a validated trial (every column but the headline metrics). */
+function trialRow(t: TrialInput) {
   const p = t.provenance ?? {};
   const code = (p.code ?? {}) as { package?: unknown; commit?: unknown };
   const str = (v: unknown) => (typeof v === 'string' && v !== '' ? v : null);
@@ -217,14 +226,18 @@ function trialColumns(t: z.output<typeof trialInput>) {
   };
 }
 
-/** Upsert a trial row keyed by id (replaces every field). */
-export async function recordTrial(db: ResultsDb, trial: TrialRecord): Promise<void> {
-  const t = parse(trialInput, trial, `recordTrial(${JSON.stringify((trial as { id?: unknown })?.id)})`);
-  const row = trialColumns(t);
-  const { id: _id, ...update } = row;
+async function recordDescriptions(db: ResultsDb, t: TrialInput): Promise<void> {
   if (t.setting || t.method) {
     await recordSettings(db, t.setting ? { [t.settingKey]: t.setting } : {}, t.method ? { [t.methodKey]: t.method } : {});
   }
+}
+
+/** Upsert a trial row keyed by id (replaces every field). */
+export async function recordTrial(db: ResultsDb, trial: TrialRecord): Promise<void> {
+  const t = parseTrial(trial, 'recordTrial');
+  const row = trialRow(t);
+  const { id: _id, ...update } = row;
+  await recordDescriptions(db, t);
   try {
     await db.insert(trials).values(row).onConflictDoUpdate({
       target: trials.id,
@@ -260,12 +273,12 @@ export async function recordTrials(db: ResultsDb, list: TrialRecord[], opts: { k
   if (Object.keys(settingsByKey).length + Object.keys(methodsByKey).length > 0) await recordSettings(db, settingsByKey, methodsByKey);
   // every written column takes the proposed row's value on conflict, as recordTrial's update does
   const cols = getTableColumns(trials);
-  const { id: _id, ...sample } = trialColumns(parsed[0] ?? ({ provenance: {} } as z.output<typeof trialInput>));
+  const { id: _id, ...sample } = trialRow(parsed[0] ?? ({ provenance: {} } as TrialInput));
   const set: Record<string, SQL> = { updatedAt: sql`now()` };
   for (const k of Object.keys(sample)) set[k] = sql.raw(`excluded.${(cols as Record<string, { name: string }>)[k].name}`);
   let written = 0;
   for (let i = 0; i < parsed.length; i += TRIALS_CHUNK) {
-    const rows = parsed.slice(i, i + TRIALS_CHUNK).map(trialColumns);
+    const rows = parsed.slice(i, i + TRIALS_CHUNK).map(trialRow);
     try {
       const r = await db.insert(trials).values(rows).onConflictDoUpdate({
         target: trials.id,
@@ -280,9 +293,7 @@ export async function recordTrials(db: ResultsDb, list: TrialRecord[], opts: { k
   return written;
 }
 
-/** Upsert long-form metrics of a trial keyed by (trialId, split, name). */
-export async function recordMetrics(db: ResultsDb, trialId: string, rows: MetricRecord[]): Promise<void> {
-  const where = `recordMetrics(${JSON.stringify(trialId)})`;
+function parseMetrics(where: string, trialId: string, rows: MetricRecord[]): z.output<typeof metricInput>[] {
   parse(key, trialId, where);
   const list = parse(z.array(metricInput), rows, where);
   const seen = new Set<string>();
@@ -291,6 +302,59 @@ export async function recordMetrics(db: ResultsDb, trialId: string, rows: Metric
     if (seen.has(k)) throw new Error(`${where}: metric (${m.split}, ${m.name}) given twice in one call`);
     seen.add(k);
   }
+  return list;
+}
+
+/** The metrics copied into trials' headline columns (by the metrics triggers; db/migrations/0002, 0007). */
+const HEADLINE = [
+  ['forget', 'accuracy', 'forgetAcc'], ['retain', 'accuracy', 'retainAcc'], ['test', 'accuracy', 'testAcc'], ['forget', 'mia_efficacy', 'miaEfficacy'],
+] as const;
+
+/**
+ * A trial and its metrics in ONE statement: the trial row is upserted with the headline columns its metrics set,
+ * then the metrics are upserted; the leaderboard is refreshed once (the metrics triggers find the headline columns
+ * already equal). Same contract as recordTrial followed by recordMetrics; what the record stage uses.
+ */
+export async function recordTrialWithMetrics(db: ResultsDb, trial: TrialRecord, rows: MetricRecord[]): Promise<void> {
+  const t = parseTrial(trial, 'recordTrialWithMetrics');
+  const where = `recordTrialWithMetrics(${JSON.stringify(t.id)})`;
+  const list = parseMetrics(where, t.id, rows);
+  const row = trialRow(t);
+  const { id: _id, ...update } = row;
+  const headline: Partial<Record<(typeof HEADLINE)[number][2], number>> = {};
+  const headlineSet: Partial<Record<(typeof HEADLINE)[number][2], SQL>> = {};
+  for (const [split, name, col] of HEADLINE) {
+    const m = list.find((r) => r.split === split && r.name === name);
+    if (m) {
+      headline[col] = m.value;
+      headlineSet[col] = sql.raw(`excluded.${({ forgetAcc: 'forget_acc', retainAcc: 'retain_acc', testAcc: 'test_acc', miaEfficacy: 'mia_efficacy' } as const)[col]}`);
+    }
+  }
+  await recordDescriptions(db, t);
+  const upsertTrial = db.insert(trials).values({ ...row, ...headline }).onConflictDoUpdate({
+    target: trials.id,
+    set: { ...update, ...headlineSet, updatedAt: sql`now()` },
+  }).returning({ id: trials.id });
+  try {
+    if (list.length === 0) {
+      await upsertTrial;
+      return;
+    }
+    await db.execute(sql`WITH t AS (${upsertTrial.getSQL()})
+      INSERT INTO metrics (trial_id, split, name, value)
+      SELECT t.id, u.split, u.name, u.value
+        FROM t, unnest(${sql.param(list.map((m) => m.split))}::text[], ${sql.param(list.map((m) => m.name))}::text[],
+                       ${sql.param(list.map((m) => m.value))}::double precision[]) AS u(split, name, value)
+      ON CONFLICT (trial_id, split, name) DO UPDATE SET value = excluded.value, recorded_at = now()`);
+  } catch (e) {
+    throw explain(e, where, 'constraint violated');
+  }
+}
+
+/** Upsert long-form metrics of a trial keyed by (trialId, split, name). */
+export async function recordMetrics(db: ResultsDb, trialId: string, rows: MetricRecord[]): Promise<void> {
+  const where = `recordMetrics(${JSON.stringify(trialId)})`;
+  const list = parseMetrics(where, trialId, rows);
   if (list.length === 0) return;
   const write = async (d: ResultsDb) => {
     for (let i = 0; i < list.length; i += CHUNK) {
