@@ -72,7 +72,7 @@ export const VARS: readonly VarDoc[] = [
   { names: ['PLAN_BENCH_TRIALS'], group: 'bench', meaning: '`plan` bench: plan sizes in trials, comma separated (`10000,100000`; each ≥ 60)' },
   { names: ['LONG_BENCH_HEARTBEAT_S', 'LONG_BENCH_CANCELS', 'LONG_BENCH_CANCEL_HEARTBEAT_S'], group: 'bench', meaning: '`long-stage` bench: heartbeat timeout of its long-epoch stages in s (3), how many sweeps it cancels mid-stage (5), and the heartbeat timeout of those cancelled sweeps (120, the default)' },
   { names: ['QUERY_BENCH_RUNS'], group: 'bench', meaning: '`query-path` bench: runs per query (40)' },
-  { names: ['RESULTS_BENCH_SIZES', 'RESULTS_BENCH_RUNS'], group: 'bench', meaning: '`results-db` bench: table sizes (`10000,100000,1000000`) and runs per query (30)' },
+  { names: ['RESULTS_BENCH_SIZES', 'RESULTS_BENCH_RUNS', 'RESULTS_BENCH_WRITE_RUNS'], group: 'bench', meaning: '`results-db` bench: table sizes (`10000,100000,1000000`), runs per query (30) and timed writes per kind (40)' },
   { names: ['UNLEARN_BENCH_DATASET', 'UNLEARN_BENCH_ALGOS', 'UNLEARN_BENCH_DOCS'], group: 'bench', meaning: '`unlearn` bench: data set (`mnist`), algorithms (all); `UNLEARN_BENCH_DOCS=1` rewrites the table in docs/unlearning.md' },
   { names: ['UNLEARN_BENCH_PER_CLASS', 'UNLEARN_BENCH_TEST_PER_CLASS', 'UNLEARN_BENCH_SEEDS', 'UNLEARN_BENCH_EPOCHS'], group: 'bench', meaning: '`unlearn` bench: train / test examples per class (200 / 100), seeds (3), original epochs (6)' },
   // ---- tests
