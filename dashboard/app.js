@@ -100,9 +100,14 @@ async function loadFilters() {
   state.filtersLoaded = true;
 }
 
+// Filter changes can overlap: only the answer to the latest request is shown (an older one may arrive last).
+const latest = { leaderboard: 0, trials: 0 };
+
 async function loadLeaderboard() {
   const q = filterQuery();
+  const seq = ++latest.leaderboard;
   const [rows, svg] = await Promise.all([api('/api/leaderboard?' + q), api('/api/tradeoff.svg?' + q)]);
+  if (seq !== latest.leaderboard) return;
   state.rows = rows;
   renderLeaderboard();
   $('#tradeoff').innerHTML = svg;
@@ -134,7 +139,9 @@ async function loadSweeps() {
 async function loadTrials() {
   const sweep = new FormData($('#filters')).get('sweep') || '';
   $('#trials-scope').textContent = sweep ? `of ${sweep}` : '(latest, all sweeps)';
+  const seq = ++latest.trials;
   const trials = await api('/api/trials' + (sweep ? '?sweep=' + encodeURIComponent(sweep) : ''));
+  if (seq !== latest.trials) return;
   $('#trials tbody').innerHTML = trials.map((t) =>
     `<tr class="trial-row" data-trial="${esc(t.id)}"><td class="text">${esc(t.id)}</td><td class="text">${esc(t.label)}${t.role === 'oracle' ? ' (oracle)' : ''}${t.role === 'method' && t.algorithm !== t.label ? ` (${esc(t.algorithm)})` : ''}</td><td class="text">${esc(t.localization ?? '')}</td>` +
     `<td>${esc(t.alpha ?? '')}</td><td>${esc(t.seed)}</td><td class="text">${esc(t.status)}</td><td>${pct(t.forget_acc)}</td><td>${pct(t.retain_acc)}</td><td>${pct(t.test_acc)}</td><td>${pct(t.mia_efficacy)}</td></tr>`).join('');
