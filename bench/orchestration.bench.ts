@@ -115,7 +115,7 @@ try {
   // `sweep start` for the file, through the real CLI (process start, validation, workflow start).
   // Its CPU time too (GNU time, when installed): on a shared machine the wall time mostly measures the queue for a core.
   const timeBin = '/usr/bin/time';
-  const cli = [process.execPath, '--import', 'tsx', path.join(root, 'cli', 'main.ts'), 'sweep', 'start', file, '--id', id];
+  const cli = [process.execPath, '--import', 'tsx', path.join(root, 'cli', 'main.ts'), 'sweep', 'start', file, '--id', id, '--yes']; // --yes: a bench plan is meant to be large
   const withTime = existsSync(timeBin);
   const tStart = Date.now();
   const started = withTime
