@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
+import { drizzle } from 'drizzle-orm/node-postgres';
 import { dropDatabase, freshDatabase, rng, seedSweep, type FreshDb } from './helpers.js';
 import { listMigrations, MIGRATIONS_DIR, migrate } from '../../db/migrate.js';
 import { openDb } from '../../db/client.js';
@@ -238,4 +239,39 @@ void describe('running sums', () => {
       await admin.end();
     }
   });
+});
+
+void test('an original and its oracle written at the same time still pair (the second writer of a setting waits, then sees the first)', async () => {
+  const sweepId = 'race';
+  await recordSweep(f.db, { id: sweepId, name: sweepId, config: {}, status: 'running' });
+  const trial = (role: 'original' | 'oracle'): TrialRecord => ({
+    id: `race/${role}`, sweepId, role, algorithm: role === 'oracle' ? 'retrain' : null, label: role,
+    settingKey: 'setting-race', methodKey: role, dataset: 'synth', model: 'mlp', recipeKey: 'recipe', forgetSetKey: 'fs-race-0',
+    forgetKind: 'iid', forgetFraction: 0.1, localization: null, alpha: null, hparams: {}, seed: 0, stageKeys: {},
+    status: 'completed', wallSeconds: role === 'oracle' ? 100 : 90, epochs: 3, paramsChangedFraction: 1,
+  });
+  const metricsWith = (forget: number): MetricRecord[] => [
+    { split: 'forget', name: 'accuracy', value: forget }, { split: 'retain', name: 'accuracy', value: 0.99 },
+    { split: 'test', name: 'accuracy', value: 0.8 }, { split: 'forget', name: 'mia_efficacy', value: 0.5 },
+  ];
+  const c1 = await f.handle.pool.connect();
+  const c2 = await f.handle.pool.connect();
+  try {
+    // the original's transaction writes first and stays open; the oracle's writes meanwhile from another session
+    await c1.query('BEGIN');
+    await c2.query('BEGIN');
+    await recordTrialWithMetrics(drizzle(c1) as unknown as ResultsDb, trial('original'), metricsWith(1));
+    const oracleDone = recordTrialWithMetrics(drizzle(c2) as unknown as ResultsDb, trial('oracle'), metricsWith(0.4)).then(() => c2.query('COMMIT'));
+    await new Promise((r) => setTimeout(r, 300));
+    await c1.query('COMMIT');
+    await oracleDone;
+  } finally {
+    c1.release();
+    c2.release();
+  }
+  const { rows } = await f.handle.pool.query(`SELECT n_paired, d_forget_mean FROM leaderboard_for($1, NULL, NULL) WHERE role = 'original'`, [sweepId]);
+  assert.equal(rows.length, 1);
+  assert.equal(Number(rows[0].n_paired), 1, 'the original is paired with the oracle written at the same time');
+  close(rows[0].d_forget_mean, 0.4 - 1, 'Δforget of the original');
+  await compareWithLive('concurrent original and oracle', [sweepId, sweepId, sweepId]);
 });
