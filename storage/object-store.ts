@@ -32,6 +32,8 @@ import { Upload } from '@aws-sdk/lib-storage';
 // The pinned AWS SDK supports Node 20; its notice about future versions is noise in every command's output.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
+// The same shape as config/index.ts's S3Config, declared here because storage/ imports no other layer (the
+// lint rule); TypeScript's structural typing lets a config value pass straight in.
 export interface S3Config {
   endpoint: string;
   region: string;
