@@ -46,8 +46,25 @@ export async function upsertArtifact(db: Queryable, a: { key: string; kind: stri
   );
 }
 
-export async function markStageDone(db: Queryable, key: string, seconds: number): Promise<void> {
-  await db.query(`UPDATE stages SET status = 'done', wall_seconds = $2, finished_at = now(), error = NULL WHERE key = $1`, [key, seconds]);
+/** A planned stage (its row exists) starts an attempt: UPDATE only, no spec to write (cf. markStageRunning). */
+export async function markPlannedStageRunning(db: Queryable, key: string, attempt: number, worker: string, backend: string): Promise<void> {
+  await db.query(
+    `UPDATE stages SET status = 'running', attempts = GREATEST(attempts, $2), worker = $3, backend = $4, started_at = now(), error = NULL WHERE key = $1`,
+    [key, attempt, worker, backend],
+  );
+}
+
+/** The stage ran: its artifact row upserted (as upsertArtifact) and its row `done`, in one statement (one round
+ * trip, one commit: the two always agree). */
+export async function finishStage(db: Queryable, a: { key: string; kind: string; uri: string; sha256: string; bytes: number; metadata: Record<string, unknown> }, seconds: number): Promise<void> {
+  await db.query(
+    `WITH art AS (
+       INSERT INTO artifacts (key, kind, uri, sha256, bytes, metadata) VALUES ($1, $2, $3, $4, $5, $6::jsonb)
+       ON CONFLICT (key) DO UPDATE SET uri = $3, sha256 = $4, bytes = $5, metadata = $6::jsonb, created_at = now()
+       RETURNING key)
+     UPDATE stages SET status = 'done', wall_seconds = $7, finished_at = now(), error = NULL WHERE key = (SELECT key FROM art)`,
+    [a.key, a.kind, a.uri, a.sha256, a.bytes, JSON.stringify(a.metadata), seconds],
+  );
 }
 
 /** A run of the stage ended without an artifact ('failed' or 'cancelled'); a stage already done stays done. */
