@@ -81,14 +81,21 @@ export async function setSweepStatus(db: Queryable, sweepId: string, status: str
   await db.query(`UPDATE sweeps SET status = $2, updated_at = now() WHERE id = $1`, [sweepId, status]);
 }
 
-/** Recorded wall seconds of finished stages by kind (median over the last `limit` of each kind), for estimates. */
-export async function stageTimings(db: Queryable, compute: string, limit = 200): Promise<Record<string, { median: number; n: number }>> {
+/** Recorded wall seconds by stage kind, data set and model (the stage params' `dataset` and `model`, null for a
+ *  kind without them): the median of the last `limit` finished stages of each. A kind's time depends on what it
+ *  trains: an estimate from another data set's or model's stages would be off by orders of magnitude. */
+export async function stageTimingsBySetting(db: Queryable, compute: string, limit = 200): Promise<{ kind: string; dataset: unknown; model: unknown; median: number; n: number }[]> {
   const r = await db.query(
-    `SELECT kind, percentile_cont(0.5) WITHIN GROUP (ORDER BY wall_seconds) AS median, count(*)::int AS n
-       FROM (SELECT kind, wall_seconds, row_number() OVER (PARTITION BY kind ORDER BY finished_at DESC NULLS LAST) AS rn
-               FROM stages WHERE status = 'done' AND wall_seconds IS NOT NULL AND coalesce(params ->> 'compute', 'ml') = $2) s
-      WHERE rn <= $1 GROUP BY kind`,
+    `SELECT kind, dataset, model, percentile_cont(0.5) WITHIN GROUP (ORDER BY wall_seconds) AS median, count(*)::int AS n
+       FROM (SELECT kind, dataset, model, wall_seconds,
+                    row_number() OVER (PARTITION BY kind, dataset, model ORDER BY finished_at DESC NULLS LAST) AS rn
+               FROM (SELECT kind, wall_seconds, finished_at,
+                            -- a record stage's params name the trial (its 'model' is a stage key): one group
+                            CASE WHEN kind = 'record' THEN NULL ELSE params -> 'dataset' END AS dataset,
+                            CASE WHEN kind = 'record' THEN NULL ELSE params -> 'model' END AS model
+                       FROM stages WHERE status = 'done' AND wall_seconds IS NOT NULL AND coalesce(params ->> 'compute', 'ml') = $2) k) s
+      WHERE rn <= $1 GROUP BY kind, dataset, model`,
     [limit, compute],
   );
-  return Object.fromEntries(r.rows.map((x) => [x.kind as string, { median: Number(x.median), n: Number(x.n) }]));
+  return r.rows.map((x) => ({ kind: x.kind as string, dataset: x.dataset ?? null, model: x.model ?? null, median: Number(x.median), n: Number(x.n) }));
 }
