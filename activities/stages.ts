@@ -4,11 +4,11 @@ import { Context, ApplicationFailure, CancelledFailure } from '@temporalio/activ
 import { openDb, type DbHandle } from '../db/client.js';
 import { recordCurve, recordForgetOutputs, recordSettings, recordSweep, recordTrials, recordTrialWithMetrics, trialRecord, trialRowId, type TrialRecord } from '../db/record.js';
 import {
-  artifactRows as artifactRowsOf, markStageCached, markStageDone, markStageEnded, markStageRunning, markStageStatus,
-  setSweepStatus, upsertArtifact, type ArtifactRow,
+  artifactRows as artifactRowsOf, finishStage, markPlannedStageRunning, markStageCached, markStageEnded, markStageRunning, markStageStatus,
+  setSweepStatus, type ArtifactRow,
 } from '../db/stage-rows.js';
 import { codeVersion } from './provenance.js';
-import { findPlan, markPlanRanges, planRecordParams, pruneTrials, readPlanPage, readPlanStages, savePlan, splitRanges, type PlannedStage } from '../db/plan-store.js';
+import { beginPlannedStage, findPlan, markPlanRanges, planRecordParams, pruneTrials, readPlanPage, readPlanStages, savePlan, splitRanges, type PlannedStage } from '../db/plan-store.js';
 import { expandSweep, planSettings, stageKey, STAGE_QUEUES, STAGE_VERSIONS } from '../sweep/plan.js';
 import { revalidateSweepConfig } from './sweep-input.js';
 import { nodeSha256Hex, planIdOf } from './plan-id.js';
@@ -206,21 +206,26 @@ export function createActivities(deps: ActivityDeps): SweepActivities {
     const { sweepId } = input;
     let stage: StageSpec;
     let inputKinds: Record<string, string>;
+    // A planned stage (the usual case) begins with one query: its spec, its own artifact row and its inputs' rows.
+    let existing: ArtifactRow | undefined;
+    let inputRows: Map<string, ArtifactRow> | undefined;
     if ('stage' in input) {
       ({ stage, inputKinds } = input);
     } else {
-      const planned = (await readPlanStages(db.pool, input.planId, [input.index])).get(input.index);
-      if (!planned) throw ApplicationFailure.nonRetryable(`plan ${input.planId} has no stage at position ${input.index}`, FailureType.InvalidConfig);
-      stage = specOf(planned);
-      inputKinds = planned.inputKinds;
+      const begun = await beginPlannedStage(db.pool, input.planId, input.index);
+      if (!begun) throw ApplicationFailure.nonRetryable(`plan ${input.planId} has no stage at position ${input.index}`, FailureType.InvalidConfig);
+      stage = specOf(begun.planned);
+      inputKinds = begun.planned.inputKinds;
+      existing = begun.own;
+      inputRows = begun.inputArtifacts;
     }
     checkStageVersion(stage, deps.identity);
+    if ('stage' in input) existing = (await artifactRows([stage.key])).get(stage.key);
     const ctx = Context.current();
     const attempt = ctx.info.attempt;
     const t0 = Date.now();
     const s = stage;
     // Memoization: a complete, verified artifact means the stage is not run again.
-    const existing = (await artifactRows([s.key])).get(s.key);
     if (await verified(s, existing)) {
       await markStageCached(pool, s.key);
       return { key: s.key, status: 'cached', seconds: 0, attempt };
@@ -231,23 +236,25 @@ export function createActivities(deps: ActivityDeps): SweepActivities {
       throw ApplicationFailure.nonRetryable(`worker ${deps.identity} has no compute "${computeName}" (has: ${Object.keys(deps.computes).join(', ')})`, FailureType.InvalidConfig);
     }
     const backend = compute ? await compute.backend() : { name: 'io', device: 'cpu', version: '' };
-    await markStageRunning(pool, s, attempt, deps.identity, `${backend.name}/${backend.device}`);
+    const backendName = `${backend.name}/${backend.device}`;
+    if ('stage' in input) await markStageRunning(pool, s, attempt, deps.identity, backendName);
+    else await markPlannedStageRunning(pool, s.key, attempt, deps.identity, backendName);
 
-    // The details carry the resume point and the compute's progress; the ticker re-sends them every second.
-    // It runs only when the event loop does: the compute's loops yield to it (ml/driver.ts), so a heartbeat
-    // timeout means a hung or dead worker, or a loop that does not go through the driver.
+    // The details carry the resume point and the compute's progress; the ticker sends them every second (the
+    // first tick too: a stage shorter than that costs the server no heartbeat). It runs only when the event
+    // loop does: the compute's loops yield to it (ml/driver.ts), so a heartbeat timeout means a hung or dead
+    // worker, or a loop that does not go through the driver.
     const details: HeartbeatDetails = { stage: s.key, kind: s.kind };
     const heartbeat = () => ctx.heartbeat(details);
-    heartbeat();
     // every second, or 4 times per heartbeat timeout when that is shorter
     const ticker = setInterval(heartbeat, Math.min(1000, Math.max(100, (ctx.info.heartbeatTimeoutMs ?? 4000) / 4)));
     const abort = new AbortController();
     ctx.cancelled.catch(() => abort.abort());
-    const inputRows = await artifactRows(inputKeys(s));
+    const inputArtifacts = inputRows ?? (await artifactRows(inputKeys(s)));
     const read = async (role: string) => {
       const key = inputKey(s, role);
       if (!key) throw new InvalidConfigError(`stage ${s.kind} ${s.key} has no input "${role}"`);
-      const row = inputRows.get(key);
+      const row = inputArtifacts.get(key);
       const kind = inputKinds[role];
       if (!row || !kind) throw new Error(`input ${role} (${key}) of stage ${s.kind} ${s.key} has no artifact yet`);
       return store.get(artifactKey({ kind, key }), row.sha256);
@@ -304,8 +311,7 @@ export function createActivities(deps: ActivityDeps): SweepActivities {
       const put = await store.put(artifactKey(s), out.bytes, { stage: s.key, kind: s.kind });
       const seconds = (Date.now() - t0) / 1000;
       const meta = { seconds, ...out.meta, worker: deps.identity, host: hostOfWorker(deps.identity), backend, code: codeVersion(), version: s.version, attempt, resumedFromEpoch: out.resumedFromEpoch ?? 0 };
-      await upsertArtifact(pool, { key: s.key, kind: s.kind, uri: put.uri, sha256: put.sha256, bytes: put.bytes, metadata: meta });
-      await markStageDone(pool, s.key, seconds);
+      await finishStage(pool, { key: s.key, kind: s.kind, uri: put.uri, sha256: put.sha256, bytes: put.bytes, metadata: meta }, seconds);
       return { key: s.key, status: 'ran', seconds, attempt, resumedFromEpoch: out.resumedFromEpoch ?? 0 };
     } catch (e) {
       const cancelled = abort.signal.aborted || e instanceof CancelledFailure;

@@ -7,7 +7,7 @@
 // the continue-as-new chain with their history lengths, the longest workflow task (and any failed or timed-out
 // one), the io worker's peak memory, activity latency per stage kind, and a memoized rerun (ms per stage).
 // Env: ORCH_BENCH_TRIALS, ORCH_BENCH_WINDOW (default 64), ORCH_BENCH_CONCURRENCY (activities per worker, default 32),
-// ORCH_BENCH_SECONDS (stop the sweep after that long and report the part that ran), ORCH_BENCH_STOP=terminate (stop
+// ORCH_BENCH_PROFILE_DIR (a CPU profile of each worker process there), ORCH_BENCH_SECONDS (stop the sweep after that long and report the part that ran), ORCH_BENCH_STOP=terminate (stop
 // it by terminating; default: cancel it, which marks every unfinished stage and trial, and time that),
 // ORCH_BENCH_DEMO=1 also runs the demo sweep with real compute (`npm run demo -- --fresh`, minutes) and reports the
 // fraction of gpu-worker wall time spent outside compute / outside training stages.
@@ -82,7 +82,8 @@ log(`${trials} trials, ${stages} stages ${JSON.stringify(stagesByKind)}, window 
 
 /** A worker process; resolves once it polls. */
 function startWorkerProcess(queue: 'io' | 'gpu'): Promise<ChildProcess> {
-  const p = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'cli', 'main.ts'), 'worker', '--queue', queue, '--concurrency', String(CONC)], {
+  const profile = process.env.ORCH_BENCH_PROFILE_DIR ? ['--cpu-prof', '--cpu-prof-dir', process.env.ORCH_BENCH_PROFILE_DIR, '--cpu-prof-name', `${queue}-worker.cpuprofile`] : [];
+  const p = spawn(process.execPath, [...profile, '--import', 'tsx', path.join(root, 'cli', 'main.ts'), 'worker', '--queue', queue, '--concurrency', String(CONC)], {
     cwd: root, env: process.env, stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';

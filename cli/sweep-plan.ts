@@ -11,7 +11,8 @@ import { nodeSha256Hex, planIdOf } from '../activities/plan-id.js';
 import { planCachedByKind } from '../db/plan-store.js';
 import { STAGE_KINDS, type StageKind } from '../sweep/stages.js';
 import { openDb } from '../db/client.js';
-import { artifactRows, stageTimings } from '../db/stage-rows.js';
+import { artifactRows, stageTimingsBySetting } from '../db/stage-rows.js';
+import { canonicalJson } from '../sweep/hash.js';
 
 /** Above this many trials to run, starting a sweep needs --yes. */
 export const CONFIRM_TRIALS = 5000;
@@ -28,7 +29,7 @@ export interface PlanReport {
   cachedTrials?: number;
   /** why cached counts are missing */
   cacheNote?: string;
-  /** median recorded seconds per stage kind (same compute) and the resulting stage time of what is left to run */
+  /** median recorded seconds per stage kind (same compute, data set and model) and the stage time of what is left to run */
   estimate?: { seconds: number; perKind: Record<string, number>; missing: string[] };
 }
 
@@ -73,28 +74,58 @@ export async function planReport(
         ? 'no stored plan of this config yet: counted as all new (`unlearn sweep plan` looks the stages up)'
         : `${counts.stages.toLocaleString('en-US')} stages: too many to look up one by one; counted as all new`;
     }
-    const timings = await stageTimings(h.pool, cfg.compute);
-    const perKind: Record<string, number> = {};
-    const missing: string[] = [];
-    let seconds = 0;
-    for (const kind of STAGE_KINDS) {
-      const toRun = counts.byKind[kind] - (report.cached?.[kind] ?? 0);
-      if (toRun <= 0) continue;
-      const t = timings[kind];
-      if (!t) {
-        missing.push(kind);
-        continue;
-      }
-      perKind[kind] = t.median;
-      seconds += toRun * t.median;
-    }
-    report.estimate = { seconds, perKind, missing };
+    report.estimate = estimateFromTimings(cfg, counts, report.cached, await stageTimingsBySetting(h.pool, cfg.compute));
   } catch (e) {
     report.cacheNote = `database not reachable (${(e as Error).message.split('\n')[0]}): cached counts and the estimate are missing`;
   } finally {
     await h.close().catch(() => undefined);
   }
   return report;
+}
+
+/**
+ * Stage time of what is left to run: per (data set, model) of the grid and stage kind, the stages to run times
+ * the median recorded time of that kind on that data set and model (stage params `dataset`, `model`). Cached
+ * stages are known by kind only, so each (data set, model) gets its share of them. A kind with no recorded stage of
+ * the same data set and model is listed as missing: another setting's time says nothing about this one (MNIST
+ * stages of 1 s are not CIFAR-10 stages of 5 min). perKind: the plan-weighted median per kind, for the table.
+ */
+export function estimateFromTimings(
+  cfg: SweepConfig,
+  counts: PlanCounts,
+  cached: Record<string, number> | undefined,
+  timings: { kind: string; dataset: unknown; model: unknown; median: number }[],
+): NonNullable<PlanReport['estimate']> {
+  const medians = new Map(timings.map((t) => [`${t.kind}|${canonicalJson(t.dataset)}|${canonicalJson(t.model)}`, t.median]));
+  const perKindSum: Record<string, [number, number]> = {};
+  const missing = new Set<string>();
+  let seconds = 0;
+  for (const ds of cfg.grid.datasets) {
+    const dataset = { id: ds.id, subset: ds.subset ?? null, params: ds.params ?? {} };
+    for (const m of cfg.grid.models) {
+      const model = { id: m.id, params: m.params ?? {} };
+      const part = planCounts({ ...cfg, grid: { ...cfg.grid, datasets: [ds], models: [m] } });
+      for (const kind of STAGE_KINDS) {
+        const planned = part.byKind[kind] ?? 0;
+        if (planned === 0) continue;
+        const toRun = planned * (1 - (cached?.[kind] ?? 0) / counts.byKind[kind]);
+        if (toRun <= 0) continue;
+        // the params a kind carries: record none, forgetset.select the data set only, the rest both
+        const key = kind === 'record' ? `${kind}|null|null` : kind === 'forgetset.select' ? `${kind}|${canonicalJson(dataset)}|null` : `${kind}|${canonicalJson(dataset)}|${canonicalJson(model)}`;
+        const median = medians.get(key);
+        if (median === undefined) {
+          missing.add(kind);
+          continue;
+        }
+        seconds += toRun * median;
+        const acc = (perKindSum[kind] ??= [0, 0]);
+        acc[0] += toRun * median;
+        acc[1] += toRun;
+      }
+    }
+  }
+  const perKind = Object.fromEntries(Object.entries(perKindSum).map(([k, [s, c]]) => [k, s / c]));
+  return { seconds, perKind, missing: STAGE_KINDS.filter((k) => missing.has(k)) };
 }
 
 const n = (v: number) => v.toLocaleString('en-US');
@@ -111,7 +142,7 @@ export function formatPlan(cfg: SweepConfig, sweepId: string, r: PlanReport): st
   for (const kind of STAGE_KINDS as readonly StageKind[]) {
     const planned = c.byKind[kind];
     if (!planned) continue;
-    const cached = r.cached?.[kind];
+    const cached = r.cached ? (r.cached[kind] ?? 0) : undefined;
     const med = r.estimate?.perKind[kind];
     t.push([kind, n(planned), cached === undefined ? '?' : n(cached), cached === undefined ? '?' : n(planned - cached), med === undefined ? '–' : med.toFixed(2)]);
   }
@@ -121,10 +152,10 @@ export function formatPlan(cfg: SweepConfig, sweepId: string, r: PlanReport): st
   else lines.push(`new trials: ${n(newTrials(r))} (${n(r.cachedTrials ?? 0)} already recorded from cache)`);
   if (r.estimate && r.estimate.missing.length > 0 && Object.keys(r.estimate.perKind).length === 0) {
     // nothing of this compute was ever timed here: a number would be a guess
-    lines.push(`estimate: unknown (no recorded timing yet on compute "${cfg.compute}" for ${r.estimate.missing.join(', ')})`);
+    lines.push(`estimate: unknown (no recorded timing yet on this data set and model, compute "${cfg.compute}", for ${r.estimate.missing.join(', ')})`);
   } else if (r.estimate) {
-    lines.push(`estimate: ${r.estimate.missing.length ? 'at least ' : ''}${dur(r.estimate.seconds)} of stage time (what is left to run × the median recorded time of its kind on compute "${cfg.compute}"; divide by the workers)` +
-      (r.estimate.missing.length ? `; no recorded timing yet for ${r.estimate.missing.join(', ')}` : ''));
+    lines.push(`estimate: ${r.estimate.missing.length ? 'at least ' : ''}${dur(r.estimate.seconds)} of stage time (what is left to run × the median recorded time of its kind on this data set and model, compute "${cfg.compute}"; divide by the workers)` +
+      (r.estimate.missing.length ? `; no recorded timing yet on this data set and model for ${r.estimate.missing.join(', ')}` : ''));
   }
   return lines.join('\n');
 }

@@ -9,12 +9,14 @@
 //   pruneTrials(pool, sweepId, keepIds): deletes the sweep's trial rows not in keepIds.
 //   readPlanPage(pool, planId, from, count): compact rows of positions [from, from + count), in order.
 //   readPlanStages(pool, planId, idxs): full stage specs (params from `stages`) with each input's key and kind.
+//   beginPlannedStage(pool, planId, idx): one position's spec with its own and its inputs' artifact rows (one query).
 //   splitRanges(ranges, maxPositions): the same positions as batches of ranges covering at most maxPositions each.
 //   markPlanRanges(pool, planId, ranges, status, error): one set-based UPDATE of `stages` for the positions (a
 //       stage done or cached stays so); returns the positions' counts by kind.
 //   planRecordParams(pool, planId, ranges): the params of the record stages at the given positions, in order.
 import type pg from 'pg';
 import type { SweepPlan } from '../sweep/plan.js';
+import type { ArtifactRow } from './stage-rows.js';
 
 export interface PlanSummary {
   planId: string;
@@ -150,6 +152,47 @@ export async function readPlanStages(pool: Pool, planId: string, idxs: number[])
     out.set(row.idx, { idx: row.idx, key: row.key, kind: row.kind, label: row.label, params: row.params, inputs, inputKinds });
   }
   return out;
+}
+
+/** What a stage attempt needs before it runs: its spec, its own artifact row (memoization) and its inputs' rows. */
+export interface StageBeginning {
+  planned: PlannedStage;
+  own: ArtifactRow | undefined;
+  inputArtifacts: Map<string, ArtifactRow>;
+}
+
+/**
+ * readPlanStages for one position plus the artifact rows of the stage and of its inputs, in one round trip: a
+ * no-op stage's cost is mostly round trips to PostgreSQL (docs/orchestration.md, Measurements).
+ */
+export async function beginPlannedStage(pool: Pool, planId: string, idx: number): Promise<StageBeginning | undefined> {
+  const r = await pool.query(
+    `SELECT p.idx, p.key, p.kind, p.label, p.input_roles, s.params, ins.keys AS input_keys, ins.kinds AS input_kinds,
+            (SELECT row_to_json(a) FROM (SELECT key, sha256, bytes, metadata FROM artifacts WHERE key = p.key) a) AS own,
+            (SELECT coalesce(json_agg(a), '[]'::json) FROM (SELECT key, sha256, bytes, metadata FROM artifacts WHERE key = ANY(ins.keys)) a) AS input_artifacts
+       FROM plan_stages p JOIN stages s ON s.key = p.key
+      CROSS JOIN LATERAL (
+        SELECT coalesce(array_agg(q.key ORDER BY u.o), '{}') AS keys, coalesce(array_agg(q.kind ORDER BY u.o), '{}') AS kinds
+          FROM unnest(p.input_idx) WITH ORDINALITY AS u(i, o) JOIN plan_stages q ON q.plan_id = p.plan_id AND q.idx = u.i) ins
+      WHERE p.plan_id = $1 AND p.idx = $2`,
+    [planId, idx],
+  );
+  const row = r.rows[0];
+  if (!row) return undefined;
+  const roles: string[] = row.input_roles;
+  const inputs: Record<string, string> = {};
+  const inputKinds: Record<string, string> = {};
+  roles.forEach((role, j) => {
+    inputs[role] = row.input_keys[j];
+    inputKinds[role] = row.input_kinds[j];
+  });
+  const inputArtifacts = new Map<string, ArtifactRow>();
+  for (const a of row.input_artifacts as ArtifactRow[]) inputArtifacts.set(a.key, a);
+  return {
+    planned: { idx: row.idx, key: row.key, kind: row.kind, label: row.label, params: row.params, inputs, inputKinds },
+    own: (row.own as ArtifactRow | null) ?? undefined,
+    inputArtifacts,
+  };
 }
 
 /** Positions given as half-open ranges [from, to). */

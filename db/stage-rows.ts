@@ -46,8 +46,25 @@ export async function upsertArtifact(db: Queryable, a: { key: string; kind: stri
   );
 }
 
-export async function markStageDone(db: Queryable, key: string, seconds: number): Promise<void> {
-  await db.query(`UPDATE stages SET status = 'done', wall_seconds = $2, finished_at = now(), error = NULL WHERE key = $1`, [key, seconds]);
+/** A planned stage (its row exists) starts an attempt: UPDATE only, no spec to write (cf. markStageRunning). */
+export async function markPlannedStageRunning(db: Queryable, key: string, attempt: number, worker: string, backend: string): Promise<void> {
+  await db.query(
+    `UPDATE stages SET status = 'running', attempts = GREATEST(attempts, $2), worker = $3, backend = $4, started_at = now(), error = NULL WHERE key = $1`,
+    [key, attempt, worker, backend],
+  );
+}
+
+/** The stage ran: its artifact row upserted (as upsertArtifact) and its row `done`, in one statement (one round
+ * trip, one commit: the two always agree). */
+export async function finishStage(db: Queryable, a: { key: string; kind: string; uri: string; sha256: string; bytes: number; metadata: Record<string, unknown> }, seconds: number): Promise<void> {
+  await db.query(
+    `WITH art AS (
+       INSERT INTO artifacts (key, kind, uri, sha256, bytes, metadata) VALUES ($1, $2, $3, $4, $5, $6::jsonb)
+       ON CONFLICT (key) DO UPDATE SET uri = $3, sha256 = $4, bytes = $5, metadata = $6::jsonb, created_at = now()
+       RETURNING key)
+     UPDATE stages SET status = 'done', wall_seconds = $7, finished_at = now(), error = NULL WHERE key = (SELECT key FROM art)`,
+    [a.key, a.kind, a.uri, a.sha256, a.bytes, JSON.stringify(a.metadata), seconds],
+  );
 }
 
 /** A run of the stage ended without an artifact ('failed' or 'cancelled'); a stage already done stays done. */
@@ -64,14 +81,21 @@ export async function setSweepStatus(db: Queryable, sweepId: string, status: str
   await db.query(`UPDATE sweeps SET status = $2, updated_at = now() WHERE id = $1`, [sweepId, status]);
 }
 
-/** Recorded wall seconds of finished stages by kind (median over the last `limit` of each kind), for estimates. */
-export async function stageTimings(db: Queryable, compute: string, limit = 200): Promise<Record<string, { median: number; n: number }>> {
+/** Recorded wall seconds by stage kind, data set and model (the stage params' `dataset` and `model`, null for a
+ *  kind without them): the median of the last `limit` finished stages of each. A kind's time depends on what it
+ *  trains: an estimate from another data set's or model's stages would be off by orders of magnitude. */
+export async function stageTimingsBySetting(db: Queryable, compute: string, limit = 200): Promise<{ kind: string; dataset: unknown; model: unknown; median: number; n: number }[]> {
   const r = await db.query(
-    `SELECT kind, percentile_cont(0.5) WITHIN GROUP (ORDER BY wall_seconds) AS median, count(*)::int AS n
-       FROM (SELECT kind, wall_seconds, row_number() OVER (PARTITION BY kind ORDER BY finished_at DESC NULLS LAST) AS rn
-               FROM stages WHERE status = 'done' AND wall_seconds IS NOT NULL AND coalesce(params ->> 'compute', 'ml') = $2) s
-      WHERE rn <= $1 GROUP BY kind`,
+    `SELECT kind, dataset, model, percentile_cont(0.5) WITHIN GROUP (ORDER BY wall_seconds) AS median, count(*)::int AS n
+       FROM (SELECT kind, dataset, model, wall_seconds,
+                    row_number() OVER (PARTITION BY kind, dataset, model ORDER BY finished_at DESC NULLS LAST) AS rn
+               FROM (SELECT kind, wall_seconds, finished_at,
+                            -- a record stage's params name the trial (its 'model' is a stage key): one group
+                            CASE WHEN kind = 'record' THEN NULL ELSE params -> 'dataset' END AS dataset,
+                            CASE WHEN kind = 'record' THEN NULL ELSE params -> 'model' END AS model
+                       FROM stages WHERE status = 'done' AND wall_seconds IS NOT NULL AND coalesce(params ->> 'compute', 'ml') = $2) k) s
+      WHERE rn <= $1 GROUP BY kind, dataset, model`,
     [limit, compute],
   );
-  return Object.fromEntries(r.rows.map((x) => [x.kind as string, { median: Number(x.median), n: Number(x.n) }]));
+  return r.rows.map((x) => ({ kind: x.kind as string, dataset: x.dataset ?? null, model: x.model ?? null, median: Number(x.median), n: Number(x.n) }));
 }

@@ -1247,7 +1247,9 @@ async function ensureS3(
   const logPath = join(stateDir, 's3.log');
   for (let attempt = 1; ; attempt++) {
     const endpoint = `http://127.0.0.1:${port}`;
-    const args = ['--port', `127.0.0.1:${port}`, '--region', region, '--quiet', 'posix', dataDir];
+    // --keep-alive: versitygw answers every request with `Connection: close` by default, so each S3 call paid a
+    // new TCP connection (measured: 2.2 ms CPU a PUT of a few bytes on the client, 300 connections per 300 calls).
+    const args = ['--port', `127.0.0.1:${port}`, '--region', region, '--keep-alive', '--quiet', 'posix', dataDir];
     log(`s3: starting ${bin} ${args.join(' ')}`);
     // Root credentials go through the environment, not argv (argv is visible in ps).
     const proc = spawnDaemon(bin, args, logPath, daemonEnv(env, { ROOT_ACCESS_KEY: creds.accessKeyId, ROOT_SECRET_KEY: creds.secretAccessKey }));

@@ -1,4 +1,6 @@
-// Object storage on any S3-compatible server (@aws-sdk/client-s3 + lib-storage), with integrity checks.
+// Object storage on any S3-compatible server, with integrity checks: whole-object PUT, GET and HEAD through
+// storage/s3-lean.ts (signed keep-alive HTTP, the hot path of every stage), multipart uploads, streams, listing
+// and deletes through @aws-sdk/client-s3 + lib-storage.
 // Exports:
 //   class ObjectStore(cfg, opts?)  (cfg: S3Config, read from S3_* by config/index.ts s3Config at an entry point)
 //     putBytes(key, bytes, {contentType?, metadata?}) → PutResult { key, uri, sha256, bytes }
@@ -23,11 +25,11 @@ import { pipeline } from 'node:stream/promises';
 import {
   DeleteObjectCommand,
   GetObjectCommand,
-  HeadObjectCommand,
   ListObjectsV2Command,
   S3Client,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
+import { LeanS3 } from './s3-lean.js';
 
 // The pinned AWS SDK supports Node 20; its notice about future versions is noise in every command's output.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
@@ -124,6 +126,11 @@ function httpStatus(err: unknown): number | undefined {
   return (err as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode;
 }
 
+/** One value of a response header (node gives a list for repeated ones). */
+function header(v: string | string[] | undefined): string | undefined {
+  return Array.isArray(v) ? v[0] : v;
+}
+
 /** A Transform that hashes and counts what passes through. */
 class HashCounter extends Transform {
   readonly hash = createHash('sha256');
@@ -144,6 +151,8 @@ export interface StoreOptions {
 
 export class ObjectStore {
   readonly client: S3Client;
+  /** PUT (single part), GET and HEAD without the SDK's per-call cost (storage/s3-lean.ts) */
+  private readonly lean: LeanS3;
   readonly bucket: string;
   readonly endpoint: string;
   private readonly partSize: number;
@@ -154,6 +163,7 @@ export class ObjectStore {
     this.endpoint = cfg.endpoint;
     this.partSize = opts.partSize ?? 8 * 1024 * 1024;
     this.queueSize = opts.queueSize ?? 4;
+    this.lean = new LeanS3(cfg);
     this.client = new S3Client({
       endpoint: cfg.endpoint,
       region: cfg.region,
@@ -172,6 +182,7 @@ export class ObjectStore {
 
   destroy(): void {
     this.client.destroy();
+    this.lean.destroy();
   }
 
   async putBytes(
@@ -181,7 +192,18 @@ export class ObjectStore {
   ): Promise<PutResult> {
     validateKey(key);
     const sha256 = createHash('sha256').update(data).digest('hex');
-    await this.upload(key, Buffer.from(data.buffer, data.byteOffset, data.byteLength), sha256, opts);
+    const body = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+    if (body.byteLength <= this.partSize) {
+      const headers: Record<string, string> = { 'content-type': opts.contentType ?? 'application/octet-stream' };
+      for (const [k, v] of Object.entries({ ...opts.metadata, sha256 })) headers[`x-amz-meta-${k.toLowerCase()}`] = v;
+      try {
+        await this.lean.put(key, body, sha256, headers);
+      } catch (err) {
+        throw new Error(`upload of ${key} to ${this.endpoint} bucket ${this.bucket} failed: ${(err as Error).message}`, { cause: err });
+      }
+    } else {
+      await this.upload(key, body, sha256, opts);
+    }
     return { key, uri: this.uri(key), sha256, bytes: data.byteLength };
   }
 
@@ -248,10 +270,23 @@ export class ObjectStore {
 
   /** Reads the whole object, verifying its sha256 against the metadata. */
   async getBytes(key: string): Promise<Buffer> {
-    const stream = await this.getStream(key);
-    const chunks: Buffer[] = [];
-    for await (const c of stream) chunks.push(c as Buffer);
-    return Buffer.concat(chunks);
+    validateKey(key);
+    let res;
+    try {
+      res = await this.lean.get(key);
+    } catch (err) {
+      throw new Error(`get of ${key} from ${this.endpoint} bucket ${this.bucket} failed: ${(err as Error).message}`, { cause: err });
+    }
+    if (!res) throw new ObjectNotFoundError(key, this.bucket);
+    const expected = header(res.headers['x-amz-meta-sha256']);
+    if (!expected) throw new ObjectCorruptError(key, '(none)', '(not read)', 'the object has no sha256 metadata: not written by ObjectStore');
+    const actual = createHash('sha256').update(res.body).digest('hex');
+    if (actual !== expected) throw new ObjectCorruptError(key, expected, actual, `${res.body.byteLength} bytes read`);
+    const length = header(res.headers['content-length']);
+    if (length !== undefined && Number(length) !== res.body.byteLength) {
+      throw new ObjectCorruptError(key, expected, actual, `read ${res.body.byteLength} bytes, Content-Length was ${length}`);
+    }
+    return res.body;
   }
 
   /** A stream of the object that errors with ObjectCorruptError at its end when the bytes do not match. */
@@ -294,21 +329,27 @@ export class ObjectStore {
 
   async head(key: string): Promise<ObjectInfo | undefined> {
     validateKey(key);
+    let r;
     try {
-      const r = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }));
-      return {
-        key,
-        bytes: r.ContentLength ?? 0,
-        etag: r.ETag,
-        lastModified: r.LastModified,
-        sha256: r.Metadata?.sha256,
-        metadata: r.Metadata,
-        contentType: r.ContentType,
-      };
+      r = await this.lean.head(key);
     } catch (err) {
-      if (httpStatus(err) === 404) return undefined;
       throw new Error(`head of ${key} at ${this.endpoint} bucket ${this.bucket} failed: ${(err as Error).message}`, { cause: err });
     }
+    if (!r) return undefined;
+    const metadata: Record<string, string> = {};
+    for (const [name, value] of Object.entries(r.headers)) {
+      if (name.startsWith('x-amz-meta-') && value !== undefined) metadata[name.slice('x-amz-meta-'.length)] = header(value) as string;
+    }
+    const modified = header(r.headers['last-modified']);
+    return {
+      key,
+      bytes: Number(header(r.headers['content-length']) ?? 0),
+      etag: header(r.headers.etag),
+      lastModified: modified ? new Date(modified) : undefined,
+      sha256: metadata.sha256,
+      metadata,
+      contentType: header(r.headers['content-type']),
+    };
   }
 
   async exists(key: string): Promise<boolean> {

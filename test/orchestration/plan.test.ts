@@ -9,6 +9,7 @@ import { parseSweep, SweepFileError, type SweepConfig } from '../../sweep/schema
 import { loadSweepFile } from '../../cli/sweep-file.js';
 import { mlRegistries } from '../../sweep/registries.js';
 import { nodeSha256Hex } from '../../activities/plan-id.js';
+import { estimateFromTimings, formatPlan } from '../../cli/sweep-plan.js';
 
 void test('pure sha256 equals node:crypto on ASCII, unicode and block boundaries', () => {
   for (const s of ['', 'abc', 'α→β 🚀', 'x'.repeat(55), 'y'.repeat(56), 'z'.repeat(64), 'w'.repeat(1000)]) {
@@ -218,4 +219,31 @@ void test('evaluation protocol: N retrained and N unlearned models per setting o
 
   assert.match(problems(withProtocol(base) + 'oracle: false\n'), /evaluation\.protocol: needs the oracle/);
   assert.match(problems(withProtocol(base).replace('models: 4', 'models: 2')), /evaluation\.protocol\.models: /);
+});
+
+void test('the compute estimate uses timings of the same data set and model only; cached stages are taken off', () => {
+  const yaml = (ds: string) => `name: est\nseeds: [0, 1]\ngrid:\n  datasets: [${ds}]\n  models: [{ id: mlp, params: { hidden: [8] } }]\n  recipes: [{ name: r, epochs: 1, batchSize: 8, lr: 0.1 }]\n  forgetSets: [{ kind: iid, fraction: 0.1 }]\n  algorithms: [{ name: finetune, hparams: { lr: 0.01, epochs: 1 } }]\n`;
+  const cfg = parseSweep(yaml('{ id: synthetic }'), 'est.yaml');
+  const counts = planCounts(cfg);
+  const dataset = { id: 'synthetic', subset: null, params: {} };
+  const model = { id: 'mlp', params: { hidden: [8] } };
+  const times: Record<string, number> = { 'forgetset.select': 0.5, 'train.original': 10, 'train.oracle': 9, unlearn: 3, evaluate: 1, record: 0.1 };
+  // the same kinds timed on another data set (e.g. CIFAR-10 stages of minutes): never used for this one
+  const other = Object.entries(times).map(([kind, t]) => ({ kind, dataset: { id: 'mnist', subset: null, params: {} }, model, median: t * 100 }));
+  const none = estimateFromTimings(cfg, counts, undefined, other.filter((t) => t.kind !== 'record'));
+  assert.deepEqual(none.missing, ['forgetset.select', 'train.original', 'train.oracle', 'unlearn', 'evaluate', 'record']);
+  assert.equal(none.seconds, 0);
+  assert.match(formatPlan(cfg, 'est', { counts, settings: 1, methods: 3, estimate: none }), /estimate: unknown/);
+
+  const same = Object.entries(times).map(([kind, t]) => ({
+    kind, dataset: kind === 'record' ? null : dataset, model: kind === 'record' || kind === 'forgetset.select' ? null : model, median: t,
+  }));
+  const all = estimateFromTimings(cfg, counts, undefined, [...other, ...same]);
+  assert.deepEqual(all.missing, []);
+  const expected = Object.entries(times).reduce((a, [kind, t]) => a + counts.byKind[kind as keyof typeof counts.byKind] * t, 0);
+  assert.ok(Math.abs(all.seconds - expected) < 1e-9, `${all.seconds} vs ${expected}`);
+  // every original and oracle cached: their time is taken off
+  const cached = { 'train.original': counts.byKind['train.original'], 'train.oracle': counts.byKind['train.oracle'] };
+  const rest = estimateFromTimings(cfg, counts, cached, same);
+  assert.ok(Math.abs(rest.seconds - (expected - counts.byKind['train.original'] * 10 - counts.byKind['train.oracle'] * 9)) < 1e-9);
 });
