@@ -194,6 +194,7 @@ try {
   const num = (v: unknown) => (v && typeof v === 'object' && 'toNumber' in v ? (v as { toNumber(): number }).toNumber() : Number(v ?? 0));
   const ms = (t: { seconds?: unknown; nanos?: number | null } | null | undefined) => (t ? num(t.seconds) * 1000 + (t.nanos ?? 0) / 1e6 : 0);
   const runIds: string[] = [];
+  const workflowTaskProblems: Record<string, number> = {};
   for await (const ex of c.client.workflow.list({ query: `WorkflowId = '${id}'` })) runIds.push(ex.runId);
   for (const runId of runIds.reverse()) {
     const h = c.client.workflow.getHandle(id, runId);
@@ -204,7 +205,14 @@ try {
     for (const e of events) {
       if (e.workflowTaskStartedEventAttributes) started = ms(e.eventTime);
       if (e.workflowTaskCompletedEventAttributes) { longest = Math.max(longest, ms(e.eventTime) - started); count++; }
-      if (e.workflowTaskFailedEventAttributes || e.workflowTaskTimedOutEventAttributes) bad++;
+      if (e.workflowTaskFailedEventAttributes || e.workflowTaskTimedOutEventAttributes) {
+        bad++;
+        // why: a failure's cause (e.g. UNHANDLED_COMMAND, a benign race the server resolves) or a timeout's type
+        const why = e.workflowTaskFailedEventAttributes
+          ? `failed: ${String(e.workflowTaskFailedEventAttributes.cause ?? '?')} ${e.workflowTaskFailedEventAttributes.failure?.message?.slice(0, 200) ?? ''}`.trim()
+          : `timed out: ${String(e.workflowTaskTimedOutEventAttributes?.timeoutType ?? '?')}`;
+        workflowTaskProblems[why] = (workflowTaskProblems[why] ?? 0) + 1;
+      }
       const a = e.activityTaskScheduledEventAttributes;
       if (a?.activityType?.name === 'planSweep') scheduled.set(String(e.eventId), ms(e.eventTime));
       const done = e.activityTaskCompletedEventAttributes;
@@ -262,6 +270,7 @@ try {
       longestWorkflowTaskMs: Math.max(...runs.map((r) => r.longestWorkflowTaskMs)),
       workflowTasks: runs.reduce((a, r) => a + r.workflowTasks, 0),
       failedOrTimedOutWorkflowTasks: runs.reduce((a, r) => a + r.failedOrTimedOutWorkflowTasks, 0),
+      workflowTaskProblems,
       ioWorkerPeakRssMiB: Math.round(Math.max(ioPeakRssKiB, kib(io.pid!, 'VmHWM')) / 1024),
       ioWorkerRssAfterRunMiB: Math.round(ioRssAfterRunKiB / 1024),
       activityLatencyByKind: lat.rows,
