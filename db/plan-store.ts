@@ -131,6 +131,17 @@ export async function readPlanPage(pool: Pool, planId: string, from: number, cou
   return r.rows.map((row) => ({ idx: row.idx, key: row.key, kind: row.kind, label: row.label, inputIdx: row.input_idx }));
 }
 
+/** A plan_stages row with its stage's params and its inputs' keys and kinds (aligned with input_roles). */
+function plannedStageOf(row: { idx: number; key: string; kind: string; label: string; params: Record<string, unknown>; input_roles: string[]; input_keys: string[]; input_kinds: string[] }): PlannedStage {
+  const inputs: Record<string, string> = {};
+  const inputKinds: Record<string, string> = {};
+  row.input_roles.forEach((role, j) => {
+    inputs[role] = row.input_keys[j];
+    inputKinds[role] = row.input_kinds[j];
+  });
+  return { idx: row.idx, key: row.key, kind: row.kind, label: row.label, params: row.params, inputs, inputKinds };
+}
+
 export async function readPlanStages(pool: Pool, planId: string, idxs: number[]): Promise<Map<number, PlannedStage>> {
   const r = await pool.query(
     `SELECT p.idx, p.key, p.kind, p.label, p.input_roles, s.params,
@@ -141,16 +152,7 @@ export async function readPlanStages(pool: Pool, planId: string, idxs: number[])
     [planId, idxs],
   );
   const out = new Map<number, PlannedStage>();
-  for (const row of r.rows) {
-    const roles: string[] = row.input_roles;
-    const inputs: Record<string, string> = {};
-    const inputKinds: Record<string, string> = {};
-    roles.forEach((role, j) => {
-      inputs[role] = row.input_keys[j];
-      inputKinds[role] = row.input_kinds[j];
-    });
-    out.set(row.idx, { idx: row.idx, key: row.key, kind: row.kind, label: row.label, params: row.params, inputs, inputKinds });
-  }
+  for (const row of r.rows) out.set(row.idx, plannedStageOf(row));
   return out;
 }
 
@@ -179,17 +181,10 @@ export async function beginPlannedStage(pool: Pool, planId: string, idx: number)
   );
   const row = r.rows[0];
   if (!row) return undefined;
-  const roles: string[] = row.input_roles;
-  const inputs: Record<string, string> = {};
-  const inputKinds: Record<string, string> = {};
-  roles.forEach((role, j) => {
-    inputs[role] = row.input_keys[j];
-    inputKinds[role] = row.input_kinds[j];
-  });
   const inputArtifacts = new Map<string, ArtifactRow>();
   for (const a of row.input_artifacts as ArtifactRow[]) inputArtifacts.set(a.key, a);
   return {
-    planned: { idx: row.idx, key: row.key, kind: row.kind, label: row.label, params: row.params, inputs, inputKinds },
+    planned: plannedStageOf(row),
     own: (row.own as ArtifactRow | null) ?? undefined,
     inputArtifacts,
   };
