@@ -122,7 +122,9 @@ function cpuByProcess(named: Record<number, string>): Record<string, number> {
     const close = stat.lastIndexOf(')');
     const comm = stat.slice(stat.indexOf('(') + 1, close);
     const fields = stat.slice(close + 2).split(' ');
-    const seconds = (Number(fields[11]) + Number(fields[12])) / clockTicks; // utime, stime
+    // utime + stime, plus cutime + cstime: the time of its children that ended and were reaped (PostgreSQL's
+    // backends come and go with the pools' connections; without these their CPU would vanish from the sum)
+    const seconds = (Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14])) / clockTicks;
     const group = named[Number(entry)] ?? (/^postgres/.test(comm) ? 'postgres' : comm);
     out[group] = (out[group] ?? 0) + seconds;
   }
