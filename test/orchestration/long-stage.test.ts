@@ -15,7 +15,13 @@ import { s3Config } from '../../config/index.js';
 import { checkpointPrefix } from '../../activities/stages.js';
 import { setupEnv, startWorker, waitFor, type WorkerProc } from './helpers.js';
 
-const HEARTBEAT_TIMEOUT_S = 3;
+// Epochs must last a few heartbeat timeouts on a quiet machine too: with 1,500 images a class the epoch had become
+// 2 s (0.7× a 3 s timeout) after the kernel work, and a heartbeat from inside an epoch (sent at most every 0.8 ×
+// the timeout) was luck. 3,000 a class and a 2 s timeout: ~4 s epochs, ≥ 2 heartbeats each.
+const HEARTBEAT_TIMEOUT_S = 2;
+const PER_CLASS = 3000;
+const CLASSES = 4;
+const FORGET_FRACTION = 0.02;
 let env: { prefix: string; ns: string };
 let c: SweepClient;
 let db: DbHandle;
@@ -37,17 +43,17 @@ after(async () => {
 
 const q = async (text: string, values: unknown[] = []) => (await db.pool.query(text, values)).rows;
 
-/** 6,000 synthetic 32×32 images and a small CNN: one finetune epoch is 186 batches (5–10 s on one CPU core). */
+/** 12,000 synthetic 32×32 images and a small CNN: one finetune epoch is 368 batches (about 4 s on one quiet core). */
 function longSweep(tag: string, finetune: string) {
   const cfg = parseSweepText(`
 name: long-${tag}
 cacheNamespace: ${env.ns}
 seeds: [0]
 grid:
-  datasets: [{ id: synthetic, subset: { perClass: 1500, testPerClass: 25 }, params: { numClasses: 4, shape: [32, 32, 1] } }]
+  datasets: [{ id: synthetic, subset: { perClass: ${PER_CLASS}, testPerClass: 25 }, params: { numClasses: ${CLASSES}, shape: [32, 32, 1] } }]
   models: [{ id: cnn, params: { channels: [16, 32], dense: 32 } }]
   recipes: [{ name: one, epochs: 1, batchSize: 32, lr: 0.05 }]
-  forgetSets: [{ kind: iid, fraction: 0.02 }]
+  forgetSets: [{ kind: iid, fraction: ${FORGET_FRACTION} }]
   algorithms:
     - { name: finetune, hparams: ${finetune} }
 oracle: false
@@ -80,7 +86,8 @@ void test(`an unlearning stage whose epochs last several ${HEARTBEAT_TIMEOUT_S} 
   const mid = seen.find((st) => st.progress!.phase === 'unlearn' && st.progress!.step > 0 && st.progress!.step < (st.progress!.steps ?? 0));
   assert.ok(mid, `a heartbeat from inside an unlearning epoch (seen: ${JSON.stringify(seen.slice(-3))})`);
   assert.equal(mid.progress!.epochs, 2);
-  assert.equal(mid.progress!.steps, Math.ceil((6000 - 120) / 32));
+  const train = PER_CLASS * CLASSES;
+  assert.equal(mid.progress!.steps, Math.ceil((train - train * FORGET_FRACTION) / 32));
   const [art] = await q('SELECT metadata FROM artifacts WHERE key = $1', [unlearnStage.key]);
   const epochSeconds = Number(art.metadata.unlearnSeconds) / 2;
   console.log(`[long-stage] unlearn epoch ${epochSeconds.toFixed(1)} s = ${(epochSeconds / HEARTBEAT_TIMEOUT_S).toFixed(1)} x the heartbeat timeout; 0 retries`);
