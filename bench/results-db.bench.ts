@@ -5,19 +5,17 @@
 // Env: RESULTS_BENCH_SIZES (default "10000,100000,1000000"), RESULTS_BENCH_RUNS (default 30), RESULTS_BENCH_WRITE_RUNS
 // (default 40; the oracle change at most 20).
 // Prints JSON to stdout and writes bench/results/results-db-<timestamp>.json.
-import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { sql } from 'drizzle-orm';
-import { migrate } from '../db/migrate.js';
+import { createScratchDatabase } from '../infra/stack.js';
 import { openDb, redactDatabaseUrl } from '../db/client.js';
 import { leaderboard, type LeaderboardFilter } from '../db/leaderboard.js';
 import * as record from '../db/record.js';
 import { recordMetrics, recordTrial, type MetricRecord, type TrialRecord } from '../db/record.js';
-import { dropDatabase } from '../test/results/helpers.js';
 import { intVar, listVar } from '../config/index.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -118,15 +116,10 @@ const report = {
 };
 
 for (const size of sizes) {
-  const name = `unlearn_results_bench_${randomBytes(4).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: base });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE "${name}"`);
-  const u = new URL(base);
-  u.pathname = `/${name}`;
-  const url = u.toString();
+  // a fresh, migrated database per size (infra/stack.ts, as npm test gets one), dropped at the end
+  const scratch = await createScratchDatabase(base, 'unlearn_results_bench');
+  const url = scratch.url;
   try {
-    await migrate(url);
     const client = new pg.Client({ connectionString: url });
     await client.connect();
     report.server_version = (await client.query('SHOW server_version')).rows[0].server_version as string;
@@ -246,8 +239,7 @@ for (const size of sizes) {
     await client.end();
     report.sizes.push({ metric_rows: metricRows, trials, seed_seconds: +seedSeconds.toFixed(1), queries, writes });
   } finally {
-    await dropDatabase(admin, name);
-    await admin.end();
+    await scratch.drop();
   }
 }
 

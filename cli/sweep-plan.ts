@@ -6,7 +6,7 @@
 // planning activity does that once, on a worker).
 import Table from 'cli-table3';
 import { SweepFileError, type SweepConfig } from '../sweep/schema.js';
-import { expandSweep, planCounts, type PlanCounts } from '../sweep/plan.js';
+import { datasetRefOf, expandSweep, modelRefOf, planCounts, type PlanCounts } from '../sweep/plan.js';
 import { nodeSha256Hex, planIdOf } from '../activities/plan-id.js';
 import { planCachedByKind } from '../db/plan-store.js';
 import { STAGE_KINDS, type StageKind } from '../sweep/stages.js';
@@ -101,9 +101,9 @@ export function estimateFromTimings(
   const missing = new Set<string>();
   let seconds = 0;
   for (const ds of cfg.grid.datasets) {
-    const dataset = { id: ds.id, subset: ds.subset ?? null, params: ds.params ?? {} };
+    const dataset = datasetRefOf(ds);
     for (const m of cfg.grid.models) {
-      const model = { id: m.id, params: m.params ?? {} };
+      const model = modelRefOf(m);
       const part = planCounts({ ...cfg, grid: { ...cfg.grid, datasets: [ds], models: [m] } });
       for (const kind of STAGE_KINDS) {
         const planned = part.byKind[kind] ?? 0;

@@ -145,7 +145,7 @@ export function expandSweep(cfg: SweepConfig, sweepId: string, opts: ExpandOptio
 
   for (const seed of cfg.seeds) {
     for (const ds of cfg.grid.datasets) {
-      const dataset: DatasetRef = { id: ds.id, subset: ds.subset ?? null, params: ds.params ?? {} };
+      const dataset = datasetRefOf(ds);
       for (const fsCfg of cfg.grid.forgetSets) {
         const fsLabel = forgetLabel(fsCfg);
         // a memorization forget set ranks examples by the original model's training history, so it is selected
@@ -163,7 +163,7 @@ export function expandSweep(cfg: SweepConfig, sweepId: string, opts: ExpandOptio
           );
         const shared = byModel ? undefined : selectForget();
         for (const m of cfg.grid.models) {
-          const model: ModelRef = { id: m.id, params: m.params ?? {} };
+          const model = modelRefOf(m);
           for (const recipe of cfg.grid.recipes) {
             const original = add('train.original', { dataset, model, recipe, seed }, {}, `original ${ds.id} ${m.id} ${recipe.name} s${seed}`);
             const forgetSet = shared ?? selectForget(original, ` ${m.id} ${recipe.name}`);
@@ -267,6 +267,11 @@ export interface PlanCounts {
  * counted, not allocated). Exact for a validated config: validation refuses repeated seeds, entries and axis
  * values and overlapping method grids, the only ways two grid points could share a stage.
  */
+/** A grid data set as the stages' params carry it (part of their keys; also how recorded timings are looked up). */
+export const datasetRefOf = (ds: SweepConfig['grid']['datasets'][number]): DatasetRef => ({ id: ds.id, subset: ds.subset ?? null, params: ds.params ?? {} });
+/** A grid model as the stages' params carry it. */
+export const modelRefOf = (m: SweepConfig['grid']['models'][number]): ModelRef => ({ id: m.id, params: m.params ?? {} });
+
 export function planCounts(cfg: SweepConfig): PlanCounts {
   const g = cfg.grid;
   const S = cfg.seeds.length, D = g.datasets.length, M = g.models.length, R = g.recipes.length, F = g.forgetSets.length;
