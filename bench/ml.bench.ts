@@ -11,10 +11,11 @@
 // Linux x86_64 wheel pulls its CUDA libraries too: ~5.3 GiB, minutes once). Debian's python3-torch (1.13) is a
 // second column when installed. BENCH_TORCH_INSTALL=0: use the environment only if it is already there.
 // Prints JSON to stdout and writes bench/results/ml-<timestamp>.json (machine, CPU model, load averages).
-// Env: BENCH_ML_STEPS (timed steps per model, default 30; 4 on cpu and on a software GPU adapter), BENCH_ML_WARMUP
-// (untimed steps before them, default 3; 1 on cpu and a software adapter; PyTorch gets the same count: with 3, our
-// first timed steps still include V8's optimizing compiles, which process CPU time counts), BENCH_ML_MODELS,
-// BENCH_ML_BACKENDS (comma lists; default every backend: node-gpu, webgpu, node, wasm, cpu).
+// Env: BENCH_ML_STEPS (timed steps per model, default 300; 4 on cpu and on a software GPU adapter), BENCH_ML_WARMUP
+// (untimed steps before them, default 30; 1 on cpu and a software adapter; PyTorch gets the same count: with only
+// 3, our first timed steps included V8's optimizing compiles, which process CPU time counts), BENCH_ML_MODELS,
+// BENCH_ML_BACKENDS (comma lists; default every backend: node-gpu, webgpu, node, wasm, wasm-only (wasm with the
+// native kernels off: UNLEARN_NATIVE_KERNELS=0), cpu).
 // webgpu rows on a software adapter (Mesa's lavapipe on a CPU-only machine) measure correctness and the backend's
 // overhead, never GPU speed; the row names its adapter.
 // The machine is shared with other jobs: wall-clock samples/s depends on their load; the per-CPU-second figure
@@ -65,8 +66,8 @@ async function child(modelId: string): Promise<void> {
   const m = MODELS.find((x) => x.id === modelId)!;
   // pure-JS cpu and a software GPU adapter (lavapipe: correctness and overhead only) are slow: few steps
   const slow = info.name === 'cpu' || info.adapter?.software === true;
-  const steps = intVar(process.env, 'BENCH_ML_STEPS', slow ? 4 : 30);
-  const warm = intVar(process.env, 'BENCH_ML_WARMUP', slow ? 1 : 3);
+  const steps = intVar(process.env, 'BENCH_ML_STEPS', slow ? 4 : 300);
+  const warm = intVar(process.env, 'BENCH_ML_WARMUP', slow ? 1 : 30);
   const model = buildModel(m.spec as never, m.inputShape, 10, 0);
   const cfg = { epochs: 1, batchSize: m.batch, lr: 0.01, momentum: 0.9, weightDecay: 5e-4, seed: 0 };
   let peakRss = process.memoryUsage().rss;
@@ -87,8 +88,8 @@ async function child(modelId: string): Promise<void> {
   const c0 = process.cpuUsage();
   const t0 = performance.now();
   // sample memory inside the loss (forward activations alive) as well as on a timer
+  // the driver's default yield interval (100 ms), as a real run: yielding every step cost ~2 % of an MLP step
   await train(model, split, cfg, {
-    yieldEveryMs: 0,
     loss: (z, y) => {
       sample();
       return crossEntropy(z, y);
@@ -108,6 +109,8 @@ async function child(modelId: string): Promise<void> {
     backend: info.name,
     tfBackend: info.tfBackend,
     threads: info.threads,
+    // wasm: which build of our kernels ran the matmuls and convolutions (native-avx2, wasm-relaxed, wasm-simd)
+    kernels: info.kernels?.name,
     // webgpu: the adapter; on a software one (lavapipe) these figures are CPU rasteriser speed, never GPU speed
     adapter: info.adapter,
     steps,
@@ -214,18 +217,20 @@ async function main(): Promise<void> {
 
   if (parts.has('throughput')) {
     const runs: Row[] = [];
-    for (const backend of ['node-gpu', 'webgpu', 'node', 'wasm', 'cpu']) {
+    // 'wasm-only': the wasm backend with the native kernels turned off (UNLEARN_NATIVE_KERNELS=0): the before column
+    for (const backend of ['node-gpu', 'webgpu', 'node', 'wasm', 'wasm-only', 'cpu']) {
       if (wantBackends && !wantBackends.includes(backend)) continue;
       for (const m of models) {
-        if (!m.backends.includes(backend) && backend !== 'node-gpu') continue;
-        const { res, err } = await runChild(['--child', m.id], { UNLEARN_BACKEND: backend });
+        const base = backend === 'wasm-only' ? 'wasm' : backend;
+        if (!m.backends.includes(base) && backend !== 'node-gpu') continue;
+        const { res, err } = await runChild(['--child', m.id], { UNLEARN_BACKEND: base, ...(backend === 'wasm-only' ? { UNLEARN_NATIVE_KERNELS: '0' } : {}) });
         if (!res) {
           skipped.push(`${backend}/${m.id}: ${err}`);
           if (backend === 'node-gpu' || backend === 'node' || backend === 'webgpu') break; // not installed / no adapter: skip its other models
           continue;
         }
-        runs.push({ ...res, loadavgBefore: loadavg().map(r1) });
-        console.error(`${backend.padEnd(6)} ${m.id.padEnd(16)} ${String(res.samplesPerSec).padStart(7)} samples/s  ${String(res.samplesPerCpuSec).padStart(7)} samples/cpu-s  rss ${res.peakRssMiB} MiB`);
+        runs.push({ ...res, backend, loadavgBefore: loadavg().map(r1) });
+        console.error(`${backend.padEnd(9)} ${m.id.padEnd(16)} ${String(res.samplesPerSec).padStart(7)} samples/s  ${String(res.samplesPerCpuSec).padStart(7)} samples/cpu-s  rss ${res.peakRssMiB} MiB`);
       }
     }
     // PyTorch, one thread, same models, right after (so the ratio is fair under shared load)
@@ -236,13 +241,19 @@ async function main(): Promise<void> {
       torch[ref.name] = rows;
       for (const t of rows) console.error(`torch ${ref.version} ${String(t.model).padEnd(16)} ${String(t.samplesPerSec).padStart(7)} samples/s  ${String(t.samplesPerCpuSec).padStart(7)} samples/cpu-s`);
     }
+    // ours (the training loop) over PyTorch's training loop (like for like) and over its bare step (its floor)
     const ratios = models.map((m) => {
-      const ours = runs.find((r) => r.model === m.id && r.backend === 'wasm');
       const row: Row = { model: m.id };
-      for (const ref of references) {
-        const t = torch[ref.name].find((r) => r.model === m.id);
-        row[`wasmOverTorch${ref.version}Wall`] = ratio(ours?.samplesPerSec, t?.samplesPerSec);
-        row[`wasmOverTorch${ref.version}Cpu`] = ratio(ours?.samplesPerCpuSec, t?.samplesPerCpuSec);
+      for (const backend of ['wasm', 'wasm-only']) {
+        const ours = runs.find((r) => r.model === m.id && r.backend === backend);
+        if (!ours) continue;
+        const label = backend === 'wasm' ? 'wasm' : 'wasmOnly';
+        for (const ref of references) {
+          const t = torch[ref.name].find((r) => r.model === m.id);
+          row[`${label}OverTorch${ref.version}Cpu`] = ratio(ours.samplesPerCpuSec, t?.samplesPerCpuSec);
+          row[`${label}OverTorch${ref.version}Wall`] = ratio(ours.samplesPerSec, t?.samplesPerSec);
+          row[`${label}OverTorch${ref.version}StepOnlyCpu`] = ratio(ours.samplesPerCpuSec, t?.stepOnlySamplesPerCpuSec);
+        }
       }
       return row;
     });

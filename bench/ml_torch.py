@@ -1,7 +1,11 @@
 """PyTorch-CPU reference for `npm run bench -- ml`: the same models, batch 64, SGD momentum 0.9, weight decay
-5e-4, random data. Prints one JSON object per model (samples/s wall and per CPU-second).
-Env: BENCH_TORCH_THREADS (intra-op threads, default 1), BENCH_ML_STEPS (timed steps, default 30), BENCH_ML_WARMUP
-(untimed steps before them, default 3),
+5e-4, random data. Prints one JSON object per model (samples/s wall and per CPU-second), measured two ways:
+- the training loop (samplesPerSec, samplesPerCpuSec): what our train() does each step, written as a PyTorch user
+  writes it: a shuffled batch indexed out of the data set, forward, cross-entropy, backward, SGD step, the loss read
+  (loss.item()) and the batch's correct count read (argmax); over BENCH_ML_STEPS·64 examples, one epoch;
+- the bare step (stepOnly*): one fixed batch, forward/backward/step, nothing read: PyTorch's floor.
+Env: BENCH_TORCH_THREADS (intra-op threads, default 1), BENCH_ML_STEPS (timed steps, default 300), BENCH_ML_WARMUP
+(untimed steps before them, default 30),
 BENCH_ML_MODELS (comma list of model ids), BENCH_TORCH_MODE=memory (instead: peak RSS of ResNet-18 width 64,
 CIFAR-10 shape, batch 128, over BENCH_ML_MEMORY_STEPS steps).
 The bench runs it with the PyTorch from PyPI it installs into a cached virtual environment, and with Debian's
@@ -96,17 +100,47 @@ if os.environ.get("BENCH_TORCH_MODE") == "memory":
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
     print(json.dumps({**header, "model": "resnet18-w64", "batch": 128, "steps": steps, "msPerStep": round(ms, 1), "peakRssMiB": round(peak, 1)}))
 else:
-    steps = int(os.environ.get("BENCH_ML_STEPS", "30"))
+    steps = int(os.environ.get("BENCH_ML_STEPS", "300"))
     want = [m.strip() for m in os.environ["BENCH_ML_MODELS"].split(",")] if os.environ.get("BENCH_ML_MODELS") else None
     for name, make, shape in MODELS:
         if want and name not in want:
             continue
-        step = trainer(make(), torch.randn(64, *shape), torch.randint(0, 10, (64,)))
-        for _ in range(int(os.environ.get("BENCH_ML_WARMUP", "3"))):
+        warmup = int(os.environ.get("BENCH_ML_WARMUP", "30"))
+        model = make()
+        step = trainer(model, torch.randn(64, *shape), torch.randint(0, 10, (64,)))
+        for _ in range(warmup):
             step()
         c0, t0 = time.process_time(), time.perf_counter()
         for _ in range(steps):
             step()
+        step_wall, step_cpu = time.perf_counter() - t0, time.process_time() - c0
+        # the training loop, on a fresh model (as our bench: warm-up steps on their own data first)
+        model = make()
+        opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4)
+
+        def epoch(xs, ys):
+            n = len(xs) // 64
+            perm = torch.randperm(len(xs))
+            hits, loss_sum = 0, 0.0
+            for s in range(n):
+                idx = perm[s * 64:(s + 1) * 64]
+                x, y = xs[idx], ys[idx]
+                opt.zero_grad()
+                z = model(x)
+                loss = F.cross_entropy(z, y)
+                loss.backward()
+                opt.step()
+                loss_sum += loss.item() * 64
+                hits += (z.argmax(1) == y).sum().item()
+            return hits, loss_sum
+
+        epoch(torch.randn(warmup * 64, *shape), torch.randint(0, 10, (warmup * 64,)))
+        # the data is made before the clock starts, as ours times train() on a split made beforehand
+        xs, ys = torch.randn(steps * 64, *shape), torch.randint(0, 10, (steps * 64,))
+        c0, t0 = time.process_time(), time.perf_counter()
+        epoch(xs, ys)
         wall, cpu = time.perf_counter() - t0, time.process_time() - c0
-        print(json.dumps({**header, "model": name, "steps": steps, "warmup": int(os.environ.get("BENCH_ML_WARMUP", "3")),
-                          "samplesPerSec": round(64 * steps / wall, 1), "samplesPerCpuSec": round(64 * steps / cpu, 1)}))
+        print(json.dumps({**header, "model": name, "steps": steps, "warmup": warmup,
+                          "samplesPerSec": round(64 * steps / wall, 1), "samplesPerCpuSec": round(64 * steps / cpu, 1),
+                          "stepOnlySamplesPerSec": round(64 * steps / step_wall, 1),
+                          "stepOnlySamplesPerCpuSec": round(64 * steps / step_cpu, 1)}))

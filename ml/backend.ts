@@ -8,6 +8,8 @@ import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { tf } from './tf.js';
 import { registerWasmTrainingKernels, type WasmKernelOptions } from './kernels/index.js';
+import { asmEnabled, asmKernels, nativeWantedSetting } from './kernels/asm.js';
+import { nativeKernelsStatus } from './kernels/native.js';
 import { adapterLine, requestGpuAdapter, setWebgpuBackend, type GpuAdapterReport } from './webgpu.js';
 
 export type BackendName = 'node-gpu' | 'webgpu' | 'node' | 'wasm' | 'cpu';
@@ -22,13 +24,16 @@ export interface BackendInfo {
   threads?: number;
   /** webgpu: the adapter and driver this process trains on. */
   adapter?: GpuAdapterReport;
+  /** wasm: which build of our kernels runs the GEMM-shaped work, and why not the native one when it does not */
+  kernels?: { name: 'native-avx2' | 'wasm-relaxed' | 'wasm-simd' | 'backend'; why?: string };
 }
 
 /** One line naming the backend (and GPU adapter) for worker start-up logs. */
 export function describeBackend(info: BackendInfo): string {
   const base = `tfjs ${info.version} on ${info.name}${info.tfBackend !== info.name ? ` (${info.tfBackend})` : ''}`;
   if (info.adapter) return `${base}, adapter ${adapterLine(info.adapter)}`;
-  return info.threads ? `${base}, ${info.threads} thread(s)` : base;
+  const kernels = info.kernels ? `, kernels ${info.kernels.name}${info.kernels.why ? ` (native not used: ${info.kernels.why})` : ''}` : '';
+  return info.threads ? `${base}, ${info.threads} thread(s)${kernels}` : `${base}${kernels}`;
 }
 
 let active: BackendInfo | undefined;
@@ -36,6 +41,15 @@ let initializing: Promise<BackendInfo> | undefined;
 
 export function currentBackend(): BackendInfo | undefined {
   return active;
+}
+
+/** Which of our kernel builds serves the wasm backend (loads them now, so a worker's first line says). */
+function wasmKernelsInfo(backend: unknown): BackendInfo['kernels'] {
+  if (!asmEnabled()) return { name: 'backend' };
+  const k = asmKernels(backend);
+  if (k.native) return { name: 'native-avx2' };
+  const why = nativeWantedSetting() ? nativeKernelsStatus().why : 'UNLEARN_NATIVE_KERNELS=0';
+  return { name: k.variant === 'relaxed' ? 'wasm-relaxed' : 'wasm-simd', why };
 }
 
 function isBackendName(s: string): s is BackendName {
@@ -91,7 +105,7 @@ async function tryLoad(name: BackendName, opts: BackendOptions, forced: boolean)
       const ok = await tf.setBackend('wasm');
       if (!ok) throw new Error(`tf.setBackend('wasm') failed (wasm binaries expected in ${distDir})`);
       await tf.ready();
-      return { name, tfBackend: tf.getBackend(), version, threads: 1 };
+      return { name, tfBackend: tf.getBackend(), version, threads: 1, kernels: wasmKernelsInfo(tf.backend()) };
     }
     case 'cpu': {
       const ok = await tf.setBackend('cpu');

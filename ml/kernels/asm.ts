@@ -6,10 +6,13 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import v8 from 'node:v8';
+import { nativeKernelsStatus } from './native.js';
 
 export interface AsmKernels {
   /** 'relaxed' (fused multiply-add) or 'simd'. */
   variant: 'relaxed' | 'simd';
+  /** the GEMM-shaped kernels (batchMatMul, conv2d, convFilterGrad[Gathered]) run natively (AVX2 + FMA) */
+  native: boolean;
   /** Filter [K, Cout] row-major -> panels [Cout/8][K][8]. */
   packFilter(w: number, k: number, cout: number, dst: number): void;
   /** Implicit-GEMM Conv2D on a padded NHWC input (offsets are heap byte offsets). */
@@ -54,8 +57,10 @@ interface WasmBackendInternals {
 }
 
 let cached: { backend: unknown; kernels: AsmKernels } | undefined;
+let wasmOnly: { backend: unknown; kernels: AsmKernels } | undefined;
 let enabled = true;
 let fma = true;
+let nativeWanted = true;
 
 /** Whether our SIMD kernels serve the wasm backend (UNLEARN_WASM_KERNELS_OFF=asm turns all of them off). */
 export function asmEnabled(): boolean {
@@ -72,17 +77,52 @@ export function setAsmFma(on: boolean): void {
   fma = on;
 }
 
+/** Set once at registration: false keeps the GEMM-shaped kernels on WebAssembly even where the native ones load. */
+export function setNativeWanted(on: boolean): void {
+  nativeWanted = on;
+}
+
+/** Whether the native kernels were asked for (UNLEARN_NATIVE_KERNELS, default on). */
+export function nativeWantedSetting(): boolean {
+  return nativeWanted;
+}
+
 function load(variant: 'relaxed' | 'simd', memory: WasmMemory): AsmKernels | undefined {
   const bytes = readFileSync(fileURLToPath(new URL(`./assembly/build/kernels-${variant}.wasm`, import.meta.url)));
   if (!WA.validate(bytes)) return undefined;
   const instance = new WA.Instance(new WA.Module(bytes), { env: { memory } });
-  const ex = instance.exports as unknown as Omit<AsmKernels, 'variant'>;
-  return { ...ex, variant };
+  const ex = instance.exports as unknown as Omit<AsmKernels, 'variant' | 'native'>;
+  return { ...ex, variant, native: false };
 }
 
-/** Our kernels bound to this wasm backend's heap; throws if the backend does not expose its memory. */
+/**
+ * Our kernels bound to this wasm backend's heap; throws if the backend does not expose its memory. The GEMM-shaped
+ * ones are the native AVX2 kernels where those load (ml/kernels/native.ts) and were not turned off.
+ */
 export function asmKernels(backend: unknown): AsmKernels {
   if (cached && cached.backend === backend) return cached.kernels;
+  const kernels = wasmKernels(backend);
+  const native = nativeWanted ? nativeKernelsStatus() : undefined;
+  const addon = native?.addon;
+  const memory = (backend as WasmBackendInternals).wasm.asm!.memory!;
+  const out: AsmKernels = addon
+    ? {
+        ...kernels,
+        native: true,
+        // the heap's buffer is read at every call: it is replaced when the wasm memory grows
+        batchMatMul: (...a) => addon.batchMatMul(memory.buffer, ...a),
+        conv2d: (...a) => addon.conv2d(memory.buffer, ...a),
+        convFilterGrad: (...a) => addon.convFilterGrad(memory.buffer, ...a),
+        convFilterGradGathered: (...a) => addon.convFilterGrad(memory.buffer, ...a),
+      }
+    : kernels;
+  cached = { backend, kernels: out };
+  return out;
+}
+
+/** The WebAssembly build of every kernel, native ones never substituted (comparisons and tests). */
+export function wasmKernels(backend: unknown): AsmKernels {
+  if (wasmOnly && wasmOnly.backend === backend) return wasmOnly.kernels;
   const memory = (backend as WasmBackendInternals).wasm?.asm?.memory;
   if (!(memory instanceof WA.Memory)) throw new Error('tfjs wasm backend does not expose its WebAssembly.Memory (wasm.asm.memory)');
   let kernels: AsmKernels | undefined;
@@ -96,7 +136,7 @@ export function asmKernels(backend: unknown): AsmKernels {
   }
   kernels ??= load('simd', memory);
   if (!kernels) throw new Error('this JavaScript engine does not support WebAssembly SIMD');
-  cached = { backend, kernels };
+  wasmOnly = { backend, kernels };
   return kernels;
 }
 

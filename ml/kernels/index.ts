@@ -10,13 +10,15 @@ import { registerConvKernels } from './conv.js';
 import { registerMiscKernels } from './misc.js';
 import { registerNormKernels } from './norm.js';
 import { registerDenseKernels } from './dense.js';
-import { setAsmEnabled, setAsmFma } from './asm.js';
+import { setAsmEnabled, setAsmFma, setNativeWanted } from './asm.js';
 
 export interface WasmKernelOptions {
   /** fused multiply-add (the relaxed-SIMD build); default true */
   fma?: boolean;
   /** kernel names left to the backend; 'asm': all of our SIMD kernels */
   off?: readonly string[];
+  /** the native AVX2 kernels for the GEMM-shaped work where they load (ml/kernels/native.ts); default true */
+  native?: boolean;
 }
 
 let registered = false;
@@ -28,6 +30,7 @@ export function registerWasmTrainingKernels(opts: WasmKernelOptions = {}): void 
   const off = new Set(opts.off ?? []);
   setAsmEnabled(!off.has('asm'));
   setAsmFma(opts.fma ?? true);
+  setNativeWanted(opts.native ?? true);
   registerConvKernels(off);
   registerMiscKernels(off);
   registerNormKernels(off);

@@ -81,9 +81,9 @@ void test('Temporal settings: the SDK\'s standard variables, the older TLS names
 
 void test('ML and worker settings are validated and name the variable', () => {
   const d = mlConfig({ HOME: '/h' });
-  assert.deepEqual(d, { wasmKernels: { fma: true, off: [] }, dataDir: '/h/.cache/unlearn-data' });
-  const m = mlConfig({ HOME: '/h', UNLEARN_BACKEND: 'wasm', UNLEARN_WASM_FMA: '0', UNLEARN_WASM_KERNELS_OFF: 'asm, norm', UNLEARN_DATA_DIR: '/d', TF_NUM_INTRAOP_THREADS: '4' });
-  assert.deepEqual(m, { backend: 'wasm', intraopThreads: 4, wasmKernels: { fma: false, off: ['asm', 'norm'] }, dataDir: '/d' });
+  assert.deepEqual(d, { wasmKernels: { fma: true, native: true, off: [] }, dataDir: '/h/.cache/unlearn-data' });
+  const m = mlConfig({ HOME: '/h', UNLEARN_BACKEND: 'wasm', UNLEARN_WASM_FMA: '0', UNLEARN_NATIVE_KERNELS: '0', UNLEARN_WASM_KERNELS_OFF: 'asm, norm', UNLEARN_DATA_DIR: '/d', TF_NUM_INTRAOP_THREADS: '4' });
+  assert.deepEqual(m, { backend: 'wasm', intraopThreads: 4, wasmKernels: { fma: false, native: false, off: ['asm', 'norm'] }, dataDir: '/d' });
   assert.throws(() => mlConfig({ UNLEARN_BACKEND: 'tpu' }), (e: Error) => e instanceof ConfigError && /UNLEARN_BACKEND is "tpu", not one of node-gpu, webgpu, node, wasm, cpu/.test(e.message));
   // UNLEARN_BACKEND offers exactly the backends the library can load
   assert.deepEqual([...BACKEND_NAMES].sort(), [...BACKEND_ORDER].sort());

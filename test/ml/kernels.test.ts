@@ -1,4 +1,7 @@
-// The wasm conv gradient kernels (ml/kernels/) against the pure-JS CPU backend's reference kernels.
+// The wasm conv gradient kernels (ml/kernels/) against the pure-JS CPU backend's reference kernels. By default the
+// GEMM-shaped ones (matmuls, Conv2D, the filter gradient) are the native AVX2 kernels (ml/kernels/native/kernels.cc);
+// test/ml/kernels-nofma.test.ts runs this file again with UNLEARN_NATIVE_KERNELS=0 so the WebAssembly builds of those
+// stay tested too.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { tf } from '../../ml/tf.js';
@@ -10,6 +13,7 @@ import { batchNormTrain, biasAct, crossEntropy, dense, relu } from '../../ml/ops
 import { MATMUL, SGD_STEP, denseKernelStats } from '../../ml/kernels/dense.js';
 import { normKernelStats } from '../../ml/kernels/norm.js';
 import { asmKernels } from '../../ml/kernels/asm.js';
+import { nativeKernelsStatus } from '../../ml/kernels/native.js';
 import { mlConfig } from '../../config/index.js';
 
 interface Case {
@@ -39,6 +43,10 @@ const cases: Case[] = [
   { x: [1, 10, 11, 4], k: [5, 3], cout: 8, stride: 3, pad: 'same' },
   { x: [3, 6, 6, 4], k: [1, 1], cout: 8, stride: 2, pad: 'same' },
   { x: [4, 32, 32, 16], k: [3, 3], cout: 16, stride: 1, pad: 'same' },
+  // three 8-channel panels (a two-panel tile then a one-panel one), rows of 13 and 19 pixels (uneven row tiles), the
+  // filter gradient gathered (rows <= 16) and in place
+  { x: [2, 13, 13, 8], k: [3, 3], cout: 24, stride: 1, pad: 'same' },
+  { x: [1, 20, 19, 4], k: [3, 3], cout: 24, stride: 1, pad: 'same' },
   // channel counts our implicit-GEMM input gradient takes (inC % 8 == 0, outC % 4 == 0): one call per sub-pixel phase
   { x: [2, 7, 7, 8], k: [3, 3], cout: 4, stride: 2, pad: 'same' },
   { x: [1, 10, 11, 8], k: [5, 3], cout: 4, stride: 3, pad: 'same' },
@@ -113,14 +121,17 @@ void test('wasm Conv2D and Conv2DBackpropInput/Filter match the CPU backend to 1
   });
   // the build we meant to run: fused multiply-add unless UNLEARN_WASM_FMA=0 (test/ml/kernels-nofma.test.ts)
   assert.equal(asmKernels(tf.backend()).variant, mlConfig(process.env).wasmKernels.fma ? 'relaxed' : 'simd');
+  // and the native GEMM kernels unless UNLEARN_NATIVE_KERNELS=0: on x86-64 they must have been built (npm ci does)
+  const nativeWanted = mlConfig(process.env).wasmKernels.native && process.arch === 'x64';
+  assert.equal(asmKernels(tf.backend()).native, nativeWanted, `native kernels: ${nativeKernelsStatus().why ?? 'loaded'}`);
   // our kernels ran (not the backend's naive one), once per case each
   assert.equal(convKernelStats.backpropInput, cases.length);
   assert.equal(convKernelStats.backpropFilter, cases.length);
   assert.equal(convKernelStats.backpropInputFallback, 0);
   assert.ok(convKernelStats.backpropInputPhase >= 5, `phase path ran ${convKernelStats.backpropInputPhase} times`);
-  assert.equal(convKernelStats.backpropFilterAsm, 9, 'implicit-GEMM filter gradient ran for each eligible case');
-  assert.equal(convKernelStats.backpropFilterGathered, 8, 'the gathered variant served the cases with output rows of at most 16 pixels');
-  assert.equal(convKernelStats.backpropInputAsm, 9, 'implicit-GEMM input gradient ran for each eligible case');
+  assert.equal(convKernelStats.backpropFilterAsm, 11, 'implicit-GEMM filter gradient ran for each eligible case');
+  assert.equal(convKernelStats.backpropFilterGathered, 9, 'the gathered variant served the cases with output rows of at most 16 pixels');
+  assert.equal(convKernelStats.backpropInputAsm, 10, 'implicit-GEMM input gradient ran for each eligible case');
   assert.ok(convKernelStats.conv2dAsm >= 10, `implicit-GEMM Conv2D ran ${convKernelStats.conv2dAsm} times`);
   assert.ok(convKernelStats.conv2dOriginal >= 1, 'the ineligible cases still reach the backend Conv2D');
   assert.ok(convKernelStats.backpropInput1x1Strided >= 1, `1x1 strided path ran ${convKernelStats.backpropInput1x1Strided} times`);
