@@ -11,10 +11,11 @@
 // Linux x86_64 wheel pulls its CUDA libraries too: ~5.3 GiB, minutes once). Debian's python3-torch (1.13) is a
 // second column when installed. BENCH_TORCH_INSTALL=0: use the environment only if it is already there.
 // Prints JSON to stdout and writes bench/results/ml-<timestamp>.json (machine, CPU model, load averages).
-// Env: BENCH_ML_STEPS (timed steps per model, default 300; 4 on cpu and on a software GPU adapter), BENCH_ML_WARMUP
+// Env: BENCH_ML_STEPS (timed steps per model, at least; default 100; 4 on cpu and on a software GPU adapter), BENCH_ML_WARMUP
 // (untimed steps before them, default 30; 1 on cpu and a software adapter; PyTorch gets the same count: with only
 // 3, our first timed steps included V8's optimizing compiles, which process CPU time counts), BENCH_ML_MODELS,
-// BENCH_ML_BACKENDS (comma lists; default every backend: node-gpu, webgpu, node, wasm, wasm-only (wasm with the
+// BENCH_ML_SECONDS (timed seconds per model at least, at the warm-up's pace; default 5, 0 on cpu and a software
+// adapter; PyTorch the same), BENCH_ML_BACKENDS (comma lists; default every backend: node-gpu, webgpu, node, wasm, wasm-only (wasm with the
 // native kernels off: UNLEARN_NATIVE_KERNELS=0), cpu).
 // webgpu rows on a software adapter (Mesa's lavapipe on a CPU-only machine) measure correctness and the backend's
 // overhead, never GPU speed; the row names its adapter.
@@ -66,7 +67,7 @@ async function child(modelId: string): Promise<void> {
   const m = MODELS.find((x) => x.id === modelId)!;
   // pure-JS cpu and a software GPU adapter (lavapipe: correctness and overhead only) are slow: few steps
   const slow = info.name === 'cpu' || info.adapter?.software === true;
-  const steps = intVar(process.env, 'BENCH_ML_STEPS', slow ? 4 : 300);
+  const steps = intVar(process.env, 'BENCH_ML_STEPS', slow ? 4 : 100);
   const warm = intVar(process.env, 'BENCH_ML_WARMUP', slow ? 1 : 30);
   const model = buildModel(m.spec as never, m.inputShape, 10, 0);
   const cfg = { epochs: 1, batchSize: m.batch, lr: 0.01, momentum: 0.9, weightDecay: 5e-4, seed: 0 };
@@ -82,14 +83,30 @@ async function child(modelId: string): Promise<void> {
     }
     peakTf = Math.max(peakTf, tf.memory().numBytes);
   };
-  await train(model, await randomSplit(warm * m.batch, m.inputShape), cfg);
-  const split = await randomSplit(steps * m.batch, m.inputShape);
+  // warm-up: at least BENCH_ML_WARMUP steps and BENCH_ML_WARMUP_SECONDS (default 2): V8 compiles the hot paths on
+  // background threads during the first second or two, which process CPU time would otherwise charge to the step
+  const warmSplit = await randomSplit(warm * m.batch, m.inputShape);
+  const warmSeconds = Number(process.env.BENCH_ML_WARMUP_SECONDS ?? (slow ? 0 : 2));
+  const wStart = performance.now();
+  let w0 = wStart;
+  do {
+    w0 = performance.now();
+    await train(model, warmSplit, cfg);
+  } while (performance.now() - wStart < warmSeconds * 1000);
+  // at least BENCH_ML_STEPS timed steps and about BENCH_ML_SECONDS (default 5) of them at the warm-up's pace, so a
+  // fast model's figure is its steady state (300 MLP steps are 0.4 s, where V8's compiles still count); epochs of at
+  // most 256 batches over one split keep the data small
+  const seconds = Number(process.env.BENCH_ML_SECONDS ?? (slow ? 0 : 5));
+  const target = Math.max(steps, Math.ceil((seconds * 1000) / ((performance.now() - w0) / Math.max(1, warm))));
+  const perEpoch = Math.min(target, 256);
+  const epochs = Math.ceil(target / perEpoch);
+  const split = await randomSplit(perEpoch * m.batch, m.inputShape);
   const timer = setInterval(sample, 20);
   const c0 = process.cpuUsage();
   const t0 = performance.now();
   // sample memory inside the loss (forward activations alive) as well as on a timer
   // the driver's default yield interval (100 ms), as a real run: yielding every step cost ~2 % of an MLP step
-  await train(model, split, cfg, {
+  await train(model, split, { ...cfg, epochs }, {
     loss: (z, y) => {
       sample();
       return crossEntropy(z, y);
@@ -113,12 +130,12 @@ async function child(modelId: string): Promise<void> {
     kernels: info.kernels?.name,
     // webgpu: the adapter; on a software one (lavapipe) these figures are CPU rasteriser speed, never GPU speed
     adapter: info.adapter,
-    steps,
+    steps: perEpoch * epochs,
     warmup: warm,
     params: model.numParams(),
-    samplesPerSec: r1(split.count / wall),
-    samplesPerCpuSec: r1(split.count / cpuS),
-    msPerStep: r1((wall * 1000) / steps),
+    samplesPerSec: r1((epochs * split.count) / wall),
+    samplesPerCpuSec: r1((epochs * split.count) / cpuS),
+    msPerStep: r1((wall * 1000) / (perEpoch * epochs)),
     peakRssMiB: r1(peakRss / 2 ** 20),
     peakTfMiB: r1(peakTf / 2 ** 20),
   };

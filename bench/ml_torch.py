@@ -2,15 +2,17 @@
 5e-4, random data. Prints one JSON object per model (samples/s wall and per CPU-second), measured two ways:
 - the training loop (samplesPerSec, samplesPerCpuSec): what our train() does each step, written as a PyTorch user
   writes it: a shuffled batch indexed out of the data set, forward, cross-entropy, backward, SGD step, the loss read
-  (loss.item()) and the batch's correct count read (argmax); over BENCH_ML_STEPS·64 examples, one epoch;
+  (loss.item()) and the batch's correct count read (argmax); epochs of at most 256 batches, about BENCH_ML_SECONDS long;
 - the bare step (stepOnly*): one fixed batch, forward/backward/step, nothing read: PyTorch's floor.
-Env: BENCH_TORCH_THREADS (intra-op threads, default 1), BENCH_ML_STEPS (timed steps, default 300), BENCH_ML_WARMUP
-(untimed steps before them, default 30),
+Env: BENCH_TORCH_THREADS (intra-op threads, default 1), BENCH_ML_STEPS (timed steps at least, default 100;
+the loop runs about BENCH_ML_SECONDS, default 5, too), BENCH_ML_WARMUP
+(untimed steps before them, default 30, repeated until BENCH_ML_WARMUP_SECONDS, default 2, have passed),
 BENCH_ML_MODELS (comma list of model ids), BENCH_TORCH_MODE=memory (instead: peak RSS of ResNet-18 width 64,
 CIFAR-10 shape, batch 128, over BENCH_ML_MEMORY_STEPS steps).
 The bench runs it with the PyTorch from PyPI it installs into a cached virtual environment, and with Debian's
 python3-torch when that is installed."""
 import json
+import math
 import os
 import resource
 import time
@@ -100,7 +102,9 @@ if os.environ.get("BENCH_TORCH_MODE") == "memory":
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
     print(json.dumps({**header, "model": "resnet18-w64", "batch": 128, "steps": steps, "msPerStep": round(ms, 1), "peakRssMiB": round(peak, 1)}))
 else:
-    steps = int(os.environ.get("BENCH_ML_STEPS", "300"))
+    steps = int(os.environ.get("BENCH_ML_STEPS", "100"))
+    seconds = float(os.environ.get("BENCH_ML_SECONDS", "5"))
+    warm_seconds = float(os.environ.get("BENCH_ML_WARMUP_SECONDS", "2"))
     want = [m.strip() for m in os.environ["BENCH_ML_MODELS"].split(",")] if os.environ.get("BENCH_ML_MODELS") else None
     for name, make, shape in MODELS:
         if want and name not in want:
@@ -134,13 +138,26 @@ else:
                 hits += (z.argmax(1) == y).sum().item()
             return hits, loss_sum
 
-        epoch(torch.randn(warmup * 64, *shape), torch.randint(0, 10, (warmup * 64,)))
-        # the data is made before the clock starts, as ours times train() on a split made beforehand
-        xs, ys = torch.randn(steps * 64, *shape), torch.randint(0, 10, (steps * 64,))
+        wx, wy = torch.randn(warmup * 64, *shape), torch.randint(0, 10, (warmup * 64,))
+        w_start = time.perf_counter()
+        while True:  # as ours: at least `warmup` steps and BENCH_ML_WARMUP_SECONDS
+            w0 = time.perf_counter()
+            epoch(wx, wy)
+            if time.perf_counter() - w_start >= warm_seconds:
+                break
+        # as ours: at least `steps` steps and about BENCH_ML_SECONDS at the warm-up's pace, in epochs of at most 256
+        # batches over one data set made before the clock starts
+        target = max(steps, math.ceil(seconds / ((time.perf_counter() - w0) / max(1, warmup))))
+        per_epoch = min(target, 256)
+        epochs = math.ceil(target / per_epoch)
+        xs, ys = torch.randn(per_epoch * 64, *shape), torch.randint(0, 10, (per_epoch * 64,))
         c0, t0 = time.process_time(), time.perf_counter()
-        epoch(xs, ys)
+        for _ in range(epochs):
+            epoch(xs, ys)
         wall, cpu = time.perf_counter() - t0, time.process_time() - c0
-        print(json.dumps({**header, "model": name, "steps": steps, "warmup": warmup,
-                          "samplesPerSec": round(64 * steps / wall, 1), "samplesPerCpuSec": round(64 * steps / cpu, 1),
+        done = per_epoch * epochs
+        print(json.dumps({**header, "model": name, "steps": done, "warmup": warmup,
+                          "samplesPerSec": round(64 * done / wall, 1), "samplesPerCpuSec": round(64 * done / cpu, 1),
+                          "stepOnlySteps": steps,
                           "stepOnlySamplesPerSec": round(64 * steps / step_wall, 1),
                           "stepOnlySamplesPerCpuSec": round(64 * steps / step_cpu, 1)}))

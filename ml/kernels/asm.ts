@@ -11,7 +11,7 @@ import { nativeKernelsStatus } from './native.js';
 export interface AsmKernels {
   /** 'relaxed' (fused multiply-add) or 'simd'. */
   variant: 'relaxed' | 'simd';
-  /** the GEMM-shaped kernels (batchMatMul, conv2d, convFilterGrad[Gathered]) run natively (AVX2 + FMA) */
+  /** the GEMM-shaped kernels (batchMatMul, conv2d, convFilterGrad[Gathered]) and batch norm run natively (AVX2 + FMA) */
   native: boolean;
   /** Filter [K, Cout] row-major -> panels [Cout/8][K][8]. */
   packFilter(w: number, k: number, cout: number, dst: number): void;
@@ -114,6 +114,9 @@ export function asmKernels(backend: unknown): AsmKernels {
         conv2d: (...a) => addon.conv2d(memory.buffer, ...a),
         convFilterGrad: (...a) => addon.convFilterGrad(memory.buffer, ...a),
         convFilterGradGathered: (...a) => addon.convFilterGrad(memory.buffer, ...a),
+        batchNormForward: (x, m, c, ...a) => (c % 8 === 0 ? addon.batchNormForward(memory.buffer, x, m, c, ...a) : kernels.batchNormForward(x, m, c, ...a)),
+        batchNormBackward: (dy, x, y, relu, m, c, ...a) =>
+          c % 8 === 0 ? addon.batchNormBackward(memory.buffer, dy, x, y, relu, m, c, ...a) : kernels.batchNormBackward(dy, x, y, relu, m, c, ...a),
       }
     : kernels;
   cached = { backend, kernels: out };

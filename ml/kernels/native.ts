@@ -1,6 +1,6 @@
 // Loader of our native x86-64 kernels (ml/kernels/native/kernels.cc, built into ml/kernels/native/build by
 // scripts/build-native-kernels.mjs at install). They replace the GEMM-shaped AssemblyScript kernels (batchMatMul,
-// conv2d, convFilterGrad[Gathered]) with AVX2 + FMA code working on the same wasm heap, same arguments and layouts.
+// conv2d, convFilterGrad[Gathered]; batch norm at C % 8 == 0) with AVX2 + FMA code working on the same wasm heap, same arguments and layouts.
 // Used only when the binary exists, was built from this very source (its stamp's sha256), and the CPU has AVX2 and
 // FMA; otherwise the WebAssembly kernels serve and `nativeKernelsStatus().why` says why.
 import { createHash } from 'node:crypto';
@@ -13,6 +13,9 @@ export interface NativeAddon {
   batchMatMul(heap: ArrayBuffer, a: number, b: number, c: number, batch: number, m: number, n: number, k: number, strideA: number, strideB: number, strideC: number, transA: number, transB: number, bp: number): void;
   conv2d(heap: ArrayBuffer, x: number, n: number, hp: number, wp: number, c: number, packed: number, kh: number, kw: number, s: number, out: number, oh: number, ow: number, cout: number, outPix: number, outRow: number, outImg: number): void;
   convFilterGrad(heap: ArrayBuffer, x: number, n: number, hp: number, wp: number, c: number, dy: number, oh: number, ow: number, cout: number, kh: number, kw: number, s: number, dw: number, rowsPerBlock: number, buf?: number): void;
+  /** C % 8 == 0 only (the loader routes other channel counts to the wasm kernel) */
+  batchNormForward(heap: ArrayBuffer, x: number, m: number, c: number, gamma: number, beta: number, eps: number, relu: number, y: number, mean: number, variance: number, scratch: number): void;
+  batchNormBackward(heap: ArrayBuffer, dy: number, x: number, y: number, relu: number, m: number, c: number, gamma: number, mean: number, variance: number, eps: number, dx: number, dgamma: number, dbeta: number, scratch: number): void;
   supported(): boolean;
 }
 

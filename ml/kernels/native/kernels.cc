@@ -176,20 +176,22 @@ AVX2 void conv2d(const float* x, int N, int Hp, int Wp, int C, const float* wp, 
   }
 }
 
-// dw[tap, ci..ci+3, co panel(s)] += Σ over the given pixels of x[pixel, tap, ci..ci+3] · dy[pixel, panel(s)]: 4·NP
-// accumulators. Pixels come as rows: row r has `perRow` pixels starting at xRow(r) (x step xStep) and dy row r.
-template <int NP, typename XRow>
-AVX2 void filterTile(XRow xRow, int rows, int perRow, ptrdiff_t xStep, const float* dy, ptrdiff_t dyStride, float* o,
-                     ptrdiff_t oStride) {
-  __m256 acc[4][NP];
-  UNROLL for (int i = 0; i < 4; i++) UNROLL for (int q = 0; q < NP; q++) acc[i][q] = _mm256_setzero_ps();
+// dw[MR consecutive K-rows, co panel(s)] += Σ over the given pixels of x[pixel, K-row] · dy[pixel, panel(s)]: MR·NP
+// accumulators. A K-row is a (tap, input channel) pair whose floats sit next to each other at every pixel (the
+// channels of one tap, or the KW·C floats of one filter row of the padded input). Pixels come as rows: row r has
+// perRow pixels starting at rowPtr[r] + off, xStep floats apart; dy rows follow each other (dyStride per pixel).
+template <int MR, int NP>
+AVX2 void filterTile(const float* const* rowPtr, int rows, int perRow, ptrdiff_t xStep, ptrdiff_t off, const float* dy,
+                     ptrdiff_t dyStride, float* o, ptrdiff_t oStride) {
+  __m256 acc[MR][NP];
+  UNROLL for (int i = 0; i < MR; i++) UNROLL for (int q = 0; q < NP; q++) acc[i][q] = _mm256_setzero_ps();
   const float* pd = dy;
   for (int r = 0; r < rows; r++) {
-    const float* pa = xRow(r);
+    const float* pa = rowPtr[r] + off;
     for (int j = 0; j < perRow; j++) {
       __m256 bv[NP];
       UNROLL for (int q = 0; q < NP; q++) bv[q] = _mm256_loadu_ps(pd + q * 8);
-      UNROLL for (int i = 0; i < 4; i++) {
+      UNROLL for (int i = 0; i < MR; i++) {
         const __m256 av = _mm256_broadcast_ss(pa + i);
         UNROLL for (int q = 0; q < NP; q++) acc[i][q] = _mm256_fmadd_ps(av, bv[q], acc[i][q]);
       }
@@ -199,59 +201,190 @@ AVX2 void filterTile(XRow xRow, int rows, int perRow, ptrdiff_t xStep, const flo
   }
   // the block's partial sums start at zero and are added to dw: rounding grows with the block length plus the
   // number of blocks, not with every pixel of the batch
-  UNROLL for (int i = 0; i < 4; i++) UNROLL for (int q = 0; q < NP; q++) {
+  UNROLL for (int i = 0; i < MR; i++) UNROLL for (int q = 0; q < NP; q++) {
     float* oq = o + i * oStride + q * 8;
     _mm256_storeu_ps(oq, _mm256_add_ps(_mm256_loadu_ps(oq), acc[i][q]));
   }
 }
 
+using FilterTileFn = void (*)(const float* const*, int, int, ptrdiff_t, ptrdiff_t, const float*, ptrdiff_t, float*, ptrdiff_t);
+constexpr FilterTileFn kFilterTiles1[kMaxRows1] = {filterTile<1, 1>, filterTile<2, 1>, filterTile<3, 1>, filterTile<4, 1>,
+                                                   filterTile<5, 1>, filterTile<6, 1>, filterTile<7, 1>, filterTile<8, 1>,
+                                                   filterTile<9, 1>, filterTile<10, 1>, filterTile<11, 1>, filterTile<12, 1>};
+constexpr FilterTileFn kFilterTiles2[kMaxRows2] = {filterTile<1, 2>, filterTile<2, 2>, filterTile<3, 2>,
+                                                   filterTile<4, 2>, filterTile<5, 2>, filterTile<6, 2>};
+
+// Reduces `rows` rows of pixels (see filterTile) into dw rows [k0, k0 + kRows) for every output-channel panel.
+AVX2 void filterRows(const float* const* rowPtr, int rows, int perRow, ptrdiff_t xStep, int kRows, const float* dy, int Cout,
+                     float* dw) {
+  const int panels = Cout >> 3;
+  for (int p0 = 0; p0 < panels; p0 += 2) {
+    const int np = panels - p0 >= 2 ? 2 : 1;
+    const RowSplit split(kRows, maxRows(np));
+    int k = 0;
+    for (int t = 0; t < split.tiles; t++) {
+      const int mr = split.size(t);
+      (np == 2 ? kFilterTiles2 : kFilterTiles1)[mr - 1](rowPtr, rows, perRow, xStep, k, dy + p0 * 8, Cout,
+                                                      dw + static_cast<ptrdiff_t>(k) * Cout + p0 * 8, Cout);
+      k += mr;
+    }
+  }
+}
+
+constexpr int kMaxBlockRows = 256;
+
 // Filter gradient as an implicit GEMM over blocks of rowsPerBlock output rows (see the AssemblyScript
-// convFilterGrad). C % 4 == 0, Cout % 8 == 0. buf: when non-null, each block's input pixels are first gathered per
-// tap into buf (rowsPerBlock·OW·C floats) so the reduction runs over contiguous pixels (convFilterGradGathered).
+// convFilterGrad): dw[K, Cout] with K = KH·KW·C, Cout % 8 == 0. In place, each filter row's KW·C floats are K-rows
+// next to each other at every pixel, so tiles of up to 6 (two panels) or 12 K-rows reduce over the block's pixels.
+// buf (convFilterGradGathered): each block's input pixels are first gathered per tap into buf (rowsPerBlock·OW·C
+// floats), so the reduction runs over contiguous pixels (short rows and strided layers), tiles over that tap's C.
 AVX2 void convFilterGrad(const float* x, int N, int Hp, int Wp, int C, const float* dy, int OH, int OW, int Cout, int KH,
                          int KW, int s, float* dw, int rowsPerBlock, float* buf) {
   std::memset(dw, 0, sizeof(float) * static_cast<size_t>(KH) * KW * C * Cout);
+  if (rowsPerBlock > kMaxBlockRows) rowsPerBlock = kMaxBlockRows;
   const int totalRows = N * OH;
-  const int panels = Cout >> 3;
   const ptrdiff_t xStep = static_cast<ptrdiff_t>(s) * C;
   const ptrdiff_t dyRow = static_cast<ptrdiff_t>(OW) * Cout;
+  const float* rowPtr[kMaxBlockRows];
   for (int rb = 0; rb < totalRows; rb += rowsPerBlock) {
     const int rows = totalRows - rb < rowsPerBlock ? totalRows - rb : rowsPerBlock;
     const float* dyBlock = dy + rb * dyRow;
     for (int kh = 0; kh < KH; kh++) {
+      // padded-input address of (tap row kh, kw = 0, channel 0) for each output row of the block
+      for (int r = 0; r < rows; r++) {
+        const int row = rb + r;
+        const int n = row / OH;
+        const int oh = row - n * OH;
+        rowPtr[r] = x + ((static_cast<ptrdiff_t>(n) * Hp + static_cast<ptrdiff_t>(oh) * s + kh) * Wp) * C;
+      }
+      float* dwRow = dw + static_cast<ptrdiff_t>(kh) * KW * C * Cout;
+      if (!buf) {
+        filterRows(rowPtr, rows, OW, xStep, KW * C, dyBlock, Cout, dwRow);
+        continue;
+      }
       for (int kw = 0; kw < KW; kw++) {
-        // padded-input address of tap (kh, kw) for output row rb + r, channel 0
-        auto tapRow = [=](int r) {
-          const int row = rb + r;
-          const int n = row / OH;
-          const int oh = row - n * OH;
-          return x + ((static_cast<ptrdiff_t>(n) * Hp + static_cast<ptrdiff_t>(oh) * s + kh) * Wp + kw) * C;
-        };
-        if (buf) {
-          float* d = buf;
-          for (int r = 0; r < rows; r++) {
-            const float* a = tapRow(r);
+        float* d = buf;
+        for (int r = 0; r < rows; r++) {
+          const float* a = rowPtr[r] + kw * C;
+          if (C % 8 == 0) {
+            for (int ow = 0; ow < OW; ow++, a += xStep, d += C)
+              for (int c = 0; c < C; c += 8) _mm256_storeu_ps(d + c, _mm256_loadu_ps(a + c));
+          } else if (C % 4 == 0) {
+            for (int ow = 0; ow < OW; ow++, a += xStep, d += C)
+              for (int c = 0; c < C; c += 4) _mm_storeu_ps(d + c, _mm_loadu_ps(a + c));
+          } else {
             for (int ow = 0; ow < OW; ow++, a += xStep, d += C) std::memcpy(d, a, sizeof(float) * C);
           }
         }
-        for (int ci = 0; ci < C; ci += 4) {
-          float* o = dw + (static_cast<ptrdiff_t>(kh * KW + kw) * C + ci) * Cout;
-          for (int p0 = 0; p0 < panels; p0 += 2) {
-            const int np = panels - p0 >= 2 ? 2 : 1;
-            const float* dyp = dyBlock + p0 * 8;
-            if (buf) {
-              // the gathered block is one run of rows·OW pixels, C floats apart
-              auto gathered = [=](int) { return buf + ci; };
-              if (np == 2) filterTile<2>(gathered, 1, rows * OW, C, dyp, Cout, o + p0 * 8, Cout);
-              else filterTile<1>(gathered, 1, rows * OW, C, dyp, Cout, o + p0 * 8, Cout);
-            } else {
-              auto inPlace = [=](int r) { return tapRow(r) + ci; };
-              if (np == 2) filterTile<2>(inPlace, rows, OW, xStep, dyp, Cout, o + p0 * 8, Cout);
-              else filterTile<1>(inPlace, rows, OW, xStep, dyp, Cout, o + p0 * 8, Cout);
-            }
-          }
-        }
+        const float* gathered = buf;
+        filterRows(&gathered, 1, rows * OW, C, C, dyBlock, Cout, dwRow + static_cast<ptrdiff_t>(kw) * C * Cout);
       }
+    }
+  }
+}
+
+// ---- batch normalisation (training mode) over the rows of an [M, C] view of an NHWC tensor, C % 8 == 0: the
+// AssemblyScript kernels' passes and arithmetic order at twice the vector width. Channel sums are accumulated per
+// block of 256 rows, then added to the total (error grows with 256 + M/256 instead of M).
+constexpr int kBnBlockRows = 256;
+
+// total[c] = Σ_m (x[m, c] − shift[c])^POWER (shift null: none); blk: C floats of scratch.
+template <int POWER>
+AVX2 void channelSums(const float* x, int M, int C, const float* shift, float* total, float* blk) {
+  std::memset(total, 0, sizeof(float) * C);
+  const float* p = x;
+  for (int m0 = 0; m0 < M; m0 += kBnBlockRows) {
+    const int m1 = M < m0 + kBnBlockRows ? M : m0 + kBnBlockRows;
+    std::memset(blk, 0, sizeof(float) * C);
+    for (int m = m0; m < m1; m++, p += C) {
+      for (int c = 0; c < C; c += 8) {
+        __m256 v = _mm256_loadu_ps(p + c);
+        if (shift) v = _mm256_sub_ps(v, _mm256_loadu_ps(shift + c));
+        if (POWER == 2) v = _mm256_mul_ps(v, v);
+        _mm256_storeu_ps(blk + c, _mm256_add_ps(_mm256_loadu_ps(blk + c), v));
+      }
+    }
+    for (int c = 0; c < C; c += 8) _mm256_storeu_ps(total + c, _mm256_add_ps(_mm256_loadu_ps(total + c), _mm256_loadu_ps(blk + c)));
+  }
+}
+
+// y = (x − mean)·γ/√(var + ε) + β (then ReLU), batch mean and biased variance written out. Scratch: 2·C floats.
+AVX2 void batchNormForward(const float* x, int M, int C, const float* gamma, const float* beta, float eps, bool relu, float* y,
+                           float* mean, float* variance, float* scratch) {
+  float* scale = scratch + C;
+  const __m256 invM = _mm256_set1_ps(1.0f / static_cast<float>(M));
+  channelSums<1>(x, M, C, nullptr, mean, scratch);
+  for (int c = 0; c < C; c += 8) _mm256_storeu_ps(mean + c, _mm256_mul_ps(_mm256_loadu_ps(mean + c), invM));
+  channelSums<2>(x, M, C, mean, variance, scratch);
+  for (int c = 0; c < C; c += 8) _mm256_storeu_ps(variance + c, _mm256_mul_ps(_mm256_loadu_ps(variance + c), invM));
+  for (int c = 0; c < C; c++) scale[c] = gamma[c] / __builtin_sqrtf(variance[c] + eps);
+  const __m256 zero = _mm256_setzero_ps();
+  const float* p = x;
+  float* q = y;
+  for (int m = 0; m < M; m++, p += C, q += C) {
+    for (int c = 0; c < C; c += 8) {
+      __m256 v = _mm256_add_ps(_mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(p + c), _mm256_loadu_ps(mean + c)), _mm256_loadu_ps(scale + c)),
+                               _mm256_loadu_ps(beta + c));
+      if (relu) v = _mm256_max_ps(v, zero);
+      _mm256_storeu_ps(q + c, v);
+    }
+  }
+}
+
+// Batch-norm backward (batch statistics), dŷ = dy or dy·[y > 0] (relu): dβ = Σ dŷ, dγ = Σ dŷ·(x − mean)·rstd,
+// dx = scale·dŷ + (x − mean)·k + c with scale = γ·rstd, k = −scale·rstd²·Σ dŷ(x − mean)/M, c = −scale·Σ dŷ/M.
+// Scratch: 4·C floats.
+AVX2 void batchNormBackward(const float* dy, const float* x, const float* y, bool relu, int M, int C, const float* gamma,
+                            const float* mean, const float* variance, float eps, float* dx, float* dgamma, float* dbeta,
+                            float* scratch) {
+  float* blkDy = scratch;
+  float* blkDyXc = scratch + C;
+  float* kv = scratch + 2 * C;
+  float* cv = scratch + 3 * C;
+  const __m256 zero = _mm256_setzero_ps();
+  std::memset(dbeta, 0, sizeof(float) * C);
+  std::memset(dgamma, 0, sizeof(float) * C);
+  const float *pd = dy, *px = x, *py = y;
+  for (int m0 = 0; m0 < M; m0 += kBnBlockRows) {
+    const int m1 = M < m0 + kBnBlockRows ? M : m0 + kBnBlockRows;
+    std::memset(blkDy, 0, sizeof(float) * 2 * C);
+    for (int m = m0; m < m1; m++, pd += C, px += C, py += C) {
+      for (int c = 0; c < C; c += 8) {
+        __m256 d = _mm256_loadu_ps(pd + c);
+        if (relu) d = _mm256_and_ps(d, _mm256_cmp_ps(_mm256_loadu_ps(py + c), zero, _CMP_GT_OQ));
+        const __m256 xc = _mm256_sub_ps(_mm256_loadu_ps(px + c), _mm256_loadu_ps(mean + c));
+        _mm256_storeu_ps(blkDy + c, _mm256_add_ps(_mm256_loadu_ps(blkDy + c), d));
+        _mm256_storeu_ps(blkDyXc + c, _mm256_add_ps(_mm256_loadu_ps(blkDyXc + c), _mm256_mul_ps(d, xc)));
+      }
+    }
+    for (int c = 0; c < C; c += 8) {
+      _mm256_storeu_ps(dbeta + c, _mm256_add_ps(_mm256_loadu_ps(dbeta + c), _mm256_loadu_ps(blkDy + c)));
+      _mm256_storeu_ps(dgamma + c, _mm256_add_ps(_mm256_loadu_ps(dgamma + c), _mm256_loadu_ps(blkDyXc + c)));
+    }
+  }
+  const float invM = 1.0f / static_cast<float>(M);
+  for (int c = 0; c < C; c++) {
+    const float rstd = 1.0f / __builtin_sqrtf(variance[c] + eps);
+    const float scale = gamma[c] * rstd;
+    const float sdx = dgamma[c];
+    const float sd = dbeta[c];
+    dgamma[c] = sdx * rstd;
+    blkDy[c] = scale;
+    kv[c] = -scale * rstd * rstd * sdx * invM;
+    cv[c] = -scale * sd * invM;
+  }
+  pd = dy;
+  px = x;
+  py = y;
+  float* q = dx;
+  for (int m = 0; m < M; m++, pd += C, px += C, py += C, q += C) {
+    for (int c = 0; c < C; c += 8) {
+      __m256 d = _mm256_loadu_ps(pd + c);
+      if (relu) d = _mm256_and_ps(d, _mm256_cmp_ps(_mm256_loadu_ps(py + c), zero, _CMP_GT_OQ));
+      const __m256 xc = _mm256_sub_ps(_mm256_loadu_ps(px + c), _mm256_loadu_ps(mean + c));
+      const __m256 v = _mm256_add_ps(_mm256_add_ps(_mm256_mul_ps(d, _mm256_loadu_ps(blkDy + c)), _mm256_mul_ps(xc, _mm256_loadu_ps(kv + c))),
+                                     _mm256_loadu_ps(cv + c));
+      _mm256_storeu_ps(q + c, v);
     }
   }
 }
@@ -279,6 +412,14 @@ struct Args {
       return;
     }
     heap = static_cast<char*>(data);
+  }
+  double d(size_t k) {
+    double v = 0;
+    if (ok && napi_get_value_double(env, argv[k], &v) != napi_ok) {
+      napi_throw_type_error(env, nullptr, "unlearn native kernels: expected a number");
+      ok = false;
+    }
+    return v;
   }
   int64_t i(size_t k) {
     int64_t v = 0;
@@ -340,6 +481,30 @@ napi_value ConvFilterGrad(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+napi_value BatchNormForward(napi_env env, napi_callback_info info) {
+  Args g(env, info, 12);
+  const float *x = g.f(1);
+  const int M = g.i(2), C = g.i(3);
+  const float *gamma = g.f(4), *beta = g.f(5);
+  const float eps = static_cast<float>(g.d(6));
+  const bool relu = g.i(7) != 0;
+  float *y = g.f(8), *mean = g.f(9), *variance = g.f(10), *scratch = g.f(11);
+  if (g.ok) batchNormForward(x, M, C, gamma, beta, eps, relu, y, mean, variance, scratch);
+  return nullptr;
+}
+
+napi_value BatchNormBackward(napi_env env, napi_callback_info info) {
+  Args g(env, info, 15);
+  const float *dy = g.f(1), *x = g.f(2), *y = g.f(3);
+  const bool relu = g.i(4) != 0;
+  const int M = g.i(5), C = g.i(6);
+  const float *gamma = g.f(7), *mean = g.f(8), *variance = g.f(9);
+  const float eps = static_cast<float>(g.d(10));
+  float *dx = g.f(11), *dgamma = g.f(12), *dbeta = g.f(13), *scratch = g.f(14);
+  if (g.ok) batchNormBackward(dy, x, y, relu, M, C, gamma, mean, variance, eps, dx, dgamma, dbeta, scratch);
+  return nullptr;
+}
+
 napi_value Supported(napi_env env, napi_callback_info) {
   __builtin_cpu_init();
   napi_value v;
@@ -352,6 +517,8 @@ napi_value Init(napi_env env, napi_value exports) {
       {"batchMatMul", nullptr, BatchMatMul, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"conv2d", nullptr, Conv2D, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"convFilterGrad", nullptr, ConvFilterGrad, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"batchNormForward", nullptr, BatchNormForward, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"batchNormBackward", nullptr, BatchNormBackward, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"supported", nullptr, Supported, nullptr, nullptr, nullptr, napi_default, nullptr},
   };
   napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
