@@ -1,6 +1,6 @@
 // `npm run bench -- ml-layers`: the convolution kernels alone, per ResNet-w16 layer shape (batch 64, CIFAR 32×32):
 // forward (tf.conv2d), filter gradient and input gradient (the registered kernels through tf.engine().runKernel),
-// best of 7 calls each (process CPU time), in ms and GFLOP/s. Compare configurations with UNLEARN_WASM_KERNELS_OFF=asm or
+// best of 7 calls each (process CPU time), in ms and GFLOP/s. Compare configurations with UNLEARN_NATIVE_KERNELS=0 (the WebAssembly kernels), UNLEARN_WASM_KERNELS_OFF=asm or
 // UNLEARN_WASM_FMA=0. Writes bench/results/ml-layers-<timestamp>.json.
 import path from 'node:path';
 import { initBackend } from '../ml/backend.js';

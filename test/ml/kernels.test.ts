@@ -10,7 +10,7 @@ import { Rng } from '../../ml/rng.js';
 import { convKernelStats } from '../../ml/kernels/conv.js';
 import { miscKernelStats } from '../../ml/kernels/misc.js';
 import { batchNormTrain, biasAct, crossEntropy, dense, relu } from '../../ml/ops.js';
-import { MATMUL, SGD_STEP, denseKernelStats } from '../../ml/kernels/dense.js';
+import { MATMUL, SGD_STEP, denseKernelStats, sgdStepInPlace } from '../../ml/kernels/dense.js';
 import { normKernelStats } from '../../ml/kernels/norm.js';
 import { asmKernels } from '../../ml/kernels/asm.js';
 import { nativeKernelsStatus } from '../../ml/kernels/native.js';
@@ -395,7 +395,7 @@ void test('fused dense layer, 2-D matmul with transposes and softmax cross-entro
   assert.equal(ran('softmaxXentBackward'), xentCases.length);
 });
 
-void test('SGD step kernel equals the tfjs ops it replaces bit for bit (weight decay, momentum, mask; odd sizes)', async () => {
+void test('SGD step kernel (allocating and in place) equals the tfjs ops it replaces bit for bit (weight decay, momentum, mask; odd sizes); shared data never written in place', async () => {
   await initBackend({ prefer: 'wasm' });
   await tf.setBackend('wasm');
   const rng = new Rng(17);
@@ -432,8 +432,25 @@ void test('SGD step kernel equals the tfjs ops it replaces bit for bit (weight d
         const t1 = got[0].dataSync();
         for (let i = 0; i < size; i += 3) assert.equal(t1[i], t0[i], 'masked entries unchanged');
       }
-      tf.dispose([...got, ...refTheta]);
+      // in place (what Sgd.step does from the second step on): the same bytes, written into θ and the buffer
+      const thetaIn = tf.tensor1d(theta.dataSync());
+      const velIn = cfg.vel ? tf.tensor1d(old.dataSync()) : undefined;
+      const done = sgdStepInPlace(thetaIn, grad, velIn, cfg.m ? mask : undefined, lr, cfg.momentum, cfg.weightDecay);
+      if (cfg.momentum !== 0 && !cfg.vel) {
+        assert.equal(done, false, 'no momentum buffer yet: the allocating kernel must run');
+      } else {
+        assert.equal(done, true);
+        assert.deepEqual(Array.from(thetaIn.dataSync()), Array.from(got[0].dataSync()), `in place theta, size ${size}, ${JSON.stringify(cfg)}`);
+        if (velIn && cfg.momentum !== 0) assert.deepEqual(Array.from(velIn.dataSync()), Array.from(got[1].dataSync()), `in place velocity, size ${size}`);
+      }
+      tf.dispose([...got, ...refTheta, thetaIn, ...(velIn ? [velIn] : [])]);
     }
-    tf.dispose([theta, grad, old, mask]);
+    // a parameter sharing its data with another tensor (a clone on wasm shares the data id) is never written in place
+    const shared = tf.tensor1d(theta.dataSync());
+    const copy = tf.clone(shared);
+    const before = Array.from(copy.dataSync());
+    assert.equal(sgdStepInPlace(shared, grad, undefined, undefined, 0.1, 0, 0), false);
+    assert.deepEqual(Array.from(copy.dataSync()), before);
+    tf.dispose([theta, grad, old, mask, shared, copy]);
   }
 });
