@@ -413,22 +413,17 @@ struct Args {
     }
     heap = static_cast<char*>(data);
   }
-  double d(size_t k) {
-    double v = 0;
-    if (ok && napi_get_value_double(env, argv[k], &v) != napi_ok) {
+  template <typename T, napi_status (*Get)(napi_env, napi_value, T*)>
+  T number(size_t k) {
+    T v = 0;
+    if (ok && Get(env, argv[k], &v) != napi_ok) {
       napi_throw_type_error(env, nullptr, "unlearn native kernels: expected a number");
       ok = false;
     }
     return v;
   }
-  int64_t i(size_t k) {
-    int64_t v = 0;
-    if (ok && napi_get_value_int64(env, argv[k], &v) != napi_ok) {
-      napi_throw_type_error(env, nullptr, "unlearn native kernels: expected a number");
-      ok = false;
-    }
-    return v;
-  }
+  double d(size_t k) { return number<double, napi_get_value_double>(k); }
+  int64_t i(size_t k) { return number<int64_t, napi_get_value_int64>(k); }
   // A heap byte offset as a float pointer (0 → null, for optional buffers).
   float* f(size_t k) {
     const int64_t off = i(k);
