@@ -66,14 +66,40 @@ export function batchPositions(count: number, batchSize: number, rng?: Rng): Int
 export function gatherBatch(split: Split, positions: ArrayLike<number>): { x: tf.Tensor; y: tf.Tensor1D } {
   const d = exampleSize(split);
   const n = positions.length;
+  const fillX = (xb: Float32Array): void => {
+    for (let i = 0; i < n; i++) {
+      const p = positions[i];
+      xb.set(split.x.subarray(p * d, (p + 1) * d), i * d);
+    }
+  };
+  const fillY = (yb: Int32Array): void => {
+    for (let i = 0; i < n; i++) yb[i] = split.y[positions[i]];
+  };
+  // wasm: gathered straight into the backend's heap (one copy, no per-batch JS buffer for the GC to account)
+  const x = heapTensor([n, ...split.exampleShape], 'float32', fillX);
+  if (x) return { x, y: heapTensor([n], 'int32', fillY) as tf.Tensor1D };
   const xb = new Float32Array(n * d);
   const yb = new Int32Array(n);
-  for (let i = 0; i < n; i++) {
-    const p = positions[i];
-    xb.set(split.x.subarray(p * d, (p + 1) * d), i * d);
-    yb[i] = split.y[p];
-  }
+  fillX(xb);
+  fillY(yb);
   return { x: tf.tensor(xb, [n, ...split.exampleShape], 'float32'), y: tf.tensor1d(yb, 'int32') };
+}
+
+interface WasmHeapAlloc {
+  makeOutput(shape: number[], dtype: string): tf.TensorInfo;
+  typedArrayFromHeap(t: tf.TensorInfo): Float32Array | Int32Array;
+}
+
+/**
+ * A new tensor on the wasm backend whose data `fill` writes in place (the heap view is valid only during the call:
+ * the heap may move when it grows); undefined on other backends.
+ */
+function heapTensor<T extends Float32Array | Int32Array>(shape: number[], dtype: 'float32' | 'int32', fill: (view: T) => void): tf.Tensor | undefined {
+  if (tf.getBackend() !== 'wasm') return undefined;
+  const b = tf.backend() as unknown as WasmHeapAlloc;
+  const info = b.makeOutput(shape, dtype);
+  fill(b.typedArrayFromHeap(info) as T);
+  return tf.engine().makeTensorFromTensorInfo(info);
 }
 
 /** Seeded class-stratified subsample: up to perClass positions of each class, returned in original order. */

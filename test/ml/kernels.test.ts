@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { tf } from '../../ml/tf.js';
 import { initBackend } from '../../ml/backend.js';
 import { Rng } from '../../ml/rng.js';
+import { gatherBatch } from '../../ml/data/split.js';
 import { convKernelStats } from '../../ml/kernels/conv.js';
 import { miscKernelStats } from '../../ml/kernels/misc.js';
 import { batchNormTrain, biasAct, crossEntropy, dense, relu } from '../../ml/ops.js';
@@ -453,4 +454,28 @@ void test('SGD step kernel (allocating and in place) equals the tfjs ops it repl
     assert.deepEqual(Array.from(copy.dataSync()), before);
     tf.dispose([theta, grad, old, mask, shared, copy]);
   }
+});
+
+void test('gatherBatch on wasm (written straight into the heap) gives the examples and labels asked for', async () => {
+  await initBackend({ prefer: 'wasm' });
+  await tf.setBackend('wasm');
+  const rng = new Rng(23);
+  const n = 50;
+  const shape = [3, 4, 2];
+  const d = 24;
+  const x = rand(rng, [n, ...shape]);
+  const y = Int32Array.from({ length: n }, (_, i) => (i * 7) % 10);
+  const split = { x, y, ids: Int32Array.from({ length: n }, (_, i) => 100 + i), count: n, exampleShape: shape };
+  const positions = [49, 0, 17, 17, 3];
+  const before = tf.memory().numTensors;
+  const b = gatherBatch(split as never, positions);
+  assert.deepEqual(b.x.shape, [5, ...shape]);
+  assert.equal(b.y.dtype, 'int32');
+  const xs = b.x.dataSync();
+  positions.forEach((p, i) => {
+    assert.deepEqual(Array.from(xs.subarray(i * d, (i + 1) * d)), Array.from(x.subarray(p * d, (p + 1) * d)), `example ${i}`);
+  });
+  assert.deepEqual(Array.from(b.y.dataSync()), positions.map((p) => y[p]));
+  tf.dispose([b.x, b.y]);
+  assert.equal(tf.memory().numTensors, before, 'both tensors tracked and disposed like any other');
 });
