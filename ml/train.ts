@@ -6,7 +6,7 @@ import type { Model, NamedVariable } from './models.js';
 import type { Split } from './data/types.js';
 import { batchPositions, gatherBatch } from './data/split.js';
 import { crossEntropy } from './ops.js';
-import { SGD_STEP, denseKernelsAvailable, sgdStepInPlace } from './kernels/dense.js';
+import { SGD_STEP, denseKernelsAvailable, sgdStepVelocityInPlace } from './kernels/dense.js';
 import { DivergenceError } from './errors.js';
 import { Driver } from './driver.js';
 
@@ -164,8 +164,13 @@ export class Sgd {
       if (this.opts.mask && !this.opts.mask.has(name)) throw new Error(`Sgd.step: ${name} is frozen by the mask`);
       const m = this.maskFor(name, variable.shape);
       const old = this.velocity.get(name);
-      // wasm: θ and the momentum buffer updated in place when nothing else shares them (every step after the first)
-      if (sgdStepInPlace(variable, grad, old, m, lr, momentum, weightDecay)) continue;
+      // wasm, every step after the first: the momentum buffer updated in place, θ written to a new tensor
+      const updated = sgdStepVelocityInPlace(variable, grad, old, m, lr, momentum, weightDecay);
+      if (updated) {
+        variable.assign(updated);
+        updated.dispose();
+        continue;
+      }
       if (denseKernelsAvailable()) {
         // wasm: one kernel with the same arithmetic, in the same order, as the ops below (bit-identical)
         const inputs: Record<string, tf.Tensor> = { theta: variable, grad };

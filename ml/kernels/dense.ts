@@ -90,27 +90,27 @@ function sgdStep({ inputs, backend, attrs }: Args): TensorInfo[] {
 }
 
 /**
- * The SGD update of one parameter written in place (θ and the momentum buffer overwritten; same arithmetic as the
- * kernel above, which reads each element before writing it). Saves a step the allocation, the engine's bookkeeping
- * and the memory traffic of new θ and velocity tensors per parameter. Returns false, doing nothing, when it cannot:
- * not on wasm with our kernels, momentum without a velocity buffer yet (the first step), or θ or the buffer shares
- * its data with another tensor (a clone on wasm shares the data id: writing in place would change it too).
+ * The SGD update of one parameter with its momentum buffer updated in place (same arithmetic as the kernel above,
+ * which reads each element before writing it): a new θ tensor, no new velocity tensor a step. θ itself must get a
+ * new data id whenever it changes: the wasm backend's XNNPACK operators (convolutions and matmuls it runs) cache
+ * their packed weights by the filter's data id, so a filter changed in place would be read stale (a resume test
+ * caught exactly that). Returns the new θ, or undefined, doing nothing, when it cannot: not on wasm with our
+ * kernels, no momentum or no buffer yet (the first step), or the buffer shares its data with another tensor.
  */
-export function sgdStepInPlace(theta: tf.Tensor, grad: tf.Tensor, velocity: tf.Tensor | undefined, mask: tf.Tensor | undefined, lr: number, momentum: number, weightDecay: number): boolean {
-  if (!denseKernelsAvailable()) return false;
-  if (momentum !== 0 && !velocity) return false;
+export function sgdStepVelocityInPlace(theta: tf.Tensor, grad: tf.Tensor, velocity: tf.Tensor | undefined, mask: tf.Tensor | undefined, lr: number, momentum: number, weightDecay: number): tf.Tensor | undefined {
+  if (!denseKernelsAvailable() || momentum === 0 || !velocity) return undefined;
   const b = tf.backend() as unknown as Backend & { refCount(dataId: object): number };
-  if (b.refCount(theta.dataId) !== 1 || (velocity && b.refCount(velocity.dataId) !== 1)) return false;
+  if (b.refCount(velocity.dataId) !== 1) return undefined;
   checkFloat(SGD_STEP, { theta, grad, velocity, mask });
   const size = theta.size;
   for (const [name, t] of [['grad', grad], ['velocity', velocity], ['mask', mask]] as const) {
     if (t && t.size !== size) throw new Error(`${SGD_STEP}: ${name} shape [${t.shape}] does not match the parameter's [${theta.shape}]`);
   }
   denseKernelStats.sgdStep++;
-  const o = (t: tf.Tensor | undefined): number => (t ? heapOffset(b, t) : 0);
-  const vel = momentum !== 0 ? o(velocity) : 0;
-  asmKernels(b).sgdStep(o(theta), o(grad), vel, o(mask), size, lr, momentum, weightDecay, o(theta), vel);
-  return true;
+  const out = b.makeOutput([...theta.shape], 'float32');
+  const o = (t: tf.TensorInfo | undefined): number => (t ? heapOffset(b, t) : 0);
+  asmKernels(b).sgdStep(o(theta), o(grad), o(velocity), o(mask), size, lr, momentum, weightDecay, o(out), o(velocity));
+  return tf.engine().makeTensorFromTensorInfo(out);
 }
 
 /**
