@@ -8,8 +8,7 @@ import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { tf } from './tf.js';
 import { registerWasmTrainingKernels, type WasmKernelOptions } from './kernels/index.js';
-import { asmEnabled, asmKernels, nativeWantedSetting } from './kernels/asm.js';
-import { nativeKernelsStatus } from './kernels/native.js';
+import { asmEnabled, asmKernels } from './kernels/asm.js';
 import { adapterLine, requestGpuAdapter, setWebgpuBackend, type GpuAdapterReport } from './webgpu.js';
 
 export type BackendName = 'node-gpu' | 'webgpu' | 'node' | 'wasm' | 'cpu';
@@ -48,8 +47,7 @@ function wasmKernelsInfo(backend: unknown): BackendInfo['kernels'] {
   if (!asmEnabled()) return { name: 'backend' };
   const k = asmKernels(backend);
   if (k.native) return { name: 'native-avx2' };
-  const why = nativeWantedSetting() ? nativeKernelsStatus().why : 'UNLEARN_NATIVE_KERNELS=0';
-  return { name: k.variant === 'relaxed' ? 'wasm-relaxed' : 'wasm-simd', why };
+  return { name: k.variant === 'relaxed' ? 'wasm-relaxed' : 'wasm-simd', why: k.nativeWhy };
 }
 
 function isBackendName(s: string): s is BackendName {

@@ -164,19 +164,12 @@ export class Sgd {
       if (this.opts.mask && !this.opts.mask.has(name)) throw new Error(`Sgd.step: ${name} is frozen by the mask`);
       const m = this.maskFor(name, variable.shape);
       const old = this.velocity.get(name);
-      // wasm, every step after the first: the momentum buffer updated in place, θ written to a new tensor
-      const updated = sgdStepVelocityInPlace(variable, grad, old, m, lr, momentum, weightDecay);
-      if (updated) {
-        variable.assign(updated);
-        updated.dispose();
-        continue;
-      }
       if (denseKernelsAvailable()) {
-        // wasm: one kernel with the same arithmetic, in the same order, as the ops below (bit-identical)
-        const inputs: Record<string, tf.Tensor> = { theta: variable, grad };
-        if (old) inputs.velocity = old;
-        if (m) inputs.mask = m;
-        const [theta, v] = tf.engine().runKernel(SGD_STEP, inputs, { lr, momentum, weightDecay }) as tf.Tensor[];
+        // wasm: one kernel with the same arithmetic, in the same order, as the ops below (bit-identical); from the
+        // second step on the momentum buffer is updated in place (θ always gets a new tensor: see the function)
+        const inPlace = sgdStepVelocityInPlace(variable, grad, old, m, lr, momentum, weightDecay);
+        const inputs = { theta: variable, grad, ...(old ? { velocity: old } : {}), ...(m ? { mask: m } : {}) };
+        const [theta, v] = inPlace ? [inPlace] : (tf.engine().runKernel(SGD_STEP, inputs, { lr, momentum, weightDecay }) as tf.Tensor[]);
         variable.assign(theta);
         theta.dispose();
         if (v) {

@@ -1,6 +1,7 @@
 import { tf } from '../tf.js';
 import type { Rng } from '../rng.js';
 import type { Split } from './types.js';
+import { wasmHeapTensor } from '../kernels/asm.js';
 
 export function exampleSize(split: Pick<Split, 'exampleShape'>): number {
   return split.exampleShape.reduce((a, b) => a * b, 1);
@@ -76,8 +77,8 @@ export function gatherBatch(split: Split, positions: ArrayLike<number>): { x: tf
     for (let i = 0; i < n; i++) yb[i] = split.y[positions[i]];
   };
   // wasm: gathered straight into the backend's heap (one copy, no per-batch JS buffer for the GC to account)
-  const x = heapTensor([n, ...split.exampleShape], 'float32', fillX);
-  if (x) return { x, y: heapTensor([n], 'int32', fillY) as tf.Tensor1D };
+  const x = wasmHeapTensor([n, ...split.exampleShape], 'float32', fillX);
+  if (x) return { x, y: wasmHeapTensor([n], 'int32', fillY) as tf.Tensor1D };
   const xb = new Float32Array(n * d);
   const yb = new Int32Array(n);
   fillX(xb);
@@ -85,22 +86,6 @@ export function gatherBatch(split: Split, positions: ArrayLike<number>): { x: tf
   return { x: tf.tensor(xb, [n, ...split.exampleShape], 'float32'), y: tf.tensor1d(yb, 'int32') };
 }
 
-interface WasmHeapAlloc {
-  makeOutput(shape: number[], dtype: string): tf.TensorInfo;
-  typedArrayFromHeap(t: tf.TensorInfo): Float32Array | Int32Array;
-}
-
-/**
- * A new tensor on the wasm backend whose data `fill` writes in place (the heap view is valid only during the call:
- * the heap may move when it grows); undefined on other backends.
- */
-function heapTensor<T extends Float32Array | Int32Array>(shape: number[], dtype: 'float32' | 'int32', fill: (view: T) => void): tf.Tensor | undefined {
-  if (tf.getBackend() !== 'wasm') return undefined;
-  const b = tf.backend() as unknown as WasmHeapAlloc;
-  const info = b.makeOutput(shape, dtype);
-  fill(b.typedArrayFromHeap(info) as T);
-  return tf.engine().makeTensorFromTensorInfo(info);
-}
 
 /** Seeded class-stratified subsample: up to perClass positions of each class, returned in original order. */
 export function stratifiedPositions(y: Int32Array, numClasses: number, perClass: number, rng: Rng): Int32Array {

@@ -7,12 +7,15 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import v8 from 'node:v8';
 import { nativeKernelsStatus } from './native.js';
+import { tf } from '../tf.js';
 
 export interface AsmKernels {
   /** 'relaxed' (fused multiply-add) or 'simd'. */
   variant: 'relaxed' | 'simd';
   /** the GEMM-shaped kernels (batchMatMul, conv2d, convFilterGrad[Gathered]) and batch norm run natively (AVX2 + FMA) */
   native: boolean;
+  /** why the native kernels do not serve, when they do not */
+  nativeWhy?: string;
   /** Filter [K, Cout] row-major -> panels [Cout/8][K][8]. */
   packFilter(w: number, k: number, cout: number, dst: number): void;
   /** Implicit-GEMM Conv2D on a padded NHWC input (offsets are heap byte offsets). */
@@ -82,11 +85,6 @@ export function setNativeWanted(on: boolean): void {
   nativeWanted = on;
 }
 
-/** Whether the native kernels were asked for (UNLEARN_NATIVE_KERNELS, default on). */
-export function nativeWantedSetting(): boolean {
-  return nativeWanted;
-}
-
 function load(variant: 'relaxed' | 'simd', memory: WasmMemory): AsmKernels | undefined {
   const bytes = readFileSync(fileURLToPath(new URL(`./assembly/build/kernels-${variant}.wasm`, import.meta.url)));
   if (!WA.validate(bytes)) return undefined;
@@ -118,7 +116,7 @@ export function asmKernels(backend: unknown): AsmKernels {
         batchNormBackward: (dy, x, y, relu, m, c, ...a) =>
           c % 8 === 0 ? addon.batchNormBackward(memory.buffer, dy, x, y, relu, m, c, ...a) : kernels.batchNormBackward(dy, x, y, relu, m, c, ...a),
       }
-    : kernels;
+    : { ...kernels, nativeWhy: native ? native.why : 'turned off (wasmKernels.native: false)' };
   cached = { backend, kernels: out };
   return out;
 }
@@ -141,6 +139,24 @@ export function wasmKernels(backend: unknown): AsmKernels {
   if (!kernels) throw new Error('this JavaScript engine does not support WebAssembly SIMD');
   wasmOnly = { backend, kernels };
   return kernels;
+}
+
+/** The wasm backend's allocation and heap view, as kernels use them. */
+export interface WasmHeapBackend {
+  makeOutput(shape: number[], dtype: string): { dataId: object; shape: number[]; dtype: string };
+  typedArrayFromHeap(t: { dataId: object }): Float32Array | Int32Array;
+}
+
+/**
+ * A new tracked tensor on the current backend when it is wasm, whose data `fill` writes straight into the heap (the
+ * view is valid only during the call: the heap may move when it grows); undefined on other backends.
+ */
+export function wasmHeapTensor<T extends Float32Array | Int32Array>(shape: number[], dtype: 'float32' | 'int32', fill: (view: T) => void): tf.Tensor | undefined {
+  if (tf.getBackend() !== 'wasm') return undefined;
+  const b = tf.backend() as unknown as WasmHeapBackend;
+  const info = b.makeOutput(shape, dtype);
+  fill(b.typedArrayFromHeap(info) as T);
+  return tf.engine().makeTensorFromTensorInfo(info as tf.TensorInfo);
 }
 
 /** Byte offset of a tensor's data in the wasm heap. */

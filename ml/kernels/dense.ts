@@ -73,43 +73,43 @@ function biasActBackward({ inputs, backend, attrs }: Args): TensorInfo[] {
  * momentum != 0 ? [theta', velocity'] : [theta'].
  */
 function sgdStep({ inputs, backend, attrs }: Args): TensorInfo[] {
-  const b = backend as Backend;
-  const { theta, grad, velocity, mask } = inputs;
+  const { lr, momentum, weightDecay } = attrs as { lr: number; momentum: number; weightDecay: number };
+  const { out, vel } = runSgd(backend as Backend, inputs, lr, momentum, weightDecay, false);
+  return vel ? [out, vel] : [out];
+}
+
+/**
+ * One parameter's update on our kernel into a new θ; the momentum buffer (when momentum != 0) into a new tensor, or,
+ * with velocityInPlace, over the given one (the kernel reads each element before writing it).
+ */
+function runSgd(b: Backend, inputs: Record<string, TensorInfo | undefined>, lr: number, momentum: number, weightDecay: number, velocityInPlace: boolean): { out: TensorInfo; vel?: TensorInfo } {
+  const { theta, grad, velocity, mask } = inputs as { theta: TensorInfo; grad: TensorInfo; velocity?: TensorInfo; mask?: TensorInfo };
   checkFloat(SGD_STEP, { theta, grad, velocity, mask });
   const size = theta.shape.reduce((p, q) => p * q, 1);
   for (const [name, t] of [['grad', grad], ['velocity', velocity], ['mask', mask]] as const) {
     if (t && t.shape.reduce((p, q) => p * q, 1) !== size) throw new Error(`${SGD_STEP}: ${name} shape [${t.shape}] does not match the parameter's [${theta.shape}]`);
   }
-  const { lr, momentum, weightDecay } = attrs as { lr: number; momentum: number; weightDecay: number };
   denseKernelStats.sgdStep++;
   const out = b.makeOutput([...theta.shape], 'float32');
-  const vel = momentum !== 0 ? b.makeOutput([...theta.shape], 'float32') : undefined;
+  const vel = momentum === 0 ? undefined : velocityInPlace ? velocity : b.makeOutput([...theta.shape], 'float32');
   const o = (t: TensorInfo | undefined): number => (t ? heapOffset(b, t) : 0);
   asmKernels(b).sgdStep(o(theta), o(grad), momentum !== 0 ? o(velocity) : 0, o(mask), size, lr, momentum, weightDecay, o(out), o(vel));
-  return vel ? [out, vel] : [out];
+  return { out, vel };
 }
 
 /**
- * The SGD update of one parameter with its momentum buffer updated in place (same arithmetic as the kernel above,
- * which reads each element before writing it): a new θ tensor, no new velocity tensor a step. θ itself must get a
- * new data id whenever it changes: the wasm backend's XNNPACK operators (convolutions and matmuls it runs) cache
- * their packed weights by the filter's data id, so a filter changed in place would be read stale (a resume test
- * caught exactly that). Returns the new θ, or undefined, doing nothing, when it cannot: not on wasm with our
- * kernels, no momentum or no buffer yet (the first step), or the buffer shares its data with another tensor.
+ * The SGD update of one parameter with its momentum buffer updated in place: a new θ tensor, no new velocity tensor
+ * a step. θ itself must get a new data id whenever it changes: the wasm backend's XNNPACK operators (convolutions
+ * and matmuls it runs) cache their packed weights by the filter's data id, so a filter changed in place would be
+ * read stale (a resume test caught exactly that). Returns the new θ, or undefined, doing nothing, when it cannot:
+ * not on wasm with our kernels, no momentum or no buffer yet (the first step), or the buffer shares its data with
+ * another tensor (a clone on wasm shares the data id).
  */
 export function sgdStepVelocityInPlace(theta: tf.Tensor, grad: tf.Tensor, velocity: tf.Tensor | undefined, mask: tf.Tensor | undefined, lr: number, momentum: number, weightDecay: number): tf.Tensor | undefined {
   if (!denseKernelsAvailable() || momentum === 0 || !velocity) return undefined;
   const b = tf.backend() as unknown as Backend & { refCount(dataId: object): number };
   if (b.refCount(velocity.dataId) !== 1) return undefined;
-  checkFloat(SGD_STEP, { theta, grad, velocity, mask });
-  const size = theta.size;
-  for (const [name, t] of [['grad', grad], ['velocity', velocity], ['mask', mask]] as const) {
-    if (t && t.size !== size) throw new Error(`${SGD_STEP}: ${name} shape [${t.shape}] does not match the parameter's [${theta.shape}]`);
-  }
-  denseKernelStats.sgdStep++;
-  const out = b.makeOutput([...theta.shape], 'float32');
-  const o = (t: tf.TensorInfo | undefined): number => (t ? heapOffset(b, t) : 0);
-  asmKernels(b).sgdStep(o(theta), o(grad), o(velocity), o(mask), size, lr, momentum, weightDecay, o(out), o(velocity));
+  const { out } = runSgd(b, { theta, grad, velocity, mask }, lr, momentum, weightDecay, true);
   return tf.engine().makeTensorFromTensorInfo(out);
 }
 

@@ -1,6 +1,6 @@
 // Native x86-64 kernels (AVX2 + FMA, 256-bit vectors) for the GEMM-shaped work of a training step: the dense
-// layers' matrix products, the implicit-GEMM convolution (forward and input gradient) and the convolution filter
-// gradient. They are drop-in replacements for the AssemblyScript kernels of the same names
+// layers' matrix products, the implicit-GEMM convolution (forward and input gradient), the convolution filter
+// gradient, and batch norm at C % 8 == 0. They are drop-in replacements for the AssemblyScript kernels of the same names
 // (ml/kernels/assembly/kernels.ts): same arguments, same packed layouts, and they work in place on the tfjs
 // WebAssembly backend's heap (its WebAssembly.Memory buffer is passed with every call; offsets are heap bytes).
 // Why: WebAssembly SIMD is 128 bits wide, half of what one core's FMA units take on AVX2 machines, so the wasm
@@ -85,6 +85,17 @@ struct RowSplit {
   int size(int t) const { return base + (t < extra ? 1 : 0); }
 };
 
+// Calls f(p0, np, r0, mr) for every tile of `rows` rows × `panels` 8-column panels: panels in pairs (a lone last
+// one alone), each pair's rows split evenly into tiles of at most maxRows(np). The one loop nest of every kernel here.
+template <typename F>
+inline void forEachTile(int rows, int panels, F f) {
+  for (int p0 = 0; p0 < panels; p0 += 2) {
+    const int np = panels - p0 >= 2 ? 2 : 1;
+    const RowSplit split(rows, maxRows(np));
+    for (int t = 0, r0 = 0; t < split.tiles; r0 += split.size(t), t++) f(p0, np, r0, split.size(t));
+  }
+}
+
 // Packs B (row-major [K, N], or [N, K] when transB) into zero-padded panels of 8 columns: dst[ceil(N/8)][K][8].
 AVX2 void packB(const float* b, int N, int K, bool transB, float* dst) {
   const int panels = (N + 7) >> 3;
@@ -131,18 +142,11 @@ AVX2 void batchMatMul(const float* a, const float* b, float* c, int batch, int M
     float* Ci = c + i * strideC;
     for (int k0 = 0; k0 < K; k0 += kBlockK) {
       const int kc = K - k0 < kBlockK ? K - k0 : kBlockK;
-      for (int p0 = 0; p0 < panels; p0 += 2) {
-        const int np = panels - p0 >= 2 ? 2 : 1;
+      forEachTile(M, panels, [&](int p0, int np, int m0, int mr) {
         const int wLast = N - (p0 + np - 1) * 8 < 8 ? N - (p0 + np - 1) * 8 : 8;
-        const RowSplit split(M, maxRows(np));
-        int m0 = 0;
-        for (int t = 0; t < split.tiles; t++) {
-          const int mr = split.size(t);
-          tileFor(mr, np)(Ai + m0 * rowA + k0 * kStep, rowA, 1, 0, kc, kStep, bp + p0 * panelStride + k0 * 8, panelStride,
-                          Ci + static_cast<ptrdiff_t>(m0) * N + p0 * 8, N, wLast, k0 > 0);
-          m0 += mr;
-        }
-      }
+        tileFor(mr, np)(Ai + m0 * rowA + k0 * kStep, rowA, 1, 0, kc, kStep, bp + p0 * panelStride + k0 * 8, panelStride,
+                        Ci + static_cast<ptrdiff_t>(m0) * N + p0 * 8, N, wLast, k0 > 0);
+      });
     }
   }
 }
@@ -161,17 +165,10 @@ AVX2 void conv2d(const float* x, int N, int Hp, int Wp, int C, const float* wp, 
     for (int oh = 0; oh < OH; oh++) {
       float* o = out + n * outImg + oh * outRow;
       const float* rowBase = x + (static_cast<ptrdiff_t>(n) * Hp + static_cast<ptrdiff_t>(oh) * s) * rowStep;
-      for (int p0 = 0; p0 < panels; p0 += 2) {
-        const int np = panels - p0 >= 2 ? 2 : 1;
-        const RowSplit split(OW, maxRows(np));
-        int ow = 0;
-        for (int t = 0; t < split.tiles; t++) {
-          const int mr = split.size(t);
-          tileFor(mr, np)(rowBase + ow * pixStep, pixStep, KH, rowStep, runLen, 1, wp + p0 * panelStride, panelStride,
-                          o + ow * outPix + p0 * 8, outPix, 8, false);
-          ow += mr;
-        }
-      }
+      forEachTile(OW, panels, [&](int p0, int np, int ow, int mr) {
+        tileFor(mr, np)(rowBase + ow * pixStep, pixStep, KH, rowStep, runLen, 1, wp + p0 * panelStride, panelStride,
+                        o + ow * outPix + p0 * 8, outPix, 8, false);
+      });
     }
   }
 }
@@ -217,18 +214,10 @@ constexpr FilterTileFn kFilterTiles2[kMaxRows2] = {filterTile<1, 2>, filterTile<
 // Reduces `rows` rows of pixels (see filterTile) into dw rows [k0, k0 + kRows) for every output-channel panel.
 AVX2 void filterRows(const float* const* rowPtr, int rows, int perRow, ptrdiff_t xStep, int kRows, const float* dy, int Cout,
                      float* dw) {
-  const int panels = Cout >> 3;
-  for (int p0 = 0; p0 < panels; p0 += 2) {
-    const int np = panels - p0 >= 2 ? 2 : 1;
-    const RowSplit split(kRows, maxRows(np));
-    int k = 0;
-    for (int t = 0; t < split.tiles; t++) {
-      const int mr = split.size(t);
-      (np == 2 ? kFilterTiles2 : kFilterTiles1)[mr - 1](rowPtr, rows, perRow, xStep, k, dy + p0 * 8, Cout,
-                                                      dw + static_cast<ptrdiff_t>(k) * Cout + p0 * 8, Cout);
-      k += mr;
-    }
-  }
+  forEachTile(kRows, Cout >> 3, [&](int p0, int np, int k, int mr) {
+    (np == 2 ? kFilterTiles2 : kFilterTiles1)[mr - 1](rowPtr, rows, perRow, xStep, k, dy + p0 * 8, Cout,
+                                                    dw + static_cast<ptrdiff_t>(k) * Cout + p0 * 8, Cout);
+  });
 }
 
 constexpr int kMaxBlockRows = 256;
@@ -399,8 +388,9 @@ struct Args {
   size_t heapBytes = 0;
   bool ok = true;
 
-  Args(napi_env e, napi_callback_info info, size_t expected) : env(e) {
-    if (napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr) != napi_ok || argc != expected) {
+  // minArgs..maxArgs arguments (maxArgs 0: exactly minArgs); a caller with an optional trailing one reads argc
+  Args(napi_env e, napi_callback_info info, size_t minArgs, size_t maxArgs = 0) : env(e) {
+    if (napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr) != napi_ok || argc < minArgs || argc > (maxArgs ? maxArgs : minArgs)) {
       napi_throw_type_error(env, nullptr, "unlearn native kernels: wrong number of arguments");
       ok = false;
       return;
@@ -462,16 +452,14 @@ napi_value Conv2D(napi_env env, napi_callback_info info) {
 }
 
 napi_value ConvFilterGrad(napi_env env, napi_callback_info info) {
-  size_t argc = 0;
-  napi_get_cb_info(env, info, &argc, nullptr, nullptr, nullptr);
-  Args g(env, info, argc == 16 ? 16 : 15);
+  Args g(env, info, 15, 16);  // convFilterGrad, or convFilterGradGathered with its gather buffer
   const float* x = g.f(1);
   const int N = g.i(2), Hp = g.i(3), Wp = g.i(4), C = g.i(5);
   const float* dy = g.f(6);
   const int OH = g.i(7), OW = g.i(8), Cout = g.i(9), KH = g.i(10), KW = g.i(11), s = g.i(12);
   float* dw = g.f(13);
   const int rowsPerBlock = g.i(14);
-  float* buf = argc == 16 ? g.f(15) : nullptr;
+  float* buf = g.argc == 16 ? g.f(15) : nullptr;
   if (g.ok) convFilterGrad(x, N, Hp, Wp, C, dy, OH, OW, Cout, KH, KW, s, dw, rowsPerBlock, buf);
   return nullptr;
 }
