@@ -27,28 +27,38 @@ export interface NativeStatus {
   addon?: NativeAddon;
 }
 
-const source = fileURLToPath(new URL('./native/kernels.cc', import.meta.url));
-const binary = fileURLToPath(new URL('./native/build/unlearn_kernels.node', import.meta.url));
-const stamp = fileURLToPath(new URL('./native/build/unlearn_kernels.json', import.meta.url));
+/** Where the addon's source, binary and build stamp are. */
+export interface NativeFiles {
+  source: string;
+  binary: string;
+  stamp: string;
+}
+
+const FILES: NativeFiles = {
+  source: fileURLToPath(new URL('./native/kernels.cc', import.meta.url)),
+  binary: fileURLToPath(new URL('./native/build/unlearn_kernels.node', import.meta.url)),
+  stamp: fileURLToPath(new URL('./native/build/unlearn_kernels.json', import.meta.url)),
+};
 
 let status: NativeStatus | undefined;
 
-function load(): NativeStatus {
+/** Loads the addon from `files` if it is there, was built from that source, and the CPU can run it; else says why. */
+export function loadNativeKernels(files: NativeFiles = FILES): NativeStatus {
   if (process.arch !== 'x64') return { loaded: false, why: `not x86-64 (${process.arch})` };
-  if (!existsSync(binary)) return { loaded: false, why: 'not built (npm ci builds them; or npm run build:native-kernels)' };
+  if (!existsSync(files.binary)) return { loaded: false, why: 'not built (npm ci builds them; or npm run build:native-kernels)' };
   let built: { sourceSha256?: string };
   try {
-    built = JSON.parse(readFileSync(stamp, 'utf8')) as { sourceSha256?: string };
+    built = JSON.parse(readFileSync(files.stamp, 'utf8')) as { sourceSha256?: string };
   } catch {
     return { loaded: false, why: 'build stamp missing: rebuild with npm run build:native-kernels' };
   }
-  const sha = createHash('sha256').update(readFileSync(source)).digest('hex');
+  const sha = createHash('sha256').update(readFileSync(files.source)).digest('hex');
   if (built.sourceSha256 !== sha) return { loaded: false, why: 'built from another version of kernels.cc: rebuild with npm run build:native-kernels' };
   let addon: NativeAddon;
   try {
-    addon = createRequire(import.meta.url)(binary) as NativeAddon;
+    addon = createRequire(import.meta.url)(files.binary) as NativeAddon;
   } catch (e) {
-    return { loaded: false, why: `could not load ${binary}: ${(e as Error).message}` };
+    return { loaded: false, why: `could not load ${files.binary}: ${(e as Error).message}` };
   }
   if (!addon.supported()) return { loaded: false, why: 'this CPU lacks AVX2 or FMA' };
   return { loaded: true, addon };
@@ -56,6 +66,6 @@ function load(): NativeStatus {
 
 /** The native kernels' status, loaded once per process. */
 export function nativeKernelsStatus(): NativeStatus {
-  status ??= load();
+  status ??= loadNativeKernels();
   return status;
 }
