@@ -15,11 +15,13 @@ import { s3Config } from '../../config/index.js';
 import { checkpointPrefix } from '../../activities/stages.js';
 import { setupEnv, startWorker, waitFor, type WorkerProc } from './helpers.js';
 
-// Epochs must last a few heartbeat timeouts on a quiet machine too: with 1,500 images a class the epoch had become
-// 2 s (0.7× a 3 s timeout) after the kernel work, and a heartbeat from inside an epoch (sent at most every 0.8 ×
-// the timeout) was luck. 3,000 a class and a 2 s timeout: ~4 s epochs, ≥ 2 heartbeats each.
+// Epochs must last a few heartbeat timeouts on a quiet machine too, whatever the kernels' speed: progress is
+// reported once a second and heartbeats leave at most once a second, so a heartbeat from inside an epoch needs
+// epochs of several seconds. 3,000 a class gave ~4 s epochs on the WebAssembly kernels and 2.2 s on the native
+// ones (a CI run then saw no mid-epoch heartbeat); 6,000 a class and a 2 s timeout: ~4.5 s epochs, ≥ 3 heartbeats
+// each, at 2.2 heartbeat timeouts an epoch.
 const HEARTBEAT_TIMEOUT_S = 2;
-const PER_CLASS = 3000;
+const PER_CLASS = 6000;
 const CLASSES = 4;
 const FORGET_FRACTION = 0.02;
 let env: { prefix: string; ns: string };
@@ -43,7 +45,7 @@ after(async () => {
 
 const q = async (text: string, values: unknown[] = []) => (await db.pool.query(text, values)).rows;
 
-/** 12,000 synthetic 32×32 images and a small CNN: one finetune epoch is 368 batches (about 4 s on one quiet core). */
+/** 24,000 synthetic 32×32 images and a small CNN: one finetune epoch is 735 batches (about 4.5 s on one quiet core). */
 function longSweep(tag: string, finetune: string) {
   const cfg = parseSweepText(`
 name: long-${tag}
@@ -84,7 +86,7 @@ void test(`an unlearning stage whose epochs last several ${HEARTBEAT_TIMEOUT_S} 
   for (const row of rows) assert.deepEqual([row.kind, row.status, row.attempts], [row.kind, 'done', 1], `${row.kind} ran once`);
   // The server held heartbeat details from inside an epoch: the loop yielded while it computed.
   const mid = seen.find((st) => st.progress!.phase === 'unlearn' && st.progress!.step > 0 && st.progress!.step < (st.progress!.steps ?? 0));
-  assert.ok(mid, `a heartbeat from inside an unlearning epoch (seen: ${JSON.stringify(seen.slice(-3))})`);
+  assert.ok(mid, `a heartbeat from inside an unlearning epoch (${seen.length} polls saw: ${JSON.stringify([...new Set(seen.map((st) => JSON.stringify(st.progress)))])})`);
   assert.equal(mid.progress!.epochs, 2);
   const train = PER_CLASS * CLASSES;
   assert.equal(mid.progress!.steps, Math.ceil((train - train * FORGET_FRACTION) / 32));
