@@ -14,7 +14,7 @@ import { revalidateSweepConfig } from './sweep-input.js';
 import { nodeSha256Hex, planIdOf } from './plan-id.js';
 import { FailureType, inputKey, inputKeys, type StageKind, type StageSpec } from '../sweep/stages.js';
 import { DivergenceError, InvalidInputError } from '../ml/errors.js';
-import type { MarkStagesInput, MarkStagesResult, PlanInfo, PlanPage, PlanPageInput, PlanSweepInput, RunStageInput, StageOutcome, SweepActivities } from './types.js';
+import type { ChainFailureDetails, MarkStagesInput, MarkStagesResult, PlanInfo, PlanPage, PlanPageInput, PlanSweepInput, RunChainInput, RunStageInput, StageOutcome, SweepActivities } from './types.js';
 import { bytesJson, jsonBytes, InvalidConfigError, type Compute, type EvaluationOutput, type HeartbeatDetails, type ResumePoint, type StageContext } from './compute.js';
 import { s3Store, type ObjectStore } from './store.js';
 import type { S3Config } from '../config/index.js';
@@ -203,6 +203,31 @@ export function createActivities(deps: ActivityDeps): SweepActivities {
   }
 
   async function runStage(input: RunStageInput): Promise<StageOutcome> {
+    return runOneStage(input);
+  }
+
+  /**
+   * Stages that run one after the other on this worker as one activity (the workflow chains a stage with the one
+   * stage that waits on it alone, e.g. unlearn → evaluate → record): one Temporal round trip for the chain instead
+   * of one per stage, and each output stays in memory for the next (no S3 read back). Every stage is still begun,
+   * memoized, heartbeated and recorded on its own, as runStage does. A failure carries the outcomes of the stages
+   * before it (details[0].done), so the workflow marks those finished and the failed one failed; a retried chain
+   * finds what it finished before memoized (reported `ran`: its artifact names this activity, see madeBy).
+   */
+  async function runChain({ sweepId, planId, indices }: RunChainInput): Promise<StageOutcome[]> {
+    const outputs: ChainOutputs = new Map();
+    const done: StageOutcome[] = [];
+    for (const index of indices) {
+      try {
+        done.push(await runOneStage({ sweepId, planId, index }, outputs));
+      } catch (e) {
+        throw chainFailure(e, done);
+      }
+    }
+    return done;
+  }
+
+  async function runOneStage(input: RunStageInput, chain?: ChainOutputs): Promise<StageOutcome> {
     const { sweepId } = input;
     let stage: StageSpec;
     let inputKinds: Record<string, string>;
@@ -225,8 +250,15 @@ export function createActivities(deps: ActivityDeps): SweepActivities {
     const attempt = ctx.info.attempt;
     const t0 = Date.now();
     const s = stage;
+    const madeBy = madeByOf(ctx.info);
     // Memoization: a complete, verified artifact means the stage is not run again.
     if (await verified(s, existing)) {
+      const meta = (existing as ArtifactRow).metadata;
+      // made by an earlier attempt of this very activity (a chain retried after a later stage failed, or a
+      // worker lost after writing the artifact): this sweep ran it
+      if (attempt > 1 && meta.madeBy === madeBy) {
+        return { key: s.key, status: 'ran', seconds: Number(meta.seconds) || 0, attempt, resumedFromEpoch: Number(meta.resumedFromEpoch) || 0 };
+      }
       await markStageCached(pool, s.key);
       return { key: s.key, status: 'cached', seconds: 0, attempt };
     }
@@ -257,6 +289,9 @@ export function createActivities(deps: ActivityDeps): SweepActivities {
       const row = inputArtifacts.get(key);
       const kind = inputKinds[role];
       if (!row || !kind) throw new Error(`input ${role} (${key}) of stage ${s.kind} ${s.key} has no artifact yet`);
+      // made by the stage before in this chain: the bytes just written (and hashed) are still here
+      const made = chain?.get(key);
+      if (made && made.sha256 === row.sha256) return made.bytes;
       return store.get(artifactKey({ kind, key }), row.sha256);
     };
     try {
@@ -276,8 +311,9 @@ export function createActivities(deps: ActivityDeps): SweepActivities {
           },
           log: (m) => ctx.log.info(m, { stage: s.key, kind: s.kind }),
           async resume() {
-            const hb = ctx.info.heartbeatDetails as Partial<ResumePoint> | undefined;
-            let point: ResumePoint | undefined = hb && typeof hb.epoch === 'number' && hb.epoch > 0 && typeof hb.checkpointKey === 'string' ? { epoch: hb.epoch, checkpointKey: hb.checkpointKey } : undefined;
+            // (the details of a chain's attempt may be another stage's: only this stage's own point counts)
+            const hb = ctx.info.heartbeatDetails as HeartbeatDetails | undefined;
+            let point: ResumePoint | undefined = hb && hb.stage === s.key && typeof hb.epoch === 'number' && hb.epoch > 0 && typeof hb.checkpointKey === 'string' ? { epoch: hb.epoch, checkpointKey: hb.checkpointKey } : undefined;
             if (!point) {
               const keys = (await store.list(checkpointPrefix(s.key))).sort();
               const last = keys[keys.length - 1];
@@ -310,8 +346,9 @@ export function createActivities(deps: ActivityDeps): SweepActivities {
       if (abort.signal.aborted) throw new CancelledFailure('stage cancelled');
       const put = await store.put(artifactKey(s), out.bytes, { stage: s.key, kind: s.kind });
       const seconds = (Date.now() - t0) / 1000;
-      const meta = { seconds, ...out.meta, worker: deps.identity, host: hostOfWorker(deps.identity), backend, code: codeVersion(), version: s.version, attempt, resumedFromEpoch: out.resumedFromEpoch ?? 0 };
+      const meta = { seconds, ...out.meta, worker: deps.identity, host: hostOfWorker(deps.identity), backend, code: codeVersion(), version: s.version, attempt, resumedFromEpoch: out.resumedFromEpoch ?? 0, madeBy };
       await finishStage(pool, { key: s.key, kind: s.kind, uri: put.uri, sha256: put.sha256, bytes: put.bytes, metadata: meta }, seconds);
+      chain?.set(s.key, { bytes: out.bytes, sha256: put.sha256 });
       return { key: s.key, status: 'ran', seconds, attempt, resumedFromEpoch: out.resumedFromEpoch ?? 0 };
     } catch (e) {
       const cancelled = abort.signal.aborted || e instanceof CancelledFailure;
@@ -370,7 +407,27 @@ export function createActivities(deps: ActivityDeps): SweepActivities {
     await setSweepStatus(pool, sweepId, status);
   }
 
-  return { planSweep, planPage, runStage, markStages, finishSweep };
+  return { planSweep, planPage, runStage, runChain, markStages, finishSweep };
+}
+
+/** Outputs of the stages a chain ran so far, by stage key: the next stages read them from memory. */
+type ChainOutputs = Map<string, { bytes: Uint8Array; sha256: string }>;
+
+/** Which activity made an artifact: the same id across the attempts of one activity, another for any other. */
+function madeByOf(info: { workflowExecution?: { runId: string }; activityId: string }): string {
+  return `${info.workflowExecution?.runId ?? ''}/${info.activityId}`;
+}
+
+/**
+ * A chain's failure as the failed stage's own (same message, type and retryability: the retry policy and the
+ * workflow treat it as before), carrying the outcomes of the stages before it. Cancellation stays cancellation.
+ */
+function chainFailure(e: unknown, done: StageOutcome[]): unknown {
+  if (e instanceof CancelledFailure) return e;
+  const details: ChainFailureDetails = { done };
+  if (e instanceof ApplicationFailure) return ApplicationFailure.create({ message: e.message, type: e.type ?? undefined, nonRetryable: e.nonRetryable ?? false, details: [details] });
+  const err = e instanceof Error ? e : new Error(String(e));
+  return ApplicationFailure.create({ message: boundedErrorText(err.message), type: err.name, nonRetryable: false, details: [details] });
 }
 
 /** Code versions of the stages a trial's numbers came from. */

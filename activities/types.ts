@@ -25,6 +25,19 @@ export type RunStageInput =
       inputKinds: Record<string, string>;
     };
 
+/** Plan positions run one after the other by one activity (each input of a later one is an earlier one or done). */
+export interface RunChainInput {
+  sweepId: string;
+  planId: string;
+  indices: number[];
+}
+
+/** What a failed chain tells the workflow (the failure's details[0]): the outcomes of the stages before the
+ *  failed one, in order; the failed stage is indices[done.length]. */
+export interface ChainFailureDetails {
+  done: StageOutcome[];
+}
+
 export interface PlanSweepInput {
   sweepId: string;
   config: SweepConfig;
@@ -81,6 +94,7 @@ export interface SweepActivities {
   planSweep(input: PlanSweepInput): Promise<PlanInfo>;
   planPage(input: PlanPageInput): Promise<PlanPage>;
   runStage(input: RunStageInput): Promise<StageOutcome>;
+  runChain(input: RunChainInput): Promise<StageOutcome[]>;
   markStages(input: MarkStagesInput): Promise<MarkStagesResult>;
   finishSweep(input: { sweepId: string; status: string; summary: Record<string, unknown> }): Promise<void>;
 }

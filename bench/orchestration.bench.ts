@@ -7,6 +7,7 @@
 // the continue-as-new chain with their history lengths, the longest workflow task (and any failed or timed-out
 // one), the io worker's peak memory, activity latency per stage kind, and a memoized rerun (ms per stage).
 // Env: ORCH_BENCH_TRIALS, ORCH_BENCH_WINDOW (default 64), ORCH_BENCH_CONCURRENCY (activities per worker, default 32),
+// ORCH_BENCH_CHAINS=0 (one activity a stage: execution.chainStages false),
 // ORCH_BENCH_PROFILE_DIR (a CPU profile of each worker process there), ORCH_BENCH_SECONDS (stop the sweep after that long and report the part that ran), ORCH_BENCH_STOP=terminate (stop
 // it by terminating; default: cancel it, which marks every unfinished stage and trial, and time that),
 // ORCH_BENCH_DEMO=1 also runs the demo sweep with real compute (`npm run demo -- --fresh`, minutes) and reports the
@@ -26,6 +27,8 @@ const machine = machineInfo();
 const TRIALS = Number(process.env.ORCH_BENCH_TRIALS ?? 10000);
 const WINDOW = Number(process.env.ORCH_BENCH_WINDOW ?? 64);
 const CONC = Number(process.env.ORCH_BENCH_CONCURRENCY ?? 32);
+/** Stage chains (execution.chainStages; ORCH_BENCH_CHAINS=0: one activity a stage, as before them). */
+const CHAINS = process.env.ORCH_BENCH_CHAINS !== '0';
 /** When set: stop the sweep (cancel) after this many seconds and report the part that ran (no memoized rerun). */
 const CAP_S = Number(process.env.ORCH_BENCH_SECONDS ?? 0);
 /** How a capped run stops: cancel (the unfinished stages and trials are marked, timed) or terminate (nothing is marked). */
@@ -66,7 +69,7 @@ const sweepJson = JSON.stringify({
     forgetSets: [{ kind: 'iid', fraction: 0.1 }, { kind: 'classes', classes: [0], fraction: 0.1 }],
     algorithms: [{ name: 'finetune', hparams: { lr: lrs, epochs: 1 } }],
   },
-  execution: { window: WINDOW, historyLimit: 4000 },
+  execution: { window: WINDOW, historyLimit: 4000, chainStages: CHAINS },
 });
 const dir = mkdtempSync(path.join(os.tmpdir(), 'bench-orch-'));
 const file = path.join(dir, 'bench.json');
@@ -249,6 +252,7 @@ try {
     stages,
     stagesByKind,
     window: WINDOW,
+    chainStages: CHAINS,
     activityConcurrencyPerWorker: CONC,
     sweepStartMs,
     sweepStartCpuMs,

@@ -108,8 +108,11 @@ export const SweepSchema = z.strictObject({
       retryInitialS: z.number().positive().max(3600).default(1),
       /** Continue-as-new once the run's event history passes this length. */
       historyLimit: z.number().int().min(200).max(40_000, 'at most 40000 (Temporal fails a workflow run at 51,200 history events; draining the window adds more)').default(4000),
+      /** Run a stage and the stages that wait on it alone (unlearn → evaluate → record) as one activity on one
+       *  worker: one Temporal round trip instead of three, the model passed in memory. false: one activity a stage. */
+      chainStages: z.boolean().default(true),
     })
-    .default({ window: 8, heartbeatTimeoutS: 120, stageTimeoutS: 6 * 3600, maxAttempts: 5, retryInitialS: 1, historyLimit: 4000 }),
+    .default({ window: 8, heartbeatTimeoutS: 120, stageTimeoutS: 6 * 3600, maxAttempts: 5, retryInitialS: 1, historyLimit: 4000, chainStages: true }),
 });
 
 export type SweepConfig = z.output<typeof SweepSchema>;

@@ -21,12 +21,13 @@ import {
   defineQuery,
   isCancellation,
   log,
+  patched,
   proxyActivities,
   setHandler,
   workflowInfo,
 } from '@temporalio/workflow';
 import type { SweepConfig } from '../sweep/schema.js';
-import type { PlanInfo, PlanPage, StageMark, StageOutcome, SweepActivities } from '../activities/types.js';
+import type { ChainFailureDetails, PlanInfo, PlanPage, StageMark, StageOutcome, SweepActivities } from '../activities/types.js';
 import { STAGE_QUEUES, TRAINING_KINDS, type StageKind } from '../sweep/plan.js';
 import { FailureType, NON_RETRYABLE_FAILURE_TYPES } from '../sweep/stages.js';
 import { CARRY, decodeRuns, encodeRuns } from './status-runs.js';
@@ -35,6 +36,8 @@ import { CARRY, decodeRuns, encodeRuns } from './status-runs.js';
 export const PAGE_SIZE = 1000;
 /** Unfinished stages held at once: pages stop loading beyond this until some finish. */
 export const MAX_LOADED = 20_000;
+/** Stages one activity runs at most, one after the other (unlearn → evaluate → record is 3). */
+export const MAX_CHAIN = 4;
 
 /** Status codes of the per-stage byte array (index = code). */
 const STATUS_NAMES = ['pending', 'running', 'ran', 'cached', 'failed', 'skipped', 'cancelled'] as const;
@@ -158,6 +161,23 @@ export async function SweepWorkflow(input: SweepInput): Promise<SweepResult> {
     heartbeatTimeout: `${ex.heartbeatTimeoutS}s`,
     cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
   });
+  // A chain of k gpu stages may take k stage timeouts (the io stages' 10 min each on the io queue).
+  const chainProxies = new Map<string, SweepActivities>();
+  const chainActs = (queue: 'gpu' | 'io', length: number): SweepActivities => {
+    const id = `${queue}:${length}`;
+    let acts = chainProxies.get(id);
+    if (!acts) {
+      acts = proxyActivities<SweepActivities>({
+        ...common,
+        taskQueue: input.queues[queue],
+        startToCloseTimeout: `${length * (queue === 'gpu' ? ex.stageTimeoutS : 600)}s`,
+        heartbeatTimeout: `${ex.heartbeatTimeoutS}s`,
+        cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+      });
+      chainProxies.set(id, acts);
+    }
+    return acts;
+  };
   const ioStages = proxyActivities<SweepActivities>({
     ...common,
     taskQueue: input.queues.io,
@@ -174,6 +194,12 @@ export async function SweepWorkflow(input: SweepInput): Promise<SweepResult> {
   // heartbeats: its heartbeat timeout must outlast it.
   const planner = proxyActivities<SweepActivities>({ taskQueue: input.queues.io, startToCloseTimeout: '30m', heartbeatTimeout: '10m', retry: bookRetry });
 
+  // Stage chains (one activity for a stage and the stages that wait on it alone) change the commands a sweep
+  // issues: a run whose history was recorded without them replays and goes on without them; the next run of the
+  // chain (continue-as-new) and every new sweep use them. Asked once, before the first command. (A config from
+  // before the option has no `chainStages`: on.)
+  const chains = ex.chainStages !== false && patched('stage-chains');
+
   const pageSize = input.paging?.pageSize ?? PAGE_SIZE;
   const maxLoaded = input.paging?.maxLoaded ?? MAX_LOADED;
   let phase: SweepProgress['state'] = 'planning';
@@ -187,7 +213,12 @@ export async function SweepWorkflow(input: SweepInput): Promise<SweepResult> {
   let status = new Uint8Array(0);
   const loaded = new Map<number, Node>();
   const ready = new ReadyHeap();
+  /** positions of the stages whose activity is running (a chain: its first stage) */
   const running = new Set<number>();
+  /** a running chain's stages by its first position (single stages are not in it) */
+  const chainOf = new Map<number, number[]>();
+  /** stages to run one at a time: those of a chain that failed without saying where */
+  const solo = new Set<number>();
   const pendingMarks: StageMark[] = [];
   let cursor = 0;
   let pageInFlight = false;
@@ -211,7 +242,7 @@ export async function SweepWorkflow(input: SweepInput): Promise<SweepResult> {
     const byKind: Record<string, Record<string, number>> = {};
     const byStatus: Record<string, number> = {};
     const runningByKind: Record<string, number> = {};
-    for (const i of running) {
+    for (const i of runningStages()) {
       const k = loaded.get(i)?.kind ?? '?';
       runningByKind[k] = (runningByKind[k] ?? 0) + 1;
     }
@@ -256,7 +287,7 @@ export async function SweepWorkflow(input: SweepInput): Promise<SweepResult> {
       byStatus,
       byKind,
       trials: { total: plan?.trials ?? 0, done, failed },
-      running: [...running].map((i) => {
+      running: runningStages().map((i) => {
         const s = loaded.get(i);
         return { key: s?.key ?? '', kind: s?.kind ?? '', label: s?.label ?? '' };
       }),
@@ -268,6 +299,13 @@ export async function SweepWorkflow(input: SweepInput): Promise<SweepResult> {
     };
   };
   setHandler(progressQuery, progress);
+
+  /** Every stage inside a running activity (a chain's stages all count as running). */
+  function runningStages(): number[] {
+    const out: number[] = [];
+    for (const i of running) out.push(...(chainOf.get(i) ?? [i]));
+    return out;
+  }
 
   const release = (i: number) => {
     const node = loaded.get(i);
@@ -346,25 +384,79 @@ export async function SweepWorkflow(input: SweepInput): Promise<SweepResult> {
     }
   };
 
+  /**
+   * The stages one activity runs, starting at ready position i: while the last one's only pending dependent
+   * waits on nothing else and fits the queue (the same queue, or io work, which any worker does), that dependent
+   * follows. A stage with several pending dependents ends the chain, so they start in parallel as soon as it is
+   * done.
+   */
+  const chainFrom = (i: number): number[] => {
+    const chain = [i];
+    if (!chains || solo.delete(i)) return chain;
+    const queue = STAGE_QUEUES[(loaded.get(i) as Node).kind as StageKind];
+    for (let cur = i; chain.length < MAX_CHAIN; ) {
+      let next = -1, pending = 0;
+      for (const j of (loaded.get(cur) as Node).dependents) {
+        if (status[j] !== PENDING || !loaded.has(j)) continue;
+        pending++;
+        next = j;
+      }
+      if (pending !== 1) break;
+      const d = loaded.get(next) as Node;
+      const q = STAGE_QUEUES[d.kind as StageKind];
+      if (d.remaining !== 1 || solo.has(next) || (q !== queue && q !== 'io')) break;
+      chain.push(next);
+      cur = next;
+    }
+    return chain;
+  };
+
   const start = (i: number) => {
     const node = loaded.get(i) as Node;
-    status[i] = RUNNING;
+    const chain = chainFrom(i);
+    for (const m of chain) status[m] = RUNNING;
     running.add(i);
-    const acts = STAGE_QUEUES[node.kind as StageKind] === 'gpu' ? gpu : ioStages;
-    acts.runStage({ sweepId: input.sweepId, planId: (plan as PlanInfo).planId, index: i }).then(
-      (outcome) => {
+    if (chain.length > 1) chainOf.set(i, chain);
+    const queue = STAGE_QUEUES[node.kind as StageKind];
+    const ids = { sweepId: input.sweepId, planId: (plan as PlanInfo).planId };
+    const call = chain.length > 1
+      ? chainActs(queue, chain.length).runChain({ ...ids, indices: chain })
+      : (queue === 'gpu' ? gpu : ioStages).runStage({ ...ids, index: i }).then((o) => [o]);
+    call.then(
+      (outcomes) => {
         running.delete(i);
+        chainOf.delete(i);
         changes++;
-        markDone(i, outcome);
+        // in order: a stage's release skips the chain's later stages (running), which finish here too
+        outcomes.forEach((o, k) => markDone(chain[k], o));
       },
       (err: unknown) => {
         running.delete(i);
+        chainOf.delete(i);
         changes++;
         if (isCancellation(err) || phase === 'cancelling') {
-          setStatus(i, node.kind, CANCELLED);
+          for (const m of chain) setStatus(m, (loaded.get(m) as Node).kind, CANCELLED);
           return;
         }
-        fail(i, err);
+        if (chain.length === 1) {
+          fail(i, err);
+          return;
+        }
+        const done = chainDone(err, chain.length);
+        if (!done) {
+          // the chain failed without saying where (a timeout): its stages run again one at a time (finished ones
+          // are memoized), so the failure lands on the stage it belongs to
+          for (const m of chain) {
+            status[m] = PENDING;
+            solo.add(m);
+          }
+          ready.push(i);
+          return;
+        }
+        done.forEach((o, k) => markDone(chain[k], o));
+        // the stages after the failed one wait on it: pending again, they are skipped with its dependents
+        for (let k = done.length + 1; k < chain.length; k++) status[chain[k]] = PENDING;
+        fail(chain[done.length], err);
       },
     );
   };
@@ -479,6 +571,17 @@ export async function SweepWorkflow(input: SweepInput): Promise<SweepResult> {
     });
     throw err;
   }
+}
+
+/** The outcomes of the stages before the failed one of a chain, from the failure's details (activities/stages.ts
+ *  chainFailure); undefined when the failure does not say (a timeout, a lost worker on the last attempt). */
+function chainDone(err: unknown, length: number): StageOutcome[] | undefined {
+  let e: any = err;
+  for (let depth = 0; e && depth < 4; depth++, e = e.cause) {
+    const d = (Array.isArray(e.details) ? e.details[0] : undefined) as ChainFailureDetails | undefined;
+    if (d && Array.isArray(d.done) && d.done.length < length) return d.done;
+  }
+  return undefined;
 }
 
 function shouldContinueAsNew(limit: number): boolean {

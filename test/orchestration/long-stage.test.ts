@@ -18,8 +18,8 @@ import { setupEnv, startWorker, waitFor, type WorkerProc } from './helpers.js';
 // Epochs must last a few heartbeat timeouts on a quiet machine too, whatever the kernels' speed: progress is
 // reported once a second and heartbeats leave at most once a second, so a heartbeat from inside an epoch needs
 // epochs of several seconds. 3,000 a class gave ~4 s epochs on the WebAssembly kernels and 2.2 s on the native
-// ones (a CI run then saw no mid-epoch heartbeat); 6,000 a class and a 2 s timeout: ~4.5 s epochs, ≥ 3 heartbeats
-// each, at 2.2 heartbeat timeouts an epoch.
+// ones (a CI run then saw no mid-epoch heartbeat); 6,000 a class and a 2 s timeout: 2.8 s epochs in a CI run with
+// the native kernels (1.4 heartbeat timeouts, ≥ 2 heartbeats an epoch), more on slower kernels.
 const HEARTBEAT_TIMEOUT_S = 2;
 const PER_CLASS = 6000;
 const CLASSES = 4;
@@ -45,7 +45,7 @@ after(async () => {
 
 const q = async (text: string, values: unknown[] = []) => (await db.pool.query(text, values)).rows;
 
-/** 24,000 synthetic 32×32 images and a small CNN: one finetune epoch is 735 batches (about 4.5 s on one quiet core). */
+/** 24,000 synthetic 32×32 images and a small CNN: one finetune epoch is 735 batches (about 3 s on the native kernels). */
 function longSweep(tag: string, finetune: string) {
   const cfg = parseSweepText(`
 name: long-${tag}

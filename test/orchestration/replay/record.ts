@@ -1,11 +1,11 @@
 // Records event histories of SweepWorkflow as it is now, for the replay test (test/orchestration/replay.test.ts):
-//   npm run record:histories
+//   npm run record:histories          (writes histories/<CURRENT_GENERATION>/)
 // Runs small no-op sweeps on the test stack (services from TEMPORAL_ADDRESS / DATABASE_URL / S3_* when set, else
 // started like `npm test` does) with an in-process worker, and writes each run's history to
 // test/orchestration/replay/histories/<scenario>.json. Scenarios: a completed sweep, the same sweep again (all
 // cached), a sweep that continues as new (one file per run), and a cancelled sweep.
-// Re-record only when a workflow change is meant to break compatibility with running sweeps; otherwise the
-// committed histories are what the replay test holds new workflow code to.
+// A change of the workflow's commands goes behind `patched()` and gets a new generation (CURRENT_GENERATION): the
+// histories of the earlier generations stay, committed, and the replay test holds new workflow code to all of them.
 import { mkdirSync, writeFileSync, readdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -26,7 +26,11 @@ import { startSweep } from '../../../cli/sweep.js';
 import type { SweepProgress } from '../../../workflows/sweep.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
+/** One folder per generation of the workflow's commands; every generation's histories must keep replaying. */
 export const HISTORIES_DIR = path.join(here, 'histories');
+/** The generation this recorder writes: histories of the workflow as it is now (stage chains). Earlier ones:
+ *  `before-chains` (one activity per stage). */
+export const CURRENT_GENERATION = 'chains';
 
 export const sweepText = (name: string, seeds: string, extra = '') => `
 name: ${name}
@@ -70,8 +74,9 @@ async function main(): Promise<void> {
     connection = await Connection.connect(connectionOptions(cfg));
     const client = new Client({ connection, namespace: cfg.namespace });
 
-    rmSync(HISTORIES_DIR, { recursive: true, force: true });
-    mkdirSync(HISTORIES_DIR, { recursive: true });
+    const dir = path.join(HISTORIES_DIR, CURRENT_GENERATION);
+    rmSync(dir, { recursive: true, force: true });
+    mkdirSync(dir, { recursive: true });
     const save = async (name: string, handle: WorkflowHandle) => {
       // Follow continue-as-new from the chain's first run: one file per run.
       const first = (handle as WorkflowHandle & { firstExecutionRunId?: string }).firstExecutionRunId;
@@ -85,7 +90,7 @@ async function main(): Promise<void> {
         runId = last?.workflowExecutionContinuedAsNewEventAttributes?.newExecutionRunId ?? undefined;
       }
       runs.forEach((h, i) => {
-        const file = path.join(HISTORIES_DIR, runs.length === 1 ? `${name}.json` : `${name}-run${i + 1}.json`);
+        const file = path.join(dir, runs.length === 1 ? `${name}.json` : `${name}-run${i + 1}.json`);
         writeFileSync(file, `${historyToJSON(h)}\n`);
         console.log(`${path.relative(process.cwd(), file)}: ${h.events?.length} events`);
       });
@@ -101,8 +106,9 @@ async function main(): Promise<void> {
     await r2.handle.result();
     await save('all-cached', r2.handle);
 
-    // 2. A sweep that continues as new (history limit 200: about 30 stages per run).
-    const can = parseSweepText(sweepText('replay-can', '[0, 1]', `cacheNamespace: ${ns}-can\nexecution: { window: 6, historyLimit: 200 }`), 'replay-can.yaml');
+    // 2. A sweep that continues as new (history limit 200: about 30 activities per run; four seeds, so that the
+    //    chains' fewer activities still take several runs).
+    const can = parseSweepText(sweepText('replay-can', '[0, 1, 2, 3]', `cacheNamespace: ${ns}-can\nexecution: { window: 6, historyLimit: 200 }`), 'replay-can.yaml');
     const r3 = await startSweep(client, can, { id: `${ns}-can` });
     const res3 = await r3.handle.result();
     if (res3.run < 2) throw new Error(`the continue-as-new scenario ran in ${res3.run} run(s); expected several`);
@@ -123,7 +129,7 @@ async function main(): Promise<void> {
     );
     await save('cancelled', r4.handle);
     stopWorkers();
-    console.log(`recorded ${readdirSync(HISTORIES_DIR).length} histories in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    console.log(`recorded ${readdirSync(dir).length} histories in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   } finally {
     if (worker?.getState() === 'RUNNING') worker.shutdown();
     await running?.catch(() => undefined);
