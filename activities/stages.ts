@@ -420,11 +420,12 @@ function madeByOf(info: { workflowExecution?: { runId: string }; activityId: str
 
 /**
  * A chain's failure as the failed stage's own (same message, type and retryability: the retry policy and the
- * workflow treat it as before), carrying the outcomes of the stages before it. Cancellation stays cancellation.
+ * workflow treat it as before), carrying the outcomes of the stages before it. Cancellation stays cancellation
+ * (with the same details: the stages a cancelled chain finished count as finished).
  */
 function chainFailure(e: unknown, done: StageOutcome[]): unknown {
-  if (e instanceof CancelledFailure) return e;
   const details: ChainFailureDetails = { done };
+  if (e instanceof CancelledFailure) return new CancelledFailure(e.message, [details]);
   if (e instanceof ApplicationFailure) return ApplicationFailure.create({ message: e.message, type: e.type ?? undefined, nonRetryable: e.nonRetryable ?? false, details: [details] });
   const err = e instanceof Error ? e : new Error(String(e));
   return ApplicationFailure.create({ message: boundedErrorText(err.message), type: err.name, nonRetryable: false, details: [details] });

@@ -72,6 +72,7 @@ export const VARS: readonly VarDoc[] = [
   { names: ['BENCH_LAYERS_CLOCK'], group: 'bench', meaning: '`ml-layers` bench: `wall` for wall-clock times (default CPU time)' },
   { names: ['ORCH_BENCH_TRIALS', 'ORCH_BENCH_WINDOW', 'ORCH_BENCH_CONCURRENCY', 'ORCH_BENCH_DEMO'], group: 'bench', meaning: '`orchestration` bench: trials (10000), window (64), io concurrency (32); `ORCH_BENCH_DEMO=1` also times the demo' },
   { names: ['ORCH_BENCH_SECONDS', 'ORCH_BENCH_STOP'], group: 'bench', meaning: '`orchestration` bench: a time cap in s for plans too large to finish (none), and how a capped run is stopped (`cancel` or `terminate`)' },
+  { names: ['ORCH_BENCH_CHAINS'], group: 'bench', meaning: '`orchestration` bench: `0` runs one activity a stage (the sweep\'s `execution.chainStages: false`) for a before/after comparison (default: stage chains on)' },
   { names: ['ORCH_BENCH_PROFILE_DIR'], group: 'bench', meaning: '`orchestration` bench: write a V8 CPU profile of each worker process into this folder (`node --cpu-prof`; none)' },
   { names: ['PLAN_BENCH_TRIALS'], group: 'bench', meaning: '`plan` bench: plan sizes in trials, comma separated (`10000,100000`; each ≥ 60)' },
   { names: ['LONG_BENCH_HEARTBEAT_S', 'LONG_BENCH_CANCELS', 'LONG_BENCH_CANCEL_HEARTBEAT_S'], group: 'bench', meaning: '`long-stage` bench: heartbeat timeout of its long-epoch stages in s (3), how many sweeps it cancels mid-stage (5), and the heartbeat timeout of those cancelled sweeps (120, the default)' },

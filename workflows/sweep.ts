@@ -435,7 +435,9 @@ export async function SweepWorkflow(input: SweepInput): Promise<SweepResult> {
         chainOf.delete(i);
         changes++;
         if (isCancellation(err) || phase === 'cancelling') {
-          for (const m of chain) setStatus(m, (loaded.get(m) as Node).kind, CANCELLED);
+          const finished = chain.length > 1 ? chainDone(err, chain.length) ?? [] : [];
+          finished.forEach((o, k) => markDone(chain[k], o));
+          for (const m of chain.slice(finished.length)) setStatus(m, (loaded.get(m) as Node).kind, CANCELLED);
           return;
         }
         if (chain.length === 1) {

@@ -6,12 +6,15 @@
 //     found memoized and still counted ran, the trial completes
 //   - gradient-ascent: its evaluation outlasts the stage timeout twice (the failure carries no details): the
 //     chain's stages run again one at a time, and the trial completes
+// and a sweep cancelled while a chain is in its second stage counts the first finished, the rest cancelled.
 // Workers run in this process (the compute is scripted); services come from `npm test`'s stack.
 import test, { before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { openDb, type DbHandle } from '../../db/client.js';
+import { WorkflowFailedError } from '@temporalio/client';
 import { connectClient, startSweep, type SweepClient } from '../../cli/sweep.js';
+import { progressQuery } from '../../workflows/sweep.js';
 import { parseSweepText } from '../../sweep/registries.js';
 import { expandSweep } from '../../sweep/plan.js';
 import { databaseUrl, queueNames, s3Config, temporalConfig } from '../../config/index.js';
@@ -19,7 +22,7 @@ import { connectionOptions } from '../../infra/temporal.js';
 import { workflowBundle } from '../../workers/worker.js';
 import { createActivities, defaultDeps } from '../../activities/stages.js';
 import { InvalidConfigError, noopCompute, type Compute } from '../../activities/compute.js';
-import { setupEnv } from './helpers.js';
+import { setupEnv, waitFor } from './helpers.js';
 
 let env: { prefix: string; ns: string };
 let c: SweepClient;
@@ -38,6 +41,11 @@ const scripted: Compute = {
       evaluations.set(label, n);
       if (label.startsWith('evaluate finetune')) throw new InvalidConfigError('scripted: this evaluation refuses its input');
       if (label.startsWith('evaluate del') && n === 1) throw new Error('scripted: a transient fault');
+      if (label.startsWith('evaluate hold')) {
+        // held until the sweep is cancelled (the cancellation test)
+        const until = Date.now() + 60_000;
+        while (Date.now() < until && !ctx.signal.aborted) await new Promise((r) => setTimeout(r, 50));
+      }
       if (label.startsWith('evaluate gradient-ascent') && n <= 2) {
         // past the chain's timeout (3 stages × 2 s): the attempt times out, and the failure says nothing of the chain
         const until = Date.now() + 9000;
@@ -129,4 +137,37 @@ execution: { window: 4, heartbeatTimeoutS: 10, stageTimeoutS: 2, maxAttempts: 2,
   const history = await handle.fetchHistory();
   const scheduled = (history.events ?? []).map((e) => e.activityTaskScheduledEventAttributes?.activityType?.name).filter(Boolean);
   assert.ok(scheduled.includes('runChain') && scheduled.includes('runStage'), scheduled.join(', '));
+});
+
+void test('a sweep cancelled while a chain runs its second stage: the first counts as finished, the others cancelled', async () => {
+  const cfg = parseSweepText(`
+name: chains-cancel
+cacheNamespace: ${env.ns}-cancel
+compute: noop
+seeds: [0]
+grid:
+  datasets: [{ id: synthetic }]
+  models: [{ id: mlp, params: { hidden: [16] } }]
+  recipes: [{ name: quick, epochs: 1, batchSize: 32, lr: 0.1 }]
+  forgetSets: [{ kind: iid, fraction: 0.1 }]
+  algorithms:
+    - { name: finetune, label: hold, hparams: { lr: 0.05, epochs: 1 } }
+oracle: false
+evaluation: { mia: false, perExample: false }
+execution: { window: 4 }
+`, 'chains-cancel.yaml');
+  const id = `${env.ns}-cancel`;
+  const plan = expandSweep(cfg, id);
+  const held = plan.stages.find((s) => s.kind === 'evaluate' && s.label.startsWith('evaluate hold'))!;
+  const unlearn = plan.stages.find((s) => s.kind === 'unlearn')!;
+  const { handle } = await startSweep(c.client, cfg, { id });
+  await waitFor('the held evaluation running', async () => (await q('SELECT status FROM stages WHERE key = $1', [held.key]))[0]?.status === 'running', 60_000, 100);
+  await handle.cancel();
+  await assert.rejects(handle.result(), (e: unknown) => e instanceof WorkflowFailedError);
+  const p = await handle.query(progressQuery);
+  assert.deepEqual(p.byKind.unlearn, { ran: 1 }, JSON.stringify(p.byKind));
+  assert.deepEqual(p.byKind.evaluate, { ran: 1, cancelled: 1 }, JSON.stringify(p.byKind));
+  assert.deepEqual(p.byKind.record, { ran: 1, cancelled: 1 }, JSON.stringify(p.byKind));
+  const rows = await q('SELECT key, status FROM stages WHERE key = ANY($1::text[])', [[unlearn.key, held.key]]);
+  assert.deepEqual(Object.fromEntries(rows.map((x) => [x.key, x.status])), { [unlearn.key]: 'done', [held.key]: 'cancelled' });
 });
