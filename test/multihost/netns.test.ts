@@ -21,6 +21,7 @@ import { ObjectStore } from '../../storage/object-store.js';
 import { CreateBucketCommand } from '@aws-sdk/client-s3';
 import { Lab, removeStaleLabs, requireLabPrerequisites, type LabWorker } from './lab.js';
 import { root, waitFor } from '../orchestration/helpers.js';
+import { smallGridYaml } from '../orchestration/fixtures.js';
 
 const log = (l: string) => console.log(`[multihost] ${l}`);
 let lab: Lab | undefined;
@@ -38,18 +39,7 @@ const SWEEP = `
 name: multihost
 compute: noop
 seeds: [0, 1, 2]
-grid:
-  datasets: [{ id: synthetic }]
-  models: [{ id: mlp, params: { hidden: [16] } }]
-  recipes: [{ name: quick, epochs: 2, batchSize: 32, lr: 0.1 }]
-  forgetSets:
-    - { kind: iid, fraction: 0.1 }
-    - { kind: classes, classes: [1], fraction: 0.1 }
-  algorithms:
-    - { name: del, localization: { strategy: wg-channel, alpha: 0.3 }, hparams: { lr: 0.05, epochs: 1 } }
-    - { name: finetune, hparams: { lr: 0.05, epochs: 1 } }
-    - { name: neggrad-plus, hparams: { lr: 0.05, epochs: 1, beta: 0.95 } }
-oracle: true
+${smallGridYaml({ negGradPlus: true })}oracle: true
 execution: { window: 12, heartbeatTimeoutS: 5, maxAttempts: 5, retryInitialS: 1 }
 `;
 

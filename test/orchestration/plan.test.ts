@@ -10,6 +10,7 @@ import { loadSweepFile } from '../../cli/sweep-file.js';
 import { mlRegistries } from '../../sweep/registries.js';
 import { nodeSha256Hex } from '../../activities/plan-id.js';
 import { estimateFromTimings, formatPlan } from '../../cli/sweep-plan.js';
+import { smallGridYaml } from './fixtures.js';
 
 void test('pure sha256 equals node:crypto on ASCII, unicode and block boundaries', () => {
   for (const s of ['', 'abc', 'α→β 🚀', 'x'.repeat(55), 'y'.repeat(56), 'z'.repeat(64), 'w'.repeat(1000)]) {
@@ -29,18 +30,7 @@ void test('canonicalJson ignores key order and undefined, keeps array order', ()
 const base = `
 name: t
 seeds: [0, 1]
-grid:
-  datasets: [{ id: synthetic }]
-  models: [{ id: mlp, params: { hidden: [16] } }]
-  recipes: [{ name: quick, epochs: 2, batchSize: 32, lr: 0.1 }]
-  forgetSets:
-    - { kind: iid, fraction: 0.1 }
-    - { kind: classes, classes: [1], fraction: 0.1 }
-  algorithms:
-    - { name: del, localization: { strategy: wg-channel, alpha: 0.3 }, hparams: { lr: 0.05, epochs: 1 } }
-    - { name: finetune, hparams: { lr: 0.05, epochs: 1 } }
-    - { name: neggrad-plus, hparams: { lr: 0.05, epochs: 1, beta: 0.95 } }
-`;
+${smallGridYaml({ negGradPlus: true })}`;
 
 function problems(text: string, file = 'sweeps/x.yaml'): string {
   try {

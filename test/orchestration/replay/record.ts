@@ -24,6 +24,7 @@ import { noopCompute } from '../../../activities/compute.js';
 import { parseSweepText } from '../../../sweep/registries.js';
 import { startSweep } from '../../../cli/sweep.js';
 import type { SweepProgress } from '../../../workflows/sweep.js';
+import { smallGridYaml } from '../fixtures.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 /** One folder per generation of the workflow's commands; every generation's histories must keep replaying. */
@@ -36,17 +37,7 @@ export const sweepText = (name: string, seeds: string, extra = '') => `
 name: ${name}
 compute: noop
 seeds: ${seeds}
-grid:
-  datasets: [{ id: synthetic }]
-  models: [{ id: mlp, params: { hidden: [16] } }]
-  recipes: [{ name: quick, epochs: 2, batchSize: 32, lr: 0.1 }]
-  forgetSets:
-    - { kind: iid, fraction: 0.1 }
-    - { kind: classes, classes: [1], fraction: 0.1 }
-  algorithms:
-    - { name: del, localization: { strategy: wg-channel, alpha: 0.3 }, hparams: { lr: 0.05, epochs: 1 } }
-    - { name: finetune, hparams: { lr: 0.05, epochs: 1 } }
-oracle: true
+${smallGridYaml()}oracle: true
 ${extra}`;
 
 async function main(): Promise<void> {
