@@ -8,7 +8,7 @@
 //   app/node_modules/webgpu   Dawn's Node bindings: index.js and dist/linux-x64/dawn.node, plus the Vulkan
 //                             loader (libvulkan.so.1, Debian's libvulkan1), which Dawn opens from its own folder first
 //   lib/libstdc++.so.6        used only where the system's is older than dawn.node needs (run.sh decides)
-//   run.sh, torch_gpu.py, VERSION
+//   run.sh, torch_gpu.py, torch_resnet.py (from bench/), VERSION
 // Written plain JS on purpose (like scripts/test.mjs): it runs before anything is compiled.
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, readdirSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -107,8 +107,9 @@ if (!libstdcxx) fail('libstdc++.so.6 not found');
 mkdirSync(path.join(out, 'lib'));
 copyFileSync(libstdcxx, path.join(out, 'lib/libstdc++.so.6'));
 
-step('run.sh, torch_gpu.py, VERSION');
+step('run.sh, torch_gpu.py (+ bench/torch_resnet.py, its model), VERSION');
 for (const f of ['run.sh', 'torch_gpu.py']) copyFileSync(path.join(root, 'scripts/gpu-check', f), path.join(out, f));
+copyFileSync(path.join(root, 'bench/torch_resnet.py'), path.join(out, 'torch_resnet.py'));
 execFileSync('chmod', ['+x', path.join(out, 'run.sh')]);
 let commit = 'unknown';
 try {

@@ -5,47 +5,18 @@ cuDNN settings. Prints one JSON line per model: samples/s after a warm-up.
 Usage: python3 torch_gpu.py --models cifar-resnet,resnet18 --batch 128 --steps 300 [--device cuda]"""
 import argparse
 import json
+import os
+import sys
 import time
 
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
 
-
-class Block(nn.Module):
-    def __init__(self, cin, cout, stride):
-        super().__init__()
-        self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
-        self.bn1 = nn.BatchNorm2d(cout)
-        self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
-        self.bn2 = nn.BatchNorm2d(cout)
-        self.sc = None
-        if stride != 1 or cin != cout:
-            self.sc = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
-
-    def forward(self, x):
-        o = F.relu(self.bn1(self.conv1(x)))
-        o = self.bn2(self.conv2(o))
-        return F.relu(o + (self.sc(x) if self.sc is not None else x))
-
-
-class ResNet(nn.Module):
-    def __init__(self, width, blocks, classes=10):
-        super().__init__()
-        self.conv1 = nn.Conv2d(3, width, 3, 1, 1, bias=False)
-        self.bn1 = nn.BatchNorm2d(width)
-        layers, cin = [], width
-        for s, n in enumerate(blocks):
-            cout = width * 2**s
-            for b in range(n):
-                layers.append(Block(cin, cout, 2 if s > 0 and b == 0 else 1))
-                cin = cout
-        self.layers = nn.Sequential(*layers)
-        self.head = nn.Linear(cin, classes)
-
-    def forward(self, x):
-        x = self.layers(F.relu(self.bn1(self.conv1(x))))
-        return self.head(F.adaptive_avg_pool2d(x, 1).flatten(1))
+# The ResNet is bench/torch_resnet.py (shared with the CPU bench): beside this file in the offline bundle, two
+# folders up in the repository.
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path[:0] = [HERE, os.path.join(HERE, "..", "..", "bench")]
+from torch_resnet import ResNet  # noqa: E402
 
 
 MODELS = {"cifar-resnet": (16, (1, 1, 1, 1)), "resnet18": (64, (2, 2, 2, 2))}
