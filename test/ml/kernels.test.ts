@@ -100,6 +100,13 @@ function maxRelDiff(a: Float32Array, b: Float32Array): number {
   return m;
 }
 
+/** f's value at `inputs` and its gradients for the cotangent dy (the gradients of sum(f · dy)), as arrays. */
+function valueAndGrads(f: (...xs: tf.Tensor[]) => tf.Tensor, inputs: tf.Tensor[], dy: tf.Tensor): Float32Array[] {
+  const value = f(...inputs);
+  const grads = tf.grads((...xs: tf.Tensor[]) => tf.sum(tf.mul(f(...xs), dy)))(inputs);
+  return [value, ...grads].map((t) => t.dataSync() as Float32Array);
+}
+
 void test('wasm Conv2D and Conv2DBackpropInput/Filter match the CPU backend to 1e-4', async () => {
   await tf.setBackend('cpu');
   const rng = new Rng(7);
@@ -303,8 +310,7 @@ void test('dense and convolution bias+activation (matMul/conv2d + biasAct) match
         const b = tf.tensor1d(dd[i].b);
         const dy = tf.tensor2d(dd[i].dy, [c.m, c.n]);
         const f = (xx: tf.Tensor, ww: tf.Tensor, bb: tf.Tensor): tf.Tensor => biasAct(tf.matMul(xx as tf.Tensor2D, ww as tf.Tensor2D), bb, c.act);
-        out.push(f(x, w, b).dataSync() as Float32Array);
-        for (const g of tf.grads((xx: tf.Tensor, ww: tf.Tensor, bb: tf.Tensor) => tf.sum(tf.mul(f(xx, ww, bb), dy)))([x, w, b])) out.push(g.dataSync() as Float32Array);
+        out.push(...valueAndGrads(f, [x, w, b], dy));
       });
       convCases.forEach((c, i) => {
         const x = tf.tensor4d(cd[i].x, c.x);
@@ -312,8 +318,7 @@ void test('dense and convolution bias+activation (matMul/conv2d + biasAct) match
         const b = tf.tensor1d(cd[i].b);
         const dy = tf.tensor4d(cd[i].dy, [c.x[0], c.x[1], c.x[2], c.cout]);
         const f = (xx: tf.Tensor, ww: tf.Tensor, bb: tf.Tensor): tf.Tensor => biasAct(tf.conv2d(xx as tf.Tensor4D, ww as tf.Tensor4D, 1, 'same'), bb, c.act);
-        out.push(f(x, w, b).dataSync() as Float32Array);
-        for (const g of tf.grads((xx: tf.Tensor, ww: tf.Tensor, bb: tf.Tensor) => tf.sum(tf.mul(f(xx, ww, bb), dy)))([x, w, b])) out.push(g.dataSync() as Float32Array);
+        out.push(...valueAndGrads(f, [x, w, b], dy));
       });
       return out;
     });
@@ -362,8 +367,7 @@ void test('fused dense layer, 2-D matmul with transposes and softmax cross-entro
         const b = tf.tensor1d(dd[i].b);
         const dy = tf.tensor2d(dd[i].dy, [c.m, c.n]);
         const f = (xx: tf.Tensor, ww: tf.Tensor, bb: tf.Tensor): tf.Tensor => dense(xx as tf.Tensor2D, ww as tf.Tensor2D, bb as tf.Tensor1D, c.act);
-        out.push(f(x, w, b).dataSync() as Float32Array);
-        for (const g of tf.grads((xx: tf.Tensor, ww: tf.Tensor, bb: tf.Tensor) => tf.sum(tf.mul(f(xx, ww, bb), dy)))([x, w, b])) out.push(g.dataSync() as Float32Array);
+        out.push(...valueAndGrads(f, [x, w, b], dy));
         // only the weight gradient asked for (the first layer of a model: its input is data)
         out.push(tf.grad((ww: tf.Tensor) => tf.sum(tf.mul(f(x, ww, b), dy)))(w).dataSync() as Float32Array);
       });
