@@ -83,10 +83,10 @@ after(async () => {
 
 const q = async (text: string, values: unknown[] = []) => (await db.pool.query(text, values)).rows;
 
-void test('a chain that fails at its second stage: the failure lands on that stage, finished ones count as ran, retries and timeouts recover', async () => {
-  const cfg = parseSweepText(`
-name: chains
-cacheNamespace: ${env.ns}
+/** A no-op sweep of one seed and one forget set, no oracle, with these algorithms (YAML list items). */
+const noopSweep = (name: string, ns: string, algorithms: string, execution: string) => parseSweepText(`
+name: ${name}
+cacheNamespace: ${ns}
 compute: noop
 seeds: [0]
 grid:
@@ -94,14 +94,17 @@ grid:
   models: [{ id: mlp, params: { hidden: [16] } }]
   recipes: [{ name: quick, epochs: 1, batchSize: 32, lr: 0.1 }]
   forgetSets: [{ kind: iid, fraction: 0.1 }]
-  algorithms:
-    - { name: finetune, hparams: { lr: 0.05, epochs: 1 } }
-    - { name: del, localization: { strategy: wg-channel, alpha: 0.3 }, hparams: { lr: 0.05, epochs: 1 } }
-    - { name: gradient-ascent, hparams: { lr: 0.01, epochs: 1 } }
+  algorithms:${algorithms}
 oracle: false
 evaluation: { mia: false, perExample: false }
-execution: { window: 4, heartbeatTimeoutS: 10, stageTimeoutS: 2, maxAttempts: 2, retryInitialS: 1 }
-`, 'chains.yaml');
+execution: ${execution}
+`, `${name}.yaml`);
+
+void test('a chain that fails at its second stage: the failure lands on that stage, finished ones count as ran, retries and timeouts recover', async () => {
+  const cfg = noopSweep('chains', env.ns, `
+    - { name: finetune, hparams: { lr: 0.05, epochs: 1 } }
+    - { name: del, localization: { strategy: wg-channel, alpha: 0.3 }, hparams: { lr: 0.05, epochs: 1 } }
+    - { name: gradient-ascent, hparams: { lr: 0.01, epochs: 1 } }`, '{ window: 4, heartbeatTimeoutS: 10, stageTimeoutS: 2, maxAttempts: 2, retryInitialS: 1 }');
   const id = `${env.ns}-sweep`;
   const plan = expandSweep(cfg, id);
   const { handle } = await startSweep(c.client, cfg, { id });
@@ -140,22 +143,8 @@ execution: { window: 4, heartbeatTimeoutS: 10, stageTimeoutS: 2, maxAttempts: 2,
 });
 
 void test('a sweep cancelled while a chain runs its second stage: the first counts as finished, the others cancelled', async () => {
-  const cfg = parseSweepText(`
-name: chains-cancel
-cacheNamespace: ${env.ns}-cancel
-compute: noop
-seeds: [0]
-grid:
-  datasets: [{ id: synthetic }]
-  models: [{ id: mlp, params: { hidden: [16] } }]
-  recipes: [{ name: quick, epochs: 1, batchSize: 32, lr: 0.1 }]
-  forgetSets: [{ kind: iid, fraction: 0.1 }]
-  algorithms:
-    - { name: finetune, label: hold, hparams: { lr: 0.05, epochs: 1 } }
-oracle: false
-evaluation: { mia: false, perExample: false }
-execution: { window: 4 }
-`, 'chains-cancel.yaml');
+  const cfg = noopSweep('chains-cancel', `${env.ns}-cancel`, `
+    - { name: finetune, label: hold, hparams: { lr: 0.05, epochs: 1 } }`, '{ window: 4 }');
   const id = `${env.ns}-cancel`;
   const plan = expandSweep(cfg, id);
   const held = plan.stages.find((s) => s.kind === 'evaluate' && s.label.startsWith('evaluate hold'))!;
