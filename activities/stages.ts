@@ -8,7 +8,7 @@ import {
   setSweepStatus, type ArtifactRow,
 } from '../db/stage-rows.js';
 import { codeVersion } from './provenance.js';
-import { beginPlannedStage, findPlan, markPlanRanges, planRecordParams, pruneTrials, readPlanPage, readPlanStages, savePlan, splitRanges, type PlannedStage } from '../db/plan-store.js';
+import { beginPlannedStages, findPlan, markPlanRanges, planRecordParams, pruneTrials, readPlanPage, readPlanStages, savePlan, splitRanges, type PlannedStage, type StageBeginning } from '../db/plan-store.js';
 import { expandSweep, planSettings, stageKey, STAGE_QUEUES, STAGE_VERSIONS } from '../sweep/plan.js';
 import { revalidateSweepConfig } from './sweep-input.js';
 import { nodeSha256Hex, planIdOf } from './plan-id.js';
@@ -181,11 +181,13 @@ export function createActivities(deps: ActivityDeps): SweepActivities {
     };
   }
 
-  async function recordStage(stage: StageSpec<'record'>, read: (role: string) => Promise<Uint8Array>): Promise<{ bytes: Uint8Array; meta: Record<string, unknown> }> {
+  async function recordStage(stage: StageSpec<'record'>, read: (role: string) => Promise<Uint8Array>, chain?: ChainOutputs): Promise<{ bytes: Uint8Array; meta: Record<string, unknown> }> {
     const p = stage.params;
     const t = p.trial;
     const ev = bytesJson<EvaluationOutput>(await read('evaluate'));
-    const metas = await artifactRows([p.model, p.stageKeys.evaluate].filter(Boolean));
+    // the model's and the evaluation's rows: made earlier in this chain (the usual case), else read
+    const wanted = [p.model, p.stageKeys.evaluate].filter(Boolean);
+    const metas = wanted.every((k) => chain?.has(k)) ? new Map(wanted.map((k) => [k, (chain as ChainOutputs).get(k)!.row])) : await artifactRows(wanted);
     const modelMeta = metas.get(p.model)?.metadata ?? {};
     const row = trialRecord(p.sweepId, t, p.stageKeys, {
       status: 'completed',
@@ -217,9 +219,11 @@ export function createActivities(deps: ActivityDeps): SweepActivities {
   async function runChain({ sweepId, planId, indices }: RunChainInput): Promise<StageOutcome[]> {
     const outputs: ChainOutputs = new Map();
     const done: StageOutcome[] = [];
+    // one query begins every stage of the chain (the inputs made inside it are added as they are made)
+    const begun = await beginPlannedStages(db.pool, planId, indices);
     for (const index of indices) {
       try {
-        done.push(await runOneStage({ sweepId, planId, index }, outputs));
+        done.push(await runOneStage({ sweepId, planId, index }, { outputs, begun: begun.get(index) }));
       } catch (e) {
         throw chainFailure(e, done);
       }
@@ -227,7 +231,8 @@ export function createActivities(deps: ActivityDeps): SweepActivities {
     return done;
   }
 
-  async function runOneStage(input: RunStageInput, chain?: ChainOutputs): Promise<StageOutcome> {
+  async function runOneStage(input: RunStageInput, inChain?: { outputs: ChainOutputs; begun: StageBeginning | undefined }): Promise<StageOutcome> {
+    const chain = inChain?.outputs;
     const { sweepId } = input;
     let stage: StageSpec;
     let inputKinds: Record<string, string>;
@@ -237,12 +242,17 @@ export function createActivities(deps: ActivityDeps): SweepActivities {
     if ('stage' in input) {
       ({ stage, inputKinds } = input);
     } else {
-      const begun = await beginPlannedStage(db.pool, input.planId, input.index);
+      const begun = inChain ? inChain.begun : (await beginPlannedStages(db.pool, input.planId, [input.index])).get(input.index);
       if (!begun) throw ApplicationFailure.nonRetryable(`plan ${input.planId} has no stage at position ${input.index}`, FailureType.InvalidConfig);
       stage = specOf(begun.planned);
       inputKinds = begun.planned.inputKinds;
       existing = begun.own;
       inputRows = begun.inputArtifacts;
+      // inputs made earlier in this chain: their rows as written (the chain began before they existed)
+      for (const key of inputKeys(specOf(begun.planned))) {
+        const made = chain?.get(key);
+        if (made) inputRows.set(key, made.row);
+      }
     }
     checkStageVersion(stage, deps.identity);
     if ('stage' in input) existing = (await artifactRows([stage.key])).get(stage.key);
@@ -291,13 +301,13 @@ export function createActivities(deps: ActivityDeps): SweepActivities {
       if (!row || !kind) throw new Error(`input ${role} (${key}) of stage ${s.kind} ${s.key} has no artifact yet`);
       // made by the stage before in this chain: the bytes just written (and hashed) are still here
       const made = chain?.get(key);
-      if (made && made.sha256 === row.sha256) return made.bytes;
+      if (made && made.row.sha256 === row.sha256) return made.bytes;
       return store.get(artifactKey({ kind, key }), row.sha256);
     };
     try {
       let out: { bytes: Uint8Array; meta: Record<string, unknown>; resumedFromEpoch?: number };
       if (s.kind === 'record') {
-        out = await recordStage(s, read);
+        out = await recordStage(s, read, chain);
       } else {
         const sctx: StageContext = {
           stage: s,
@@ -348,7 +358,8 @@ export function createActivities(deps: ActivityDeps): SweepActivities {
       const seconds = (Date.now() - t0) / 1000;
       const meta = { seconds, ...out.meta, worker: deps.identity, host: hostOfWorker(deps.identity), backend, code: codeVersion(), version: s.version, attempt, resumedFromEpoch: out.resumedFromEpoch ?? 0, madeBy };
       await finishStage(pool, { key: s.key, kind: s.kind, uri: put.uri, sha256: put.sha256, bytes: put.bytes, metadata: meta }, seconds);
-      chain?.set(s.key, { bytes: out.bytes, sha256: put.sha256 });
+      // (the metadata as the database gives it back: JSON)
+      chain?.set(s.key, { bytes: out.bytes, row: { key: s.key, sha256: put.sha256, bytes: put.bytes, metadata: JSON.parse(JSON.stringify(meta)) as Record<string, unknown> } });
       return { key: s.key, status: 'ran', seconds, attempt, resumedFromEpoch: out.resumedFromEpoch ?? 0 };
     } catch (e) {
       const cancelled = abort.signal.aborted || e instanceof CancelledFailure;
@@ -411,7 +422,7 @@ export function createActivities(deps: ActivityDeps): SweepActivities {
 }
 
 /** Outputs of the stages a chain ran so far, by stage key: the next stages read them from memory. */
-type ChainOutputs = Map<string, { bytes: Uint8Array; sha256: string }>;
+type ChainOutputs = Map<string, { bytes: Uint8Array; row: ArtifactRow }>;
 
 /** Which activity made an artifact: the same id across the attempts of one activity, another for any other. */
 function madeByOf(info: { workflowExecution?: { runId: string }; activityId: string }): string {

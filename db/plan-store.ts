@@ -9,7 +9,7 @@
 //   pruneTrials(pool, sweepId, keepIds): deletes the sweep's trial rows not in keepIds.
 //   readPlanPage(pool, planId, from, count): compact rows of positions [from, from + count), in order.
 //   readPlanStages(pool, planId, idxs): full stage specs (params from `stages`) with each input's key and kind.
-//   beginPlannedStage(pool, planId, idx): one position's spec with its own and its inputs' artifact rows (one query).
+//   beginPlannedStages(pool, planId, idxs): positions' specs with their own and their inputs' artifact rows (one query).
 //   splitRanges(ranges, maxPositions): the same positions as batches of ranges covering at most maxPositions each.
 //   markPlanRanges(pool, planId, ranges, status, error): one set-based UPDATE of `stages` for the positions (a
 //       stage done or cached stays so); returns the positions' counts by kind.
@@ -164,10 +164,10 @@ export interface StageBeginning {
 }
 
 /**
- * readPlanStages for one position plus the artifact rows of the stage and of its inputs, in one round trip: a
- * no-op stage's cost is mostly round trips to PostgreSQL (docs/orchestration.md, Measurements).
+ * readPlanStages plus the artifact rows of each stage and of its inputs, in one round trip: a no-op stage's cost
+ * is mostly round trips to PostgreSQL (docs/orchestration.md, Measurements). A chain begins all its stages at once.
  */
-export async function beginPlannedStage(pool: Pool, planId: string, idx: number): Promise<StageBeginning | undefined> {
+export async function beginPlannedStages(pool: Pool, planId: string, idxs: number[]): Promise<Map<number, StageBeginning>> {
   const r = await pool.query(
     `SELECT p.idx, p.key, p.kind, p.label, p.input_roles, s.params, ins.keys AS input_keys, ins.kinds AS input_kinds,
             (SELECT row_to_json(a) FROM (SELECT key, sha256, bytes, metadata FROM artifacts WHERE key = p.key) a) AS own,
@@ -176,18 +176,16 @@ export async function beginPlannedStage(pool: Pool, planId: string, idx: number)
       CROSS JOIN LATERAL (
         SELECT coalesce(array_agg(q.key ORDER BY u.o), '{}') AS keys, coalesce(array_agg(q.kind ORDER BY u.o), '{}') AS kinds
           FROM unnest(p.input_idx) WITH ORDINALITY AS u(i, o) JOIN plan_stages q ON q.plan_id = p.plan_id AND q.idx = u.i) ins
-      WHERE p.plan_id = $1 AND p.idx = $2`,
-    [planId, idx],
+      WHERE p.plan_id = $1 AND p.idx = ANY($2::int[])`,
+    [planId, idxs],
   );
-  const row = r.rows[0];
-  if (!row) return undefined;
-  const inputArtifacts = new Map<string, ArtifactRow>();
-  for (const a of row.input_artifacts as ArtifactRow[]) inputArtifacts.set(a.key, a);
-  return {
-    planned: plannedStageOf(row),
-    own: (row.own as ArtifactRow | null) ?? undefined,
-    inputArtifacts,
-  };
+  const out = new Map<number, StageBeginning>();
+  for (const row of r.rows) {
+    const inputArtifacts = new Map<string, ArtifactRow>();
+    for (const a of row.input_artifacts as ArtifactRow[]) inputArtifacts.set(a.key, a);
+    out.set(row.idx, { planned: plannedStageOf(row), own: (row.own as ArtifactRow | null) ?? undefined, inputArtifacts });
+  }
+  return out;
 }
 
 /** Positions given as half-open ranges [from, to). */
