@@ -249,7 +249,7 @@ export function createActivities(deps: ActivityDeps): SweepActivities {
       existing = begun.own;
       inputRows = begun.inputArtifacts;
       // inputs made earlier in this chain: their rows as written (the chain began before they existed)
-      for (const key of inputKeys(specOf(begun.planned))) {
+      for (const key of inputKeys(stage)) {
         const made = chain?.get(key);
         if (made) inputRows.set(key, made.row);
       }
@@ -299,9 +299,9 @@ export function createActivities(deps: ActivityDeps): SweepActivities {
       const row = inputArtifacts.get(key);
       const kind = inputKinds[role];
       if (!row || !kind) throw new Error(`input ${role} (${key}) of stage ${s.kind} ${s.key} has no artifact yet`);
-      // made by the stage before in this chain: the bytes just written (and hashed) are still here
+      // made earlier in this chain (its row above is the one written with these bytes): still in memory
       const made = chain?.get(key);
-      if (made && made.row.sha256 === row.sha256) return made.bytes;
+      if (made) return made.bytes;
       return store.get(artifactKey({ kind, key }), row.sha256);
     };
     try {

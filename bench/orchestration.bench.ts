@@ -172,7 +172,10 @@ try {
   const sampler = setInterval(() => { ioPeakRssKiB = Math.max(ioPeakRssKiB, kib(io.pid!, 'VmRSS')); }, 1000);
   const handle = c.client.workflow.getHandle<typeof import('../workflows/sweep.js').SweepWorkflow>(id);
   const resultP = handle.result();
-  const capped = CAP_S > 0 ? await Promise.race([resultP.then(() => false), new Promise<boolean>((r) => setTimeout(() => r(true), CAP_S * 1000))]) : false;
+  // (the cap's timer is cleared when the sweep ends first: left pending, it kept the process alive for the rest of the cap)
+  let capTimer: NodeJS.Timeout | undefined;
+  const capped = CAP_S > 0 ? await Promise.race([resultP.then(() => false), new Promise<boolean>((r) => (capTimer = setTimeout(() => r(true), CAP_S * 1000)))]) : false;
+  clearTimeout(capTimer);
   let r1: { status: string; run: number; trials: { done: number }; byStatus: Record<string, number> };
   let cancelMs = 0;
   if (capped) {
@@ -312,6 +315,3 @@ try {
   rmSync(dir, { recursive: true, force: true });
   await stop?.();
 }
-// Everything is closed above, yet after the 10,000-trial runs of 2026-12-01 the process stayed alive on a handle
-// not identified (its parent, bench/run.ts, waited forever): the results are written, so end here.
-process.exit(0);

@@ -154,18 +154,12 @@ export async function SweepWorkflow(input: SweepInput): Promise<SweepResult> {
   const common = {
     retry: { initialInterval: `${ex.retryInitialS}s`, backoffCoefficient: 2, maximumInterval: '2m', maximumAttempts: ex.maxAttempts, nonRetryableErrorTypes: [...NON_RETRYABLE_FAILURE_TYPES] },
   };
-  const gpu = proxyActivities<SweepActivities>({
-    ...common,
-    taskQueue: input.queues.gpu,
-    startToCloseTimeout: `${ex.stageTimeoutS}s`,
-    heartbeatTimeout: `${ex.heartbeatTimeoutS}s`,
-    cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-  });
-  // A chain of k gpu stages may take k stage timeouts (the io stages' 10 min each on the io queue).
-  const chainProxies = new Map<string, SweepActivities>();
-  const chainActs = (queue: 'gpu' | 'io', length: number): SweepActivities => {
+  // Stage activities by queue and by how many stages they run: a gpu stage may take `stageTimeoutS`, an io stage
+  // 10 min, and a chain of k stages k times that. (One proxy per kind of call, made on first use.)
+  const stageProxies = new Map<string, SweepActivities>();
+  const stageActs = (queue: 'gpu' | 'io', length: number): SweepActivities => {
     const id = `${queue}:${length}`;
-    let acts = chainProxies.get(id);
+    let acts = stageProxies.get(id);
     if (!acts) {
       acts = proxyActivities<SweepActivities>({
         ...common,
@@ -174,17 +168,10 @@ export async function SweepWorkflow(input: SweepInput): Promise<SweepResult> {
         heartbeatTimeout: `${ex.heartbeatTimeoutS}s`,
         cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
       });
-      chainProxies.set(id, acts);
+      stageProxies.set(id, acts);
     }
     return acts;
   };
-  const ioStages = proxyActivities<SweepActivities>({
-    ...common,
-    taskQueue: input.queues.io,
-    startToCloseTimeout: '10m',
-    heartbeatTimeout: `${ex.heartbeatTimeoutS}s`,
-    cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-  });
   // Bookkeeping (plan, pages, marks, finish) is idempotent and no stage's result: it retries through outages of
   // the database and the object store far longer than a stage's retries.
   // (40 attempts: ~18 min of outage; a fault that outlasts it fails the sweep, and starting it again resumes.)
@@ -213,10 +200,8 @@ export async function SweepWorkflow(input: SweepInput): Promise<SweepResult> {
   let status = new Uint8Array(0);
   const loaded = new Map<number, Node>();
   const ready = new ReadyHeap();
-  /** positions of the stages whose activity is running (a chain: its first stage) */
-  const running = new Set<number>();
-  /** a running chain's stages by its first position (single stages are not in it) */
-  const chainOf = new Map<number, number[]>();
+  /** running activities: first position → the positions it runs (one, or a chain's) */
+  const running = new Map<number, number[]>();
   /** stages to run one at a time: those of a chain that failed without saying where */
   const solo = new Set<number>();
   const pendingMarks: StageMark[] = [];
@@ -303,7 +288,7 @@ export async function SweepWorkflow(input: SweepInput): Promise<SweepResult> {
   /** Every stage inside a running activity (a chain's stages all count as running). */
   function runningStages(): number[] {
     const out: number[] = [];
-    for (const i of running) out.push(...(chainOf.get(i) ?? [i]));
+    for (const chain of running.values()) out.push(...chain);
     return out;
   }
 
@@ -415,24 +400,19 @@ export async function SweepWorkflow(input: SweepInput): Promise<SweepResult> {
     const node = loaded.get(i) as Node;
     const chain = chainFrom(i);
     for (const m of chain) status[m] = RUNNING;
-    running.add(i);
-    if (chain.length > 1) chainOf.set(i, chain);
-    const queue = STAGE_QUEUES[node.kind as StageKind];
+    running.set(i, chain);
+    const acts = stageActs(STAGE_QUEUES[node.kind as StageKind], chain.length);
     const ids = { sweepId: input.sweepId, planId: (plan as PlanInfo).planId };
-    const call = chain.length > 1
-      ? chainActs(queue, chain.length).runChain({ ...ids, indices: chain })
-      : (queue === 'gpu' ? gpu : ioStages).runStage({ ...ids, index: i }).then((o) => [o]);
+    const call = chain.length > 1 ? acts.runChain({ ...ids, indices: chain }) : acts.runStage({ ...ids, index: i }).then((o) => [o]);
     call.then(
       (outcomes) => {
         running.delete(i);
-        chainOf.delete(i);
         changes++;
         // in order: a stage's release skips the chain's later stages (running), which finish here too
         outcomes.forEach((o, k) => markDone(chain[k], o));
       },
       (err: unknown) => {
         running.delete(i);
-        chainOf.delete(i);
         changes++;
         if (isCancellation(err) || phase === 'cancelling') {
           const finished = chain.length > 1 ? chainDone(err, chain.length) ?? [] : [];
